@@ -1,0 +1,127 @@
+"""Input checks shared by every public entry point.
+
+Python validates, C computes: before any array reaches a compiled kernel it has been checked
+here for type, dtype, number of dimensions, emptiness, finiteness and contiguity. Every error
+names the argument, what was expected and what was received.
+"""
+import math
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_dtype(name, dtype):
+    """The float dtype a model computes in: 'float32' or 'float64' (or the NumPy types)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be 'float32' or 'float64', got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be 'float32' or 'float64', got {dt.name!r}")
+    return dt
+
+
+def _shape_text(ndim):
+    return {1: "a 1-D array", 2: "a 2-D array"}.get(ndim, f"a {ndim}-D array")
+
+
+def as_array(name, a, *, dtype=None, ndim=None, allow_int=True, allow_empty=False,
+             check_finite=True, contiguous=True):
+    """Check `a` and return it as a C-contiguous float array.
+
+    dtype      the float dtype to return; None keeps a float32/float64 input as it is
+               (other inputs become float64)
+    ndim       required number of dimensions (an int, a tuple of ints, or None for any)
+    allow_int  integer and boolean data (uint8 images, 0/1 labels) is converted to float;
+               False for raw kernel arguments, which take float32/float64 only
+    """
+    if isinstance(a, np.ndarray):
+        arr = a
+    else:
+        if isinstance(a, (str, bytes)):
+            raise TypeError(f"{name} must be an array of numbers, got a {type(a).__name__}")
+        try:
+            arr = np.asarray(a)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{name} must be a rectangular array of numbers; "
+                             f"could not convert it: {e}") from None
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} must be real-valued, got complex dtype {arr.dtype.name}")
+    if kind not in "fiub":
+        raise TypeError(f"{name} must be an array of numbers, got dtype {arr.dtype.name!r}"
+                        + (" (object array: ragged or mixed entries?)" if kind == "O" else ""))
+    if kind in "iub" and not allow_int:
+        raise TypeError(f"{name} must be float32 or float64, got {arr.dtype.name}")
+    if kind == "f" and arr.dtype not in FLOAT_DTYPES and not allow_int:
+        raise TypeError(f"{name} must be float32 or float64, got {arr.dtype.name}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(_shape_text(d) for d in allowed)
+            raise ValueError(f"{name} must be {want}, got {arr.ndim}-D with shape {arr.shape}")
+    if arr.size == 0 and not allow_empty:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    if dtype is None:
+        target = arr.dtype if arr.dtype in FLOAT_DTYPES else np.dtype(np.float64)
+    else:
+        target = np.dtype(dtype)
+        if not allow_int and arr.dtype != target:
+            raise TypeError(f"{name} must have dtype {target.name} like the other arrays, "
+                            f"got {arr.dtype.name}")
+    if contiguous:
+        arr = np.ascontiguousarray(arr, dtype=target)
+    else:
+        arr = arr.astype(target, copy=False)
+    if check_finite and kind == "f" and arr.size and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        where = tuple(int(i) for i in bad)
+        raise ValueError(f"{name} must be finite, got {arr[where]} at index "
+                         f"{where if len(where) != 1 else where[0]}")
+    return arr
+
+
+def check_dim(name, actual, expected, what):
+    """Raise ValueError unless actual == expected: `name has {actual} {what} but ... {expected}`."""
+    if actual != expected:
+        raise ValueError(f"{name} has {actual} {what}, expected {expected}")
+
+
+def check_same_samples(**arrays):
+    """All arrays have the same number of rows (samples)."""
+    items = list(arrays.items())
+    first_name, first = items[0]
+    for name, arr in items[1:]:
+        if arr.shape[0] != first.shape[0]:
+            raise ValueError(f"{first_name} and {name} must have the same number of samples, "
+                             f"got {first.shape[0]} and {arr.shape[0]}")
+
+
+def positive_number(name, value, *, allow_zero=False):
+    """A finite real number > 0 (or >= 0)."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return value
+
+
+def positive_int(name, value, *, allow_zero=False):
+    """An int > 0 (or >= 0); bools and floats are refused."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    return value
+
+
+def choice(name, value, valid):
+    """One of the names in `valid`; the error lists them."""
+    if not isinstance(value, str) or value not in valid:
+        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(sorted(valid))}")
+    return value

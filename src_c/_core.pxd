@@ -1,0 +1,139 @@
+# cython: language_level=3
+"""C-level building blocks shared by every kernel module (inline, so no runtime import).
+
+Boundary: nothing here validates anything. The Python layer (refnn/kernels.py) has already
+checked shapes, dtypes, finiteness and contiguity; these functions take raw pointers and sizes.
+
+Notation: h weighted sum, g = f(h) activation output, epsilon error term dE/dh.
+Matrices are row-major (C order), batch-major: one row per sample.
+"""
+from cython cimport floating
+from libc.math cimport exp, expf, tanh, tanhf, log, logf, log1p, log1pf, fabs, fabsf
+from scipy.linalg.cython_blas cimport sgemm, dgemm
+
+
+# Activation codes (kernels.py maps the public names to these).
+cdef enum:
+    LINEAR = 0
+    SIGMOID = 1
+    TANH = 2
+    RELU = 3
+    SOFTMAX = 4
+    STEP = 5
+
+
+# ---------------------------------------------------------------- scalar maths in the fused type
+cdef inline floating c_exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+cdef inline floating c_log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+
+cdef inline floating c_log1p(floating x) noexcept nogil:
+    if floating is float:
+        return log1pf(x)
+    else:
+        return log1p(x)
+
+
+cdef inline floating c_abs(floating x) noexcept nogil:
+    if floating is float:
+        return fabsf(x)
+    else:
+        return fabs(x)
+
+
+cdef inline floating c_tanh(floating x) noexcept nogil:
+    if floating is float:
+        return tanhf(x)
+    else:
+        return tanh(x)
+
+
+cdef inline floating sigmoid(floating h) noexcept nogil:
+    """g = 1 / (1 + e^-h), from z = e^-|h| <= 1 so that nothing overflows:
+    h >= 0: 1 / (1 + z);   h < 0: z / (1 + z)."""
+    cdef floating z = c_exp(-c_abs(h))
+    return (1 / (1 + z)) if h >= 0 else (z / (1 + z))
+
+
+# ---------------------------------------------------------------- activations on a vector
+cdef inline void activate(int activation, const floating* h, floating* g_out,
+                          Py_ssize_t n) noexcept nogil:
+    """g = f(h) elementwise, for every activation but softmax (a row operation, see softmax_row)."""
+    cdef Py_ssize_t j
+    if activation == SIGMOID:
+        for j in range(n):
+            g_out[j] = sigmoid(h[j])
+    elif activation == TANH:
+        for j in range(n):
+            g_out[j] = c_tanh(h[j])
+    elif activation == RELU:
+        for j in range(n):
+            g_out[j] = h[j] if h[j] > 0 else 0            # g = max(h, 0)
+    elif activation == STEP:
+        for j in range(n):
+            g_out[j] = 1 if h[j] >= 0 else 0              # McCulloch-Pitts: fire when h >= 0
+    else:  # LINEAR
+        for j in range(n):
+            g_out[j] = h[j]
+
+
+cdef inline void softmax_row(const floating* h, floating* g_out, Py_ssize_t k) noexcept nogil:
+    """g_k = e^(h_k - max h) / sum_j e^(h_j - max h)   (shifted by the max: no overflow)"""
+    cdef Py_ssize_t j
+    cdef floating m = h[0]
+    cdef floating s = 0
+    for j in range(1, k):
+        if h[j] > m:
+            m = h[j]
+    for j in range(k):
+        g_out[j] = c_exp(h[j] - m)
+        s += g_out[j]
+    s = 1 / s
+    for j in range(k):
+        g_out[j] *= s
+
+
+cdef inline void multiply_derivative(int activation, const floating* g, floating* x,
+                                     Py_ssize_t n) noexcept nogil:
+    """x *= f'(h), with f' written from the output g:
+    sigmoid g(1-g), tanh 1-g^2, relu [g>0] (= [h>0]), linear 1."""
+    cdef Py_ssize_t j
+    if activation == SIGMOID:
+        for j in range(n):
+            x[j] *= g[j] * (1 - g[j])
+    elif activation == TANH:
+        for j in range(n):
+            x[j] *= 1 - g[j] * g[j]
+    elif activation == RELU:
+        for j in range(n):
+            x[j] = x[j] if g[j] > 0 else 0
+
+
+# ---------------------------------------------------------------- BLAS in row-major terms
+cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
+                      floating alpha, const floating* A, int lda,
+                      const floating* B, int ldb,
+                      floating beta, floating* C, int ldc) noexcept nogil:
+    """C (m, n) = alpha op(A) op(B) + beta C for row-major arrays; op(A) is (m, k), op(B) (k, n).
+    lda, ldb, ldc are the row lengths of A, B, C as stored.
+
+    Column-major BLAS sees a row-major matrix as its transpose, so it is asked for
+    C^T = op(B)^T op(A)^T: the operands swap places, and each keeps its transpose flag."""
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    if floating is float:
+        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> B, &ldb, <float*> A, &lda,
+              &beta, C, &ldc)
+    else:
+        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> B, &ldb, <double*> A, &lda,
+              &beta, C, &ldc)
