@@ -1,0 +1,559 @@
+"""Finite-difference checks of analytic gradients.
+
+Backpropagation computes every partial derivative dL/dw of the loss at once. A finite
+difference computes one of them, slowly and independently, from nothing but the loss:
+
+    central difference    n = (L(w + step) - L(w - step)) / (2 step)
+
+where only the one entry w[idx] is moved by +-step and every other weight stays put.
+If the analytic gradient a = dL/dw[idx] from backpropagation and n agree for every entry,
+the backward pass is right (up to the error of n itself).
+
+How good is n?  Taylor expansion around w gives
+
+    L(w +- step) = L +- step L' + step^2/2 L'' +- step^3/6 L''' + ...
+    n            = L' + step^2/6 L''' + O(step^4)
+
+so the truncation error is O(step^2); the even terms cancel. The one-sided difference
+(L(w + step) - L(w)) / step keeps the step/2 L'' term and is only O(step) accurate, which
+is why this module uses the central one. Against truncation stands round-off: each loss
+value carries a relative error of about u (the unit round-off of the floating-point type),
+and dividing their difference by 2 step turns it into an error of about u |L| / step.
+The sum step^2/6 |L'''| + u |L| / step is smallest near step = (3 u |L / L'''|)^(1/3).
+In float64 (u = 1.1e-16) that is about 1e-5, and at step = 1e-6 both errors are still
+near 1e-10 |L|: relative errors of 1e-10 to 1e-7 for gradients of ordinary size, far
+below a tolerance of 1e-6. In float32 (u = 6e-8) the round-off alone is u / step = 0.06
+at the same step, and no step makes the total error much smaller than 1e-5: a float32
+check cannot tell a right gradient from a slightly wrong one. Gradient checks therefore run in
+float64 only; `gradcheck` converts a float32 model with its `astype` method or refuses it.
+
+Agreement is measured by the relative error
+
+    r = |a - n| / max(|a| + |n|, tiny)
+
+which is scale-free for ordinary gradients; `tiny` keeps the quotient finite when both
+values are zero. An entry whose true gradient is 0 but whose loss still wiggles by
+round-off (|n| about u |L| / step) is measured against `tiny`, so choose `tiny` above that
+level if such entries exist.
+
+Kinks. The Taylor argument needs L to be smooth between w - step and w + step. Two
+pieces of a network are not:
+
+- relu g = max(h, 0) bends at h = 0. If a weighted sum h lies within step (times
+  |dh/dw|) of 0, one of w +- step sits on the other side, and n becomes the average of
+  the two one-sided slopes, while the analytic gradient uses one of them (relu'(0) = 0
+  by convention). The disagreement is O(1), a false failure.
+- Huber's loss switches from r^2/2 to delta (|r| - delta/2) at |r| = delta. Its first
+  derivative is continuous there but its second is not, so a step across the kink leaves
+  an error of order step instead of step^2; with a tight tolerance that is again a false
+  failure.
+
+A model can name its kinks: `kink_signature` returns arrays that change exactly when a
+kink is crossed (the masks h > 0 of every relu layer, |r| <= delta for Huber). When the
+signature at w + step or at w - step differs from the one at w, the entry is recorded
+as skipped at a kink, listed in the report and not counted as a failure.
+
+Two entry points share one loop:
+
+    check_function(f, params)   f(params) -> (loss, grads) on a list of float64 arrays
+    gradcheck(model, X, Y)      a model with get_weights / set_weights / loss_and_gradients
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["gradcheck", "check_function", "GradcheckReport", "GradcheckRow", "GradcheckEntry"]
+
+_KINKS_LISTED_IN_TEXT = 20   # __str__ lists at most this many kink entries
+
+
+# ---------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GradcheckEntry:
+    """One checked entry: analytic a, central difference n, relative error r.
+
+    `crossed` is None for an ordinary entry; for an entry skipped at a kink it says which
+    side of the central difference changed the kink signature: "+step", "-step" or "both".
+    """
+    name: str
+    index: tuple
+    analytic: float
+    numeric: float
+    rel_error: float
+    crossed: str | None = None
+
+    def to_dict(self):
+        return {"name": self.name, "index": self.index, "analytic": self.analytic,
+                "numeric": self.numeric, "rel_error": self.rel_error, "crossed": self.crossed}
+
+
+@dataclass(frozen=True)
+class GradcheckRow:
+    """The result for one parameter tensor.
+
+    max_rel_error, index, analytic, numeric describe the worst compared entry (index is
+    None, analytic and numeric None, max_rel_error 0.0 when no entry was compared).
+    n_checked counts compared entries, n_kinks the entries skipped because the step
+    crossed a kink, n_failed the compared entries above the tolerance.
+    """
+    name: str
+    shape: tuple
+    max_rel_error: float
+    index: tuple | None
+    analytic: float | None
+    numeric: float | None
+    n_checked: int
+    n_kinks: int
+    n_failed: int
+    ok: bool
+
+    def to_dict(self):
+        return {"name": self.name, "shape": self.shape, "max_rel_error": self.max_rel_error,
+                "index": self.index, "analytic": self.analytic, "numeric": self.numeric,
+                "n_checked": self.n_checked, "n_kinks": self.n_kinks,
+                "n_failed": self.n_failed, "ok": self.ok}
+
+
+class GradcheckReport:
+    """Result of a gradient check: one row per parameter tensor, kinks and failures listed.
+
+    Attributes
+    ----------
+    rows : list[GradcheckRow]      one per tensor, in parameter order
+    kinks : list[GradcheckEntry]   entries skipped because the step crossed a kink
+    failures : list[GradcheckEntry]  compared entries with rel_error > tolerance
+    max_rel_error : float          worst relative error over all compared entries
+    ok : bool                      every row ok (no compared entry above the tolerance)
+    step, tolerance, tiny : float  the settings used
+    loss : float                   the loss at the unperturbed weights
+    converted_from : str | None    the model's dtype when a float64 copy was checked
+    """
+
+    dtype = "float64"
+
+    def __init__(self, rows, kinks, failures, *, step, tolerance, tiny, loss,
+                 converted_from=None):
+        self.rows = list(rows)
+        self.kinks = list(kinks)
+        self.failures = list(failures)
+        self.step = step
+        self.tolerance = tolerance
+        self.tiny = tiny
+        self.loss = loss
+        self.converted_from = converted_from
+
+    @property
+    def max_rel_error(self):
+        return max((row.max_rel_error for row in self.rows), default=0.0)
+
+    @property
+    def ok(self):
+        return all(row.ok for row in self.rows)
+
+    @property
+    def n_checked(self):
+        return sum(row.n_checked for row in self.rows)
+
+    @property
+    def n_kinks(self):
+        return sum(row.n_kinks for row in self.rows)
+
+    def to_dict(self):
+        """The report as plain Python data (dicts, lists, tuples, str, int, float, None)."""
+        return {"step": self.step, "tolerance": self.tolerance, "tiny": self.tiny,
+                "dtype": self.dtype, "converted_from": self.converted_from,
+                "loss": self.loss, "max_rel_error": self.max_rel_error, "ok": self.ok,
+                "n_checked": self.n_checked, "n_kinks": self.n_kinks,
+                "rows": [row.to_dict() for row in self.rows],
+                "kinks": [entry.to_dict() for entry in self.kinks],
+                "failures": [entry.to_dict() for entry in self.failures]}
+
+    def __repr__(self):
+        return (f"<GradcheckReport ok={self.ok} max_rel_error={self.max_rel_error:.1e} "
+                f"tensors={len(self.rows)} checked={self.n_checked} kinks={self.n_kinks}>")
+
+    def __str__(self):
+        header = (f"gradient check: central differences, step {self.step:g}, "
+                  f"tolerance {self.tolerance:g}, float64")
+        if self.converted_from is not None:
+            header += f" (a float64 copy of the {self.converted_from} model, made with astype)"
+        lines = [header] + _table(self.rows) + self._summary()
+        return "\n".join(lines)
+
+    def _summary(self):
+        lines = []
+        n_checked = self.n_checked
+        if n_checked == 0:
+            lines.append("no gradient entry was compared")
+        elif self.ok:
+            lines.append(f"all {n_checked} gradients agree "
+                         f"(max relative error {self.max_rel_error:.1e})")
+        else:
+            lines.append(f"NOT OK: {len(self.failures)} of {n_checked} gradients disagree "
+                         f"beyond tolerance {self.tolerance:g}")
+            for row in self.rows:
+                if row.ok:
+                    continue
+                line = (f"  {row.name}: {row.n_failed} of {row.n_checked} entries fail; "
+                        f"worst at {row.index}: analytic {row.analytic:.6e}, "
+                        f"numeric {row.numeric:.6e}, relative error {row.max_rel_error:.1e}")
+                if abs(row.analytic) + abs(row.numeric) < self.tiny:
+                    line += (f" (both values are below tiny = {self.tiny:g}: if the true "
+                             f"gradient is 0 this is round-off; raise tiny)")
+                lines.append(line)
+        if self.kinks:
+            lines.append(f"{len(self.kinks)} entries skipped at kinks, not counted as "
+                         f"failures: between w - step and w + step a relu input h or a Huber "
+                         f"residual r crossed its kink (h = 0, |r| = delta), where the loss "
+                         f"is not smooth and the central difference does not estimate "
+                         f"the derivative at w")
+            for entry in self.kinks[:_KINKS_LISTED_IN_TEXT]:
+                lines.append(f"  {entry.name} {entry.index}: analytic {entry.analytic:.6e}, "
+                             f"numeric {entry.numeric:.6e}, kink crossed at {entry.crossed}")
+            if len(self.kinks) > _KINKS_LISTED_IN_TEXT:
+                lines.append(f"  ... and {len(self.kinks) - _KINKS_LISTED_IN_TEXT} more "
+                             f"(report.kinks lists them all)")
+        return lines
+
+
+def _table(rows):
+    """Fixed-width table, one line per tensor."""
+    head = ["tensor", "shape", "checked", "worst rel.err", "at", "analytic", "numeric",
+            "kinks", "ok"]
+    body = []
+    for row in rows:
+        compared = row.index is not None
+        body.append([row.name, str(row.shape), str(row.n_checked),
+                     f"{row.max_rel_error:.1e}" if compared else "-",
+                     str(row.index) if compared else "-",
+                     f"{row.analytic:.6e}" if compared else "-",
+                     f"{row.numeric:.6e}" if compared else "-",
+                     str(row.n_kinks), "yes" if row.ok else "NO"])
+    widths = [max(len(cells[c]) for cells in [head] + body) for c in range(len(head))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+            for cells in [head] + body]
+
+
+# ---------------------------------------------------------------------------------------
+# The check
+# ---------------------------------------------------------------------------------------
+
+def check_function(f, params, *, step=1e-6, tolerance=1e-6, tiny=1e-8, kink_signature=None,
+                   names=None, max_entries_per_tensor=None, seed=0):
+    """Compare the gradients returned by f with central differences of its loss.
+
+    f(params) -> (loss, grads): params is a list of float64 arrays, grads a list of arrays
+    of the same shapes with grads[t][idx] = d loss / d params[t][idx].
+    kink_signature(params) -> list of arrays, optional: changes exactly when a kink
+    (relu h = 0, Huber |r| = delta) is crossed; entries whose step crosses one are skipped.
+
+    The arrays given are copied to float64 and only the copies are perturbed. For every
+    entry (or, with max_entries_per_tensor=k, k entries per tensor: always the one with the
+    largest |analytic| value and k - 1 others drawn with `seed`):
+
+        n = (L(w + step) - L(w - step)) / (2 step)
+        r = |a - n| / max(|a| + |n|, tiny)          ok when r <= tolerance
+
+    (2 step is taken as (w + step) - (w - step) in float64, the step actually made.)
+
+    Returns a GradcheckReport.
+    """
+    step, tolerance, tiny = _check_settings(step, tolerance, tiny)
+    max_entries_per_tensor = _check_max_entries(max_entries_per_tensor)
+    if not callable(f):
+        raise TypeError(f"f must be callable as f(params) -> (loss, grads); "
+                        f"received {type(f).__name__}")
+    if kink_signature is not None and not callable(kink_signature):
+        raise TypeError(f"kink_signature must be callable or None; "
+                        f"received {type(kink_signature).__name__}")
+    params = _as_float64_params(params)
+    names = _check_names(names, len(params))
+    return _check(f, params, names, step=step, tolerance=tolerance, tiny=tiny,
+                  kink_signature=kink_signature, max_entries=max_entries_per_tensor,
+                  seed=seed)
+
+
+def gradcheck(model, X, Y, *, step=1e-6, tolerance=1e-6, tiny=1e-8,
+              max_entries_per_tensor=None, seed=0, names=None):
+    """Check model.loss_and_gradients(X, Y) against central differences in float64.
+
+    The model provides get_weights() -> list of arrays, set_weights(list) and
+    loss_and_gradients(X, Y) -> (loss, grads in get_weights() order); optionally
+    kink_signature(X, Y) -> list of arrays (see check_function) and weight_names() ->
+    list of str. Tensor names come from `names`, else weight_names(), else param0, ...
+
+    A model whose dtype is not float64 is checked through model.astype("float64") (a
+    copy; the report says so); without astype a ValueError asks for dtype="float64".
+    The model's weights are restored exactly afterwards, also when the model raises.
+    Returns a GradcheckReport (report.ok, report.max_rel_error, str(report) a table).
+    """
+    step, tolerance, tiny = _check_settings(step, tolerance, tiny)
+    max_entries_per_tensor = _check_max_entries(max_entries_per_tensor)
+    for method in ("get_weights", "set_weights", "loss_and_gradients"):
+        if not callable(getattr(model, method, None)):
+            raise TypeError(f"model must have a method {method}(); "
+                            f"received a {type(model).__name__} without it")
+    X = _as_float64_data("X", X)
+    Y = _as_float64_data("Y", Y)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"X and Y must have the same number of samples; "
+                         f"received X with {X.shape[0]} and Y with {Y.shape[0]}")
+
+    model, converted_from = _as_float64_model(model)
+    weights = model.get_weights()
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError(f"model.get_weights() must return a list of arrays; "
+                        f"received {type(weights).__name__}")
+    original = [np.array(w, copy=True) for w in weights]   # restored bit for bit at the end
+    params = _as_float64_params(original, what="model.get_weights()")
+    if names is None and callable(getattr(model, "weight_names", None)):
+        names = list(model.weight_names())
+        what = "model.weight_names()"
+    else:
+        what = "names"
+    names = _check_names(names, len(params), what=what)
+
+    def f(params):
+        model.set_weights(params)
+        return model.loss_and_gradients(X, Y)
+
+    def kinks(params):
+        model.set_weights(params)
+        return model.kink_signature(X, Y)
+
+    has_kinks = callable(getattr(model, "kink_signature", None))
+    try:
+        report = _check(f, params, names, step=step, tolerance=tolerance, tiny=tiny,
+                        kink_signature=kinks if has_kinks else None,
+                        max_entries=max_entries_per_tensor,
+                        seed=seed)
+    finally:
+        model.set_weights(original)
+    report.converted_from = converted_from
+    return report
+
+
+def _check(f, params, names, *, step, tolerance, tiny, kink_signature, max_entries, seed):
+    """The one loop: every selected entry of every tensor, perturbed by +-step in turn."""
+    loss, analytic = _loss_and_grads(f, params)
+    signature = None if kink_signature is None else _signature(kink_signature, params)
+    rng = np.random.default_rng(seed)
+
+    rows, kinks, failures = [], [], []
+    for name, w, a in zip(names, params, analytic):
+        worst = None                       # the compared entry with the largest r
+        n_checked = n_kinks = n_failed = 0
+        for idx in _entries_to_check(a, max_entries, rng):
+            w_idx = w[idx]
+            w_plus, w_minus = w_idx + step, w_idx - step
+            if w_plus == w_minus:
+                raise ValueError(f"step {step:g} is below the float64 resolution at "
+                                 f"{name}{list(idx)} = {w_idx!r}: w + step == w - step")
+            w[idx] = w_plus
+            loss_plus = _loss_only(f, params)
+            crossed_plus = signature is not None and _crossed(signature, kink_signature, params)
+            w[idx] = w_minus
+            loss_minus = _loss_only(f, params)
+            crossed_minus = signature is not None and _crossed(signature, kink_signature, params)
+            w[idx] = w_idx
+            # divide by the step actually taken: w +- step is rounded to the nearest float64
+            n = float((loss_plus - loss_minus) / (w_plus - w_minus))
+            a_idx = float(a[idx])
+            r = float(abs(a_idx - n) / max(abs(a_idx) + abs(n), tiny))
+            if not math.isfinite(r):       # a NaN or inf on either side is a failure
+                r = math.inf
+            if crossed_plus or crossed_minus:
+                side = "both" if crossed_plus and crossed_minus else (
+                    "+step" if crossed_plus else "-step")
+                kinks.append(GradcheckEntry(name, idx, a_idx, n, r, side))
+                n_kinks += 1
+                continue
+            entry = GradcheckEntry(name, idx, a_idx, n, r)
+            n_checked += 1
+            if r > tolerance:
+                failures.append(entry)
+                n_failed += 1
+            if worst is None or r > worst.rel_error:
+                worst = entry
+        rows.append(GradcheckRow(
+            name=name, shape=tuple(int(s) for s in w.shape),
+            max_rel_error=0.0 if worst is None else worst.rel_error,
+            index=None if worst is None else worst.index,
+            analytic=None if worst is None else worst.analytic,
+            numeric=None if worst is None else worst.numeric,
+            n_checked=n_checked, n_kinks=n_kinks, n_failed=n_failed, ok=n_failed == 0))
+    return GradcheckReport(rows, kinks, failures, step=step, tolerance=tolerance, tiny=tiny,
+                           loss=loss)
+
+
+def _entries_to_check(a, max_entries, rng):
+    """Indices (tuples) of the entries to perturb, in C order.
+
+    All entries, or max_entries of them: the entry with the largest |a| (a wrong gradient
+    shows most clearly where it is large) and max_entries - 1 others drawn by rng.
+    """
+    size = a.size
+    if max_entries is None or max_entries >= size:
+        flat = np.arange(size)
+    else:
+        largest = int(np.argmax(np.abs(a)))          # a NaN counts as the largest
+        others = np.delete(np.arange(size), largest)
+        flat = np.sort(np.append(rng.choice(others, size=max_entries - 1, replace=False),
+                                 largest))
+    for i in flat:
+        yield tuple(int(k) for k in np.unravel_index(int(i), a.shape))
+
+
+def _loss_and_grads(f, params):
+    """The loss and the analytic gradients at the unperturbed parameters, validated."""
+    result = f(params)
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise TypeError("the loss function must return (loss, grads); "
+                        f"received {type(result).__name__}")
+    loss = _as_loss(result[0])
+    if not math.isfinite(loss):
+        raise ValueError(f"the loss at the unperturbed weights is {loss}; "
+                         f"a gradient check needs a finite loss")
+    grads = result[1]
+    if not isinstance(grads, (list, tuple)) or len(grads) != len(params):
+        n = len(grads) if isinstance(grads, (list, tuple)) else type(grads).__name__
+        raise ValueError(f"the gradients must be a list of {len(params)} arrays, one per "
+                         f"parameter tensor; received {n}")
+    analytic = []
+    for t, (g, w) in enumerate(zip(grads, params)):
+        g = np.asarray(g)
+        if g.shape != w.shape:
+            raise ValueError(f"gradient {t} has shape {g.shape} but its parameter has "
+                             f"shape {w.shape}")
+        analytic.append(g.astype(np.float64))   # NaN entries stay and fail the check
+    return loss, analytic
+
+
+def _loss_only(f, params):
+    return _as_loss(f(params)[0])
+
+
+def _as_loss(value):
+    try:
+        return float(np.asarray(value).reshape(()))
+    except (TypeError, ValueError):
+        raise TypeError(f"the loss must be a real scalar; received {value!r}") from None
+
+
+def _signature(kink_signature, params):
+    return [np.array(s, copy=True) for s in kink_signature(params)]
+
+
+def _crossed(signature, kink_signature, params):
+    """True when the kink signature at params differs from the one at the unperturbed w."""
+    other = kink_signature(params)
+    return len(other) != len(signature) or not all(
+        np.array_equal(s, o) for s, o in zip(signature, other))
+
+
+# ---------------------------------------------------------------------------------------
+# Validation: name the argument, the expected and the received value
+# ---------------------------------------------------------------------------------------
+
+def _check_settings(step, tolerance, tiny):
+    return (_positive("step", step), _positive("tolerance", tolerance),
+            _positive("tiny", tiny))
+
+
+def _positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive real number; "
+                        f"received {type(value).__name__} {value!r}")
+    value = float(value)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number; received {value!r}")
+    return value
+
+
+def _check_max_entries(k):
+    if k is None:
+        return None
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"max_entries_per_tensor must be a positive integer or None; "
+                        f"received {type(k).__name__} {k!r}")
+    if k < 1:
+        raise ValueError(f"max_entries_per_tensor must be at least 1; received {k}")
+    return int(k)
+
+
+def _check_names(names, n_tensors, what="names"):
+    if names is None:
+        return [f"param{t}" for t in range(n_tensors)]
+    names = [str(name) for name in names]
+    if len(names) != n_tensors:
+        raise ValueError(f"{what} must give one name per parameter tensor: expected "
+                         f"{n_tensors}, received {len(names)}")
+    return names
+
+
+def _as_float64_params(params, what="params"):
+    """Float64 copies of the parameter tensors; they are the arrays that get perturbed."""
+    if isinstance(params, np.ndarray) or not isinstance(params, (list, tuple)):
+        raise TypeError(f"{what} must be a list of arrays; received {type(params).__name__}")
+    if len(params) == 0:
+        raise ValueError(f"{what} is empty: there is no parameter to check")
+    copies = []
+    for t, p in enumerate(params):
+        p = np.asarray(p)
+        if p.dtype.kind not in "biuf":
+            raise TypeError(f"{what}[{t}] must be a real numeric array; "
+                            f"received dtype {p.dtype}")
+        p = np.array(p, dtype=np.float64, copy=True)
+        if not np.all(np.isfinite(p)):
+            raise ValueError(f"{what}[{t}] contains NaN or inf")
+        copies.append(p)
+    return copies
+
+
+def _as_float64_data(name, A):
+    A = np.asarray(A)
+    if A.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array; received dtype {A.dtype}")
+    A = A.astype(np.float64)
+    if A.ndim == 0:
+        raise ValueError(f"{name} must have a sample axis; received a scalar")
+    if A.size == 0:
+        raise ValueError(f"{name} is empty (shape {A.shape}); a gradient check needs samples")
+    if not np.all(np.isfinite(A)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return A
+
+
+def _as_float64_model(model):
+    """The model itself if it computes in float64, else a float64 copy made by astype.
+
+    The dtype is the model's `dtype` attribute, or, without one, that of its weights.
+    Returns (model, the dtype converted from or None).
+    """
+    dtype = getattr(model, "dtype", None)
+    if dtype is None:
+        kinds = {np.asarray(w).dtype for w in model.get_weights()}
+        dtype = next((k for k in kinds if k.kind == "f" and k != np.float64), None)
+        if dtype is None:
+            return model, None
+    dtype = np.dtype(dtype)
+    if dtype == np.float64:
+        return model, None
+    if not callable(getattr(model, "astype", None)):
+        raise ValueError(f"gradcheck needs a model that computes in float64; received a "
+                         f"{type(model).__name__} with dtype {dtype}: build the model with "
+                         f'dtype="float64"')
+    copy = model.astype("float64")
+    copy_dtype = getattr(copy, "dtype", None)
+    if copy_dtype is not None and np.dtype(copy_dtype) != np.float64:
+        raise ValueError(f'model.astype("float64") returned a model with dtype '
+                         f'{np.dtype(copy_dtype)}; build the model with dtype="float64"')
+    return copy, str(dtype)
