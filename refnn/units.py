@@ -1,0 +1,442 @@
+"""Single units of the lecture: the McCulloch-Pitts threshold unit, Rosenblatt's
+perceptron and the sigmoid unit (logistic regression).
+
+Notation: x input (d,), w weights (d,), b bias (the weight of a constant-1 input),
+theta threshold, h weighted sum, g unit output, epsilon error term dE/dh, eta learning rate.
+Batches are sample-major: X (n, d), y (n,).
+
+Boundary: every public method validates what the user passed (shape, dtype, finiteness,
+sample and feature counts) and raises ValueError/TypeError naming the argument, the
+expected and the received value. ThresholdUnit and Perceptron are tiny integer-valued
+rules computed with NumPy; SigmoidUnit trains through the compiled kernels in
+refnn.kernels, which take only C-contiguous float32/float64 arrays. A fit that fails
+leaves the fitted attributes of a previous fit unchanged: weights are trained in local
+arrays and stored only at the end.
+"""
+import numbers
+import warnings
+
+import numpy as np
+
+from . import kernels
+
+__all__ = ["ThresholdUnit", "Perceptron", "SigmoidUnit", "ConvergenceWarning", "NotFittedError"]
+
+
+class ConvergenceWarning(UserWarning):
+    """A training rule stopped before it converged."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A method that needs learned weights was called before fit."""
+
+
+# ---------------------------------------------------------------------------
+# input validation (private; shared by the three units)
+# ---------------------------------------------------------------------------
+
+_REAL_KINDS = "biuf"   # bool, signed int, unsigned int, float
+_KIND_NAMES = {"c": "complex numbers", "O": "Python objects", "U": "strings", "S": "bytes",
+               "M": "datetimes", "m": "timedeltas", "V": "raw or structured records"}
+
+
+def _as_real_array(name, a):
+    """np.asarray(a), accepted only if it holds real numbers (bool, integer or float)."""
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{name} could not be converted to an array "
+                        f"(received {type(a).__name__}): {exc}") from None
+    if arr.dtype.kind not in _REAL_KINDS:
+        what = _KIND_NAMES.get(arr.dtype.kind, "non-numeric values")
+        raise TypeError(f"{name} must hold real numbers (bool, integer or float), "
+                        f"got dtype {arr.dtype} ({what})")
+    return arr
+
+
+def _check_finite(name, arr):
+    finite = np.isfinite(arr)
+    if not finite.all():
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        n_bad = arr.size - int(np.count_nonzero(finite))
+        raise ValueError(f"{name} must contain only finite values, got {n_bad} NaN or "
+                         f"infinite value(s) (first at index {first}: {arr[first]})")
+
+
+def _to_float(name, arr, dtype):
+    """Finite, C-contiguous copy-if-needed of a real array in `dtype`."""
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got an array of shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        _check_finite(name, arr)
+    with np.errstate(over="ignore"):                      # reported just below
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if arr.dtype.kind == "f" and not np.isfinite(out).all():
+        raise ValueError(f"{name} has values too large for {np.dtype(dtype).name} "
+                         f"(largest magnitude {np.max(np.abs(arr))}); use dtype='float64'")
+    return out
+
+
+def _as_2d_float(name, X, dtype):
+    """X as a finite C-contiguous (n_samples, n_features) array of `dtype`."""
+    arr = _as_real_array(name, X)
+    if arr.ndim != 2:
+        hint = "; pass one sample as X.reshape(1, -1)" if arr.ndim == 1 else ""
+        raise ValueError(f"{name} must be a 2-D array of shape (n_samples, n_features), "
+                         f"got a {arr.ndim}-D array of shape {arr.shape}{hint}")
+    return _to_float(name, arr, dtype)
+
+
+def _as_labels(name, y, n_samples):
+    """y as a finite 1-D array of n_samples real labels; shape (n,) or (n, 1) accepted."""
+    arr = _as_real_array(name, y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must have shape (n_samples,) or (n_samples, 1), "
+                         f"got an array of shape {arr.shape}")
+    if arr.shape[0] != n_samples:
+        raise ValueError(f"{name} must have one label per sample of X: expected "
+                         f"{n_samples} labels, got {arr.shape[0]}")
+    if arr.dtype.kind == "f":
+        _check_finite(name, arr)
+    return arr
+
+
+def _as_binary_targets(name, y, n_samples, dtype):
+    """y in {0, 1} as a C-contiguous (n_samples, 1) array of `dtype`."""
+    arr = _as_labels(name, y, n_samples)
+    bad = (arr != 0) & (arr != 1)
+    if bad.any():
+        raise ValueError(f"{name} must contain only the labels 0 and 1, "
+                         f"got {np.unique(arr[bad])[:5].tolist()}")
+    return np.ascontiguousarray(arr, dtype=dtype).reshape(-1, 1)
+
+
+def _check_n_features(name, X, n_features, owner):
+    if X.shape[1] != n_features:
+        raise ValueError(f"{name} has {X.shape[1]} features, but {owner} "
+                         f"expects {n_features} features")
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_integer(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_positive_real(name, value):
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _check_positive_int(name, value):
+    if not _is_integer(value):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _check_seed(value):
+    if value is None:
+        return None
+    if not _is_integer(value):
+        raise TypeError(f"seed must be None or an integer >= 0, "
+                        f"got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"seed must be None or an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def _check_float_dtype(name, dtype):
+    try:
+        valid = dtype is not None and np.dtype(dtype) in (np.float32, np.float64)
+    except TypeError:
+        valid = False
+    if not valid:
+        raise TypeError(f"{name} must be 'float32' or 'float64', got {dtype!r}")
+    return np.dtype(dtype)
+
+
+def _check_fitted(unit):
+    if getattr(unit, "coef_", None) is None:
+        raise NotFittedError(f"this {type(unit).__name__} is not fitted yet; "
+                             f"call fit(X, y) before using it")
+
+
+# ---------------------------------------------------------------------------
+# the units
+# ---------------------------------------------------------------------------
+
+class ThresholdUnit:
+    """McCulloch-Pitts unit:  g = 1 if sum_i w_i x_i >= theta else 0.
+
+    Weighted sum measured from the threshold:  h = x . w - theta,  g = step(h) = [h >= 0].
+    The weights and the threshold are set by hand; the unit does not learn.
+
+    Shape:
+        weights (d,);  X (n, d) -> g (n,) of 0/1 integers,  or one sample x (d,) -> int.
+
+    Examples -- the lecture's logic gates on {0, 1} inputs:
+
+    >>> inputs = [[0, 0], [0, 1], [1, 0], [1, 1]]
+    >>> ThresholdUnit([1, 1], threshold=1.5).predict(inputs)     # AND
+    array([0, 0, 0, 1])
+    >>> ThresholdUnit([1, 1], threshold=0.5).predict(inputs)     # OR
+    array([0, 1, 1, 1])
+    >>> ThresholdUnit([-1], threshold=-0.5).predict([[0], [1]])  # NOT
+    array([1, 0])
+    >>> ThresholdUnit([1, 1], threshold=1.5).weighted_sum([1, 1])
+    0.5
+
+    No single unit computes XOR. XOR needs g(0,0) = 0, so 0 < theta; g(1,0) = g(0,1) = 1,
+    so w_1 >= theta and w_2 >= theta; and g(1,1) = 0, so w_1 + w_2 < theta. The middle two
+    give w_1 + w_2 >= 2 theta > theta, contradicting the last: the points with XOR = 1 are
+    not separable from the others by a line.
+    """
+
+    def __init__(self, weights, threshold=0.0):
+        arr = _as_real_array("weights", weights)
+        if arr.ndim != 1:
+            raise ValueError(f"weights must be a 1-D array of shape (n_inputs,), "
+                             f"got an array of shape {arr.shape}")
+        self.weights = _to_float("weights", arr, np.float64)                # w (d,)
+        if not _is_number(threshold):
+            raise TypeError(f"threshold must be a number, "
+                            f"got {type(threshold).__name__} {threshold!r}")
+        if not np.isfinite(threshold):
+            raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+        self.threshold = float(threshold)                                   # theta
+
+    def __repr__(self):
+        return f"ThresholdUnit(weights={self.weights.tolist()}, threshold={self.threshold})"
+
+    def _as_input(self, X):
+        arr = _as_real_array("X", X)
+        d = self.weights.shape[0]
+        if arr.ndim not in (1, 2):
+            raise ValueError(f"X must be one sample of shape ({d},) or a batch of shape "
+                             f"(n_samples, {d}), got an array of shape {arr.shape}")
+        n_features = arr.shape[-1]
+        if n_features != d:
+            hint = ("; for a batch of 1-feature samples pass shape (n_samples, 1)"
+                    if arr.ndim == 1 and d == 1 else "")
+            raise ValueError(f"X has {n_features} features, but the unit has {d} "
+                             f"weight(s){hint}")
+        return _to_float("X", arr, np.float64)
+
+    def weighted_sum(self, X):
+        """h = X w - theta:  (n,) for a batch, a float for one sample."""
+        X = self._as_input(X)
+        h = X @ self.weights - self.threshold
+        return float(h) if h.ndim == 0 else h
+
+    def predict(self, X):
+        """g = [X w >= theta]:  (n,) 0/1 integers for a batch, an int for one sample."""
+        X = self._as_input(X)
+        g = (X @ self.weights >= self.threshold).astype(np.int64)
+        return int(g) if g.ndim == 0 else g
+
+
+class Perceptron:
+    """Rosenblatt's perceptron: a threshold unit whose weights learn from mistakes.
+
+    For each sample (x, y), in order (or shuffled every epoch if shuffle=True):
+        yhat = step(w . x + b)          step(h) = 1 if h >= 0 else 0
+        w <- w + eta (y - yhat) x
+        b <- b + eta (y - yhat)          (b is the weight of a constant-1 input: b = -theta)
+    Epochs repeat until one passes without a mistake (converged_ = True) or max_epochs
+    is reached; then a ConvergenceWarning says the data may not be linearly separable.
+    On linearly separable data the rule stops after finitely many mistakes (at most
+    (R / gamma)^2 from zero weights, R the largest norm of (x, 1), gamma the margin).
+
+    Labels: y must hold exactly two distinct real values (bool, integer or float). The
+    smaller is class 0, the larger class 1 (so {-1, +1} and {False, True} work as
+    {0, 1}); predict returns the original label values, stored in classes_.
+
+    Initial weights: zero if seed is None; otherwise w and b start at small random values
+    drawn from U(-0.05, 0.05) by numpy.random.default_rng(seed), which also draws the
+    shuffling order.
+
+    Attributes after fit:
+        coef_ (d,) float64, intercept_ float, classes_ (2,), converged_ bool,
+        n_epochs_ int, errors_ list of mistakes per epoch, n_features_in_ int.
+    """
+
+    def __init__(self, n_inputs=None, eta=1.0, max_epochs=100, seed=None, shuffle=False):
+        self.n_inputs = None if n_inputs is None else _check_positive_int("n_inputs", n_inputs)
+        self.eta = _check_positive_real("eta", eta)
+        self.max_epochs = _check_positive_int("max_epochs", max_epochs)
+        self.seed = _check_seed(seed)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+        self.shuffle = bool(shuffle)
+        self.coef_ = None
+
+    def fit(self, X, y):
+        """Run the perceptron rule over (X, y) until an epoch makes no mistake."""
+        X = _as_2d_float("X", X, np.float64)                                  # (n, d)
+        n, d = X.shape
+        if self.n_inputs is not None:
+            _check_n_features("X", X, self.n_inputs, f"Perceptron(n_inputs={self.n_inputs})")
+        labels = _as_labels("y", y, n)
+        classes = np.unique(labels)
+        if classes.shape[0] != 2:
+            raise ValueError(f"y must contain exactly two distinct label values, got "
+                             f"{classes.shape[0]}: {classes[:5].tolist()}")
+        t = (labels == classes[1]).astype(np.float64)       # target in {0, 1}  (n,)
+
+        rng = np.random.default_rng(self.seed)
+        if self.seed is None:
+            w, b = np.zeros(d), 0.0
+        else:
+            w = rng.uniform(-0.05, 0.05, size=d)
+            b = float(rng.uniform(-0.05, 0.05))
+        eta = self.eta
+        errors = []
+        for _ in range(self.max_epochs):
+            order = rng.permutation(n) if self.shuffle else range(n)
+            mistakes = 0
+            for i in order:
+                x = X[i]
+                yhat = 1.0 if x @ w + b >= 0.0 else 0.0       # step(h)
+                if yhat != t[i]:
+                    w = w + eta * (t[i] - yhat) * x           # w <- w + eta (y - yhat) x
+                    b = b + eta * (t[i] - yhat)               # b <- b + eta (y - yhat)
+                    mistakes += 1
+            errors.append(mistakes)
+            if mistakes == 0:
+                break
+
+        self.coef_, self.intercept_ = w, float(b)
+        self.classes_ = classes
+        self.n_features_in_ = d
+        self.errors_ = errors
+        self.n_epochs_ = len(errors)
+        self.converged_ = errors[-1] == 0
+        if not self.converged_:
+            warnings.warn(
+                f"Perceptron did not converge in {self.max_epochs} epochs: {errors[-1]} of "
+                f"{n} samples were still misclassified in the last epoch; the data may not "
+                f"be linearly separable", ConvergenceWarning, stacklevel=2)
+        return self
+
+    def _checked_input(self, X):
+        _check_fitted(self)
+        X = _as_2d_float("X", X, np.float64)
+        _check_n_features("X", X, self.coef_.shape[0], "the fitted Perceptron")
+        return X
+
+    def weighted_sum(self, X):
+        """h = X w + b  (n,)"""
+        X = self._checked_input(X)
+        return X @ self.coef_ + self.intercept_
+
+    def predict(self, X):
+        """classes_[step(X w + b)]  (n,), in the label values fit was given."""
+        h = self.weighted_sum(X)
+        return self.classes_[(h >= 0.0).astype(np.intp)]
+
+    def score(self, X, y):
+        """Accuracy: the fraction of samples whose predicted label equals y."""
+        X = self._checked_input(X)
+        labels = _as_labels("y", y, X.shape[0])
+        return float(np.mean(self.predict(X) == labels))
+
+
+class SigmoidUnit:
+    """Sigmoid unit = logistic regression:  yhat = sigma(w . x + b),  sigma(h) = 1 / (1 + e^-h).
+
+    Training: full-batch gradient descent on the mean binary cross-entropy
+        E(w, b) = 1/n sum_i [ -y_i log yhat_i - (1 - y_i) log(1 - yhat_i) ].
+    Sigmoid and cross-entropy fuse into the error term epsilon_i = (yhat_i - y_i) / n
+    (dE/dh_i, with the 1/n of the mean), so that each epoch
+        dW = X^T epsilon,   db = sum_i epsilon_i,   w <- w - eta dW,   b <- b - eta db.
+    Computed by the compiled kernels: dense_forward, sigmoid_binary_crossentropy,
+    dense_backward and sgd_update.
+
+    Initial weights: w drawn from U(-0.05, 0.05) by numpy.random.default_rng(seed)
+    (shape (d,), drawn in float64, then cast to dtype), b = 0.
+
+    Shape:
+        X (n, d), y (n,) or (n, 1) in {0, 1}  ->  predict_proba (n,), predict (n,) 0/1.
+
+    Attributes after fit:
+        coef_ (d,) of dtype, intercept_ float, n_features_in_ int,
+        loss_ list of the mean cross-entropy at the start of each epoch (before its update).
+    """
+
+    def __init__(self, eta=0.1, epochs=1000, seed=0, dtype="float64"):
+        self.eta = _check_positive_real("eta", eta)
+        self.epochs = _check_positive_int("epochs", epochs)
+        self.seed = _check_seed(seed)
+        self.dtype = _check_float_dtype("dtype", dtype)
+        self.coef_ = None
+
+    def fit(self, X, y):
+        """Gradient descent on the mean binary cross-entropy for `epochs` full-batch steps."""
+        X = _as_2d_float("X", X, self.dtype)                                 # g_prev (n, d)
+        n, d = X.shape
+        Y = _as_binary_targets("y", y, n, self.dtype)                        # (n, 1)
+
+        rng = np.random.default_rng(self.seed)
+        W = np.ascontiguousarray(rng.uniform(-0.05, 0.05, size=(d, 1)), dtype=self.dtype)
+        b = np.zeros(1, dtype=self.dtype)                                    # (1,)
+        eta = self.eta
+        losses = []
+        for epoch in range(self.epochs):
+            h = kernels.dense_forward(X, W, b)                     # h = X w + b          (n, 1)
+            if not np.isfinite(h).all():
+                raise FloatingPointError(f"the weighted sums overflowed in epoch {epoch + 1}; "
+                                         f"scale X down or use a smaller eta (got {eta})")
+            loss, epsilon = kernels.sigmoid_binary_crossentropy(h, Y)   # epsilon = yhat - y  (n, 1)
+            losses.append(float(np.mean(loss, dtype=np.float64)))
+            epsilon = epsilon / n                                  # error term of the mean loss
+            dW, db, _ = kernels.dense_backward(X, W, epsilon)      # dW = X^T eps (d, 1), db (1,)
+            W = kernels.sgd_update(W, dW, eta)                     # w <- w - eta dW  (in place)
+            b = kernels.sgd_update(b, db, eta)                     # b <- b - eta db  (in place)
+            if not (np.isfinite(W).all() and np.isfinite(b).all()):
+                raise FloatingPointError(f"training diverged in epoch {epoch + 1}: the weights "
+                                         f"overflowed; use a smaller eta (got {eta})")
+
+        self.coef_ = W[:, 0].copy()
+        self.intercept_ = float(b[0])
+        self.n_features_in_ = d
+        self.loss_ = losses
+        return self
+
+    def _checked_input(self, X):
+        _check_fitted(self)
+        X = _as_2d_float("X", X, self.dtype)
+        _check_n_features("X", X, self.coef_.shape[0], "the fitted SigmoidUnit")
+        return X
+
+    def _h(self, X):
+        W = np.ascontiguousarray(self.coef_, dtype=self.dtype).reshape(-1, 1)   # (d, 1)
+        b = np.array([self.intercept_], dtype=self.dtype)                        # (1,)
+        return kernels.dense_forward(X, W, b)                                    # (n, 1)
+
+    def weighted_sum(self, X):
+        """h = X w + b  (n,)"""
+        return self._h(self._checked_input(X))[:, 0]
+
+    def predict_proba(self, X):
+        """yhat = sigma(X w + b)  (n,), the probability of class 1."""
+        h = self._h(self._checked_input(X))
+        return kernels.activation_forward(h, "sigmoid")[:, 0]
+
+    def predict(self, X):
+        """[yhat >= 1/2] = [h >= 0]  (n,) 0/1 integers (decided on h, free of rounding in sigma)."""
+        return (self.weighted_sum(X) >= 0).astype(np.int64)
+
+    def score(self, X, y):
+        """Accuracy: the fraction of samples whose predicted 0/1 label equals y."""
+        X = self._checked_input(X)
+        Y = _as_binary_targets("y", y, X.shape[0], np.float64)
+        return float(np.mean(self.predict(X) == Y[:, 0]))
