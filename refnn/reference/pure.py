@@ -13,7 +13,7 @@ floats, lists (vectors) and lists of rows (matrices). No argument is ever modifi
 """
 import math
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax", "step")
+from ._names import ACTIVATIONS, _check_activation, _check_differentiable, _expect
 
 
 # ---------------------------------------------------------------------------------------------
@@ -50,28 +50,6 @@ def _is_matrix(a):
 def _shape(rows):
     """(number of rows, number of columns) of a list of rows"""
     return (len(rows), len(rows[0]) if rows else 0)
-
-
-def _expect(what, received, expected):
-    if received != expected:
-        raise ValueError(f"{what}: expected {expected}, received {received}")
-
-
-def _check_activation(activation):
-    if activation not in ACTIVATIONS:
-        valid = ", ".join(repr(name) for name in ACTIVATIONS)
-        raise ValueError(f"unknown activation {activation!r}; valid names are {valid}")
-
-
-def _check_differentiable(activation):
-    """the activation has an elementwise derivative written from g"""
-    _check_activation(activation)
-    if activation == "softmax":
-        raise ValueError("softmax has no elementwise derivative: use the fused gradient of "
-                         "softmax_crossentropy (epsilon = yhat - y)")
-    if activation == "step":
-        raise ValueError("step has zero derivative almost everywhere, so backpropagation "
-                         "cannot train it: use sigmoid, tanh, relu or linear")
 
 
 # ---------------------------------------------------------------------------------------------

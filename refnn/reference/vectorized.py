@@ -10,7 +10,7 @@ Shapes are batch-major: g_prev (n, n_in), W (n_in, n_out), b (n_out,), h and eps
 """
 import numpy as np
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax", "step")
+from ._names import ACTIVATIONS, _check_activation, _check_differentiable, _expect
 
 
 # ---------------------------------------------------------------------------------------------
@@ -25,28 +25,6 @@ def _as_float(name, a, ndim=None):
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimension(s), received shape {a.shape}")
     return a
-
-
-def _expect(what, received, expected):
-    if received != expected:
-        raise ValueError(f"{what}: expected {expected}, received {received}")
-
-
-def _check_activation(activation):
-    if activation not in ACTIVATIONS:
-        valid = ", ".join(repr(name) for name in ACTIVATIONS)
-        raise ValueError(f"unknown activation {activation!r}; valid names are {valid}")
-
-
-def _check_differentiable(activation):
-    """the activation has an elementwise derivative written from g"""
-    _check_activation(activation)
-    if activation == "softmax":
-        raise ValueError("softmax has no elementwise derivative: use the fused gradient of "
-                         "softmax_crossentropy (epsilon = yhat - y)")
-    if activation == "step":
-        raise ValueError("step has zero derivative almost everywhere, so backpropagation "
-                         "cannot train it: use sigmoid, tanh, relu or linear")
 
 
 # ---------------------------------------------------------------------------------------------
