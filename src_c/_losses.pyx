@@ -8,18 +8,18 @@ factor: epsilon = (yhat - y) f'(h).
 Inputs were validated in Python (refnn/kernels.py): C-contiguous, finite, one dtype, same shapes.
 """
 from cython cimport floating
-from _core cimport (c_exp, c_log, c_log1p, c_abs, sigmoid, softmax_row,
-                    multiply_derivative)
+from _core cimport c_exp, c_log, c_log1p, c_abs, sigmoid, multiply_derivative
 
 
 def softmax_crossentropy(const floating[:, ::1] h,      # IN  (n, k) logits
                          const floating[:, ::1] y,      # IN  (n, k) targets
                          floating[::1] loss_out,        # OUT (n,)
                          floating[:, ::1] epsilon_out): # OUT (n, k)
-    """loss = sum_k y_k (logsumexp(h) - h_k) = -sum_k y_k log softmax(h)_k;
+    """loss = sum_k y_k (log sum_j e^(h_j - max h) - (h_k - max h)) = -sum_k y_k log softmax(h)_k;
     epsilon = softmax(h) * sum_k y_k - y   (= yhat - y for a one-hot target)"""
     cdef Py_ssize_t n = h.shape[0], k = h.shape[1], s, j
-    cdef double m, total, lse, y_sum, loss   # accumulate in double: no overflow of float32 sums
+    cdef floating m, total, scale
+    cdef double log_total, y_sum, loss  # the loss accumulates in double: no float32 overflow
     with nogil:
         for s in range(n):
             m = h[s, 0]
@@ -28,18 +28,21 @@ def softmax_crossentropy(const floating[:, ::1] h,      # IN  (n, k) logits
                     m = h[s, j]
             total = 0
             for j in range(k):
-                total += c_exp(<double> h[s, j] - m)
-            lse = m + c_log(total)                      # log sum_j e^h_j
+                epsilon_out[s, j] = c_exp(h[s, j] - m)  # e^(h_j - max h) <= 1: no overflow
+                total += epsilon_out[s, j]
+            log_total = c_log(<double> total)           # logsumexp(h) - max h, in [0, log k]
             loss = 0
             y_sum = 0
             for j in range(k):
                 if y[s, j] != 0:                        # a zero target adds nothing, even for h = -huge
-                    loss += y[s, j] * (lse - h[s, j])
+                    # -log softmax_k = log_total - (h_k - max h): both terms small, no
+                    # cancellation against max h
+                    loss += y[s, j] * (log_total - (<double> h[s, j] - m))
                 y_sum += y[s, j]
             loss_out[s] = <floating> loss
-            softmax_row(&h[s, 0], &epsilon_out[s, 0], k)
+            scale = <floating> (y_sum / total)
             for j in range(k):
-                epsilon_out[s, j] = <floating> (epsilon_out[s, j] * y_sum - y[s, j])
+                epsilon_out[s, j] = epsilon_out[s, j] * scale - y[s, j]   # softmax(h) sum(y) - y
 
 
 def sigmoid_binary_crossentropy(const floating[:, ::1] h,      # IN  (n, k) logits
