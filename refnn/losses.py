@@ -1,0 +1,433 @@
+"""Loss functions, as Keras 3 defines them.
+
+Each loss is a value per sample, then the mean over the n samples (Keras's reduction
+"sum_over_batch_size"). With r = yhat - y and k outputs per sample:
+
+    mean_squared_error / mse          l_i = 1/k sum_k r_k^2
+    huber (delta = 1.0)               l_i = 1/k sum_k { r^2 / 2              if |r| <= delta
+                                                      { delta |r| - delta^2/2 otherwise
+    binary_crossentropy               l_i = 1/k sum_k -y_k log p_k - (1 - y_k) log(1 - p_k)
+    categorical_crossentropy          l_i = -sum_k y_k log p_k
+    sparse_categorical_crossentropy   the same with y the class index (one-hot inside)
+
+                                      L = 1/n sum_i l_i
+
+From probabilities the cross-entropies clip as Keras does, with Keras's epsilon 1e-7:
+binary p = clip(yhat, 1e-7, 1 - 1e-7); categorical first normalises each row,
+p = clip(yhat / sum_k yhat_k, 1e-7, 1 - 1e-7). The clipped loss is flat where the clip is
+active, so its gradient is zero there.
+
+Fused with the output activation, the cross-entropies are computed from the logits h of the
+output layer by the C kernels (refnn.kernels), exactly, with no clipping:
+
+    softmax + categorical CE   epsilon = dL/dh = (yhat - y) / n
+    sigmoid + binary CE        epsilon = dL/dh = (yhat - y) / (n k)   (Keras averages over k)
+
+From probabilities every loss computes in float64; gradients come back in the dtype of yhat
+(the fused ones in the dtype of h, computed by the kernel in that dtype).
+"""
+import inspect
+
+import numpy as np
+
+from . import kernels
+from ._validate import as_array, as_dtype, choice, positive_number
+
+__all__ = ["Loss", "MeanSquaredError", "Huber", "BinaryCrossentropy",
+           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "get", "deserialize",
+           "mean_squared_error", "huber", "binary_crossentropy", "categorical_crossentropy",
+           "sparse_categorical_crossentropy", "EPSILON"]
+
+EPSILON = 1e-7   # Keras's backend.epsilon(): the clip of probabilities
+
+
+def _output_shape(output_shape):
+    """(n, k) of the model output, as ints."""
+    try:
+        shape = tuple(int(s) for s in output_shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"output_shape must be a tuple (n, k), got {output_shape!r}") from None
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"output_shape must be (n, k) with n, k >= 1, got {shape}")
+    return shape
+
+
+def _first_bad(mask):
+    """The first index where mask is True, as an int or a tuple (for error messages)."""
+    where = tuple(int(i) for i in np.argwhere(mask)[0])
+    return where[0] if len(where) == 1 else where
+
+
+def _one_hot(index, k):
+    """(n,) class indices -> (n, k) one-hot rows, in the dtype of index."""
+    Y = np.zeros((index.shape[0], k), dtype=index.dtype)
+    Y[np.arange(index.shape[0]), index.astype(np.intp)] = 1
+    return Y
+
+
+class Loss:
+    """A loss: per-sample values, their mean, its gradient, and the fused gradient from the
+    logits where the output activation allows it.
+
+    loss(y, yhat)               L = mean_i l_i              (a float)
+    loss.per_sample(y, yhat)    l_i                         (n,) float64
+    loss.gradient(y, yhat)      dL/dyhat                    (n, k), yhat's dtype
+    loss.fused_gradient(y, h)   (l_i, dL/dh) from the logits h, when fused(activation)
+
+    Shape: yhat (n, k); y as returned by targets(): (n, k), or (n,) class indices for the
+    sparse loss.
+    """
+    name = None               # the canonical (Keras function) name
+    fused_activation = None   # the output activation this loss fuses with, if any
+    unit_interval = False     # targets must lie in [0, 1]
+    sparse = False            # targets are class indices
+    _config_keys = ()         # constructor arguments kept in get_config()
+
+    # --- configuration --------------------------------------------------------------
+
+    def get_config(self):
+        """JSON-able: {"name": ...} plus the constructor arguments."""
+        config = {"name": self.name}
+        config.update({key: getattr(self, key) for key in self._config_keys})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """The loss a get_config() dict describes (Loss.from_config dispatches on the name)."""
+        if cls is Loss:
+            return deserialize(config)
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict such as {cls().get_config()}, "
+                            f"got {type(config).__name__}")
+        name = config.get("name", cls.name)
+        if name not in (cls.name, cls.__name__):
+            raise ValueError(f"config describes the loss {name!r}, not {cls.name!r}")
+        kwargs = {key: value for key, value in config.items() if key != "name"}
+        unknown = sorted(set(kwargs) - set(cls._config_keys))
+        if unknown:
+            allowed = ", ".join(cls._config_keys) or "none"
+            raise ValueError(f"config for {cls.name!r} has unknown keys {unknown}; "
+                             f"allowed besides 'name': {allowed}")
+        return cls(**kwargs)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash((type(self), tuple(sorted(self.get_config().items()))))
+
+    def __repr__(self):
+        args = ", ".join(f"{key}={getattr(self, key)!r}" for key in self._config_keys)
+        return f"{type(self).__name__}({args})"
+
+    # --- targets ----------------------------------------------------------------------
+
+    def targets(self, y, output_shape, dtype):
+        """Check the user's targets y for a model output of shape (n, k) and return them as a
+        C-contiguous array of `dtype`: (n, k), or (n,) class indices for the sparse loss.
+
+        (n,) is accepted for k == 1. int, bool and uint8 targets are converted. NaN/inf,
+        wrong shapes, cross-entropy targets outside [0, 1], and class indices that are not
+        integers in [0, k) raise ValueError naming y.
+        """
+        dtype = as_dtype("dtype", dtype)
+        n, k = _output_shape(output_shape)
+        y = as_array("y", y, ndim=(1, 2))
+        if y.shape[0] != n:
+            raise ValueError(f"y has {y.shape[0]} samples but the model output has {n}")
+        y = self._check_target_values(y, n, k)
+        with np.errstate(over="ignore"):          # an overflow is reported just below
+            out = np.ascontiguousarray(y, dtype=dtype)
+        if not np.isfinite(out).all():
+            raise ValueError(f"y does not fit in {dtype.name}: "
+                             f"{y[_first_bad(~np.isfinite(out))]} overflows")
+        return out
+
+    def _check_target_values(self, y, n, k):
+        """y (n, k), or (n,) when k == 1; [0, 1] for the cross-entropies."""
+        if y.ndim == 1 and k == 1:
+            y = y.reshape(n, 1)
+        if y.shape != (n, k):
+            hint = ""
+            if self.name == "categorical_crossentropy" and (y.ndim == 1 or y.shape[1] == 1):
+                hint = " (class indices? use sparse_categorical_crossentropy)"
+            also = f", or ({n},) since k == 1" if k == 1 else ""
+            raise ValueError(f"y must have the shape of the model output, ({n}, {k}){also}, "
+                             f"for {self.name}; got {y.shape}{hint}")
+        if self.unit_interval:
+            outside = (y < 0) | (y > 1)
+            if outside.any():
+                where = _first_bad(outside)
+                raise ValueError(f"y must lie in [0, 1] for {self.name}, got {y[where]} at "
+                                 f"index {where}")
+        return y
+
+    def _prepare(self, y, yhat, yhat_name="yhat"):
+        """(y, yhat) as float64, checked; and the dtype of yhat."""
+        yhat = as_array(yhat_name, yhat, ndim=2)
+        y = self.targets(y, yhat.shape, np.float64)
+        return y, yhat.astype(np.float64, copy=False), yhat.dtype
+
+    # --- values and gradients ---------------------------------------------------------
+
+    def per_sample(self, y, yhat):
+        """l_i, the loss of each sample: (n,) float64."""
+        y, yhat, _ = self._prepare(y, yhat)
+        return self._per_sample(y, yhat)
+
+    def __call__(self, y, yhat):
+        """L = 1/n sum_i l_i   (Keras: loss(y_true, y_pred))"""
+        return float(np.mean(self.per_sample(y, yhat)))
+
+    def gradient(self, y, yhat):
+        """dL/dyhat of the mean loss L: (n, k) in the dtype of yhat."""
+        y, yhat, dtype = self._prepare(y, yhat)
+        return np.ascontiguousarray(self._gradient(y, yhat), dtype=dtype)
+
+    def kink_signature(self, y, yhat):
+        """Arrays that change exactly when a kink of the loss in yhat is crossed
+        (see refnn.gradcheck); [] for a loss without kinks.
+
+        The clip of the cross-entropies from probabilities also bends the loss, at 1e-7 and
+        1 - 1e-7; it is not listed: with a softmax or sigmoid output the loss runs fused from
+        the logits, where there is no clip."""
+        return []
+
+    def fused(self, activation):
+        """True when this loss has a fused gradient from the logits of `activation`."""
+        return self.fused_activation is not None and activation == self.fused_activation
+
+    def fused_gradient(self, y, h):
+        """(l_i (n,) float64, epsilon = dL/dh (n, k) in h's dtype) from the logits h."""
+        raise ValueError(f"{self.name} has no fused gradient (only softmax with "
+                         f"categorical_crossentropy or sparse_categorical_crossentropy, and "
+                         f"sigmoid with binary_crossentropy); use gradient(y, yhat)")
+
+    def _per_sample(self, y, yhat):
+        raise NotImplementedError
+
+    def _gradient(self, y, yhat):
+        raise NotImplementedError
+
+
+class MeanSquaredError(Loss):
+    """l_i = 1/k sum_k (yhat_k - y_k)^2;   dL/dyhat = 2 r / (k n)"""
+    name = "mean_squared_error"
+
+    def _per_sample(self, y, yhat):
+        r = yhat - y                               # (n, k)
+        return np.mean(r * r, axis=1)
+
+    def _gradient(self, y, yhat):
+        n, k = yhat.shape
+        r = yhat - y
+        return 2 * r / (k * n)             # d/dr r^2 = 2 r; 1/k over outputs, 1/n over samples
+
+
+class Huber(Loss):
+    """l_i = 1/k sum_k (r^2/2 if |r| <= delta else delta |r| - delta^2/2),  r = yhat - y;
+    dL/dyhat = (r if |r| <= delta else delta sign(r)) / (k n)
+
+    The second derivative jumps at |r| = delta: kink_signature() returns [|r| <= delta].
+    """
+    name = "huber"
+    _config_keys = ("delta",)
+
+    def __init__(self, delta=1.0):
+        self.delta = positive_number("delta", delta)
+
+    def _per_sample(self, y, yhat):
+        r = yhat - y
+        a = np.abs(r)
+        quadratic = 0.5 * r * r
+        linear = self.delta * a - 0.5 * self.delta ** 2     # Keras's form of delta (|r| - delta/2)
+        return np.mean(np.where(a <= self.delta, quadratic, linear), axis=1)
+
+    def _gradient(self, y, yhat):
+        n, k = yhat.shape
+        r = yhat - y
+        d = np.where(np.abs(r) <= self.delta, r, self.delta * np.sign(r))   # d/dr of one term
+        return d / (k * n)
+
+    def kink_signature(self, y, yhat):
+        """[|yhat - y| <= delta]: the branch each output is on."""
+        y, yhat, _ = self._prepare(y, yhat)
+        return [np.abs(yhat - y) <= self.delta]
+
+
+class BinaryCrossentropy(Loss):
+    """l_i = 1/k sum_k -y log p - (1 - y) log(1 - p),  p = clip(yhat, 1e-7, 1 - 1e-7);
+    dL/dyhat = (p - y) / (p (1 - p)) / (k n) where the clip is inactive, else 0.
+
+    Fused with sigmoid: from the logits h, l_i = 1/k sum_k max(h, 0) - h y + log(1 + e^-|h|),
+    epsilon = (sigmoid(h) - y) / (n k).
+    """
+    name = "binary_crossentropy"
+    fused_activation = "sigmoid"
+    unit_interval = True
+
+    def _per_sample(self, y, yhat):
+        p = np.clip(yhat, EPSILON, 1 - EPSILON)
+        return np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)), axis=1)
+
+    def _gradient(self, y, yhat):
+        n, k = yhat.shape
+        p = np.clip(yhat, EPSILON, 1 - EPSILON)
+        unclipped = (yhat >= EPSILON) & (yhat <= 1 - EPSILON)   # clip's slope: 1 inside, 0 outside
+        # d/dp [-y log p - (1-y) log(1-p)] = -y/p + (1-y)/(1-p) = (p - y) / (p (1 - p))
+        return np.where(unclipped, (p - y) / (p * (1 - p)), 0.0) / (k * n)
+
+    def fused_gradient(self, y, h):
+        h = as_array("h", h, ndim=2, allow_int=False)
+        y = self.targets(y, h.shape, h.dtype)
+        n, k = h.shape
+        loss, epsilon = kernels.sigmoid_binary_crossentropy(h, y)   # sum over k; sigmoid(h) - y
+        return loss.astype(np.float64) / k, epsilon / (n * k)
+
+
+class CategoricalCrossentropy(Loss):
+    """l_i = -sum_k y_k log p_k,  p = clip(q, 1e-7, 1 - 1e-7),  q = yhat / sum_k yhat_k;
+    with m_k = [the clip is inactive at q_k] and S = sum_k yhat_k:
+    dL/dyhat_j = (-m_j y_j / q_j + sum_k m_k y_k) / (S n)
+
+    (from dl/dq_k = -m_k y_k / q_k and dq_k/dyhat_j = (delta_kj - q_k) / S). For a softmax
+    output S = 1 and the normalisation changes nothing but rounding.
+    Fused with softmax: from the logits h, l_i = sum_k y_k (logsumexp(h) - h_k),
+    epsilon = (softmax(h) - y) / n.
+    """
+    name = "categorical_crossentropy"
+    fused_activation = "softmax"
+    unit_interval = True
+
+    def _one_hot(self, y, k):
+        return y                                   # dense targets are one-hot (or soft) already
+
+    def _normalised(self, yhat):
+        S = np.sum(yhat, axis=1, keepdims=True)    # (n, 1)
+        if not (S > 0).all():
+            i = _first_bad(~(S[:, 0] > 0))
+            raise ValueError(f"yhat must hold probabilities for {self.name}: row {i} sums to "
+                             f"{float(S[i, 0]):g}, and Keras divides each row by its sum (use a "
+                             f"softmax output)")
+        return S, yhat / S
+
+    def _per_sample(self, y, yhat):
+        Y = self._one_hot(y, yhat.shape[1])
+        _, q = self._normalised(yhat)
+        p = np.clip(q, EPSILON, 1 - EPSILON)
+        return -np.sum(Y * np.log(p), axis=1)
+
+    def _gradient(self, y, yhat):
+        n, k = yhat.shape
+        Y = self._one_hot(y, k)
+        S, q = self._normalised(yhat)
+        unclipped = (q >= EPSILON) & (q <= 1 - EPSILON)
+        p = np.clip(q, EPSILON, 1 - EPSILON)       # = q where unclipped; never 0 in a division
+        dl_dq = np.where(unclipped, -Y / p, 0.0)   # dl/dq_k = -m_k y_k / q_k
+        # chain through q = yhat / S: dl/dyhat_j = (dl/dq_j - sum_k dl/dq_k q_k) / S
+        return (dl_dq - np.sum(dl_dq * q, axis=1, keepdims=True)) / (S * n)
+
+    def fused_gradient(self, y, h):
+        h = as_array("h", h, ndim=2, allow_int=False)
+        y = self.targets(y, h.shape, h.dtype)
+        n, k = h.shape
+        loss, epsilon = kernels.softmax_crossentropy(h, self._one_hot(y, k))   # softmax(h) - y
+        return loss.astype(np.float64), epsilon / n
+
+
+class SparseCategoricalCrossentropy(CategoricalCrossentropy):
+    """Categorical cross-entropy with y the class index of each sample: l_i = -log p_{i, y_i}.
+
+    y: (n,) or (n, 1) integer-valued class indices in [0, k); targets() returns (n,).
+    """
+    name = "sparse_categorical_crossentropy"
+    unit_interval = False
+    sparse = True
+
+    def _one_hot(self, y, k):
+        return _one_hot(y, k)
+
+    def _check_target_values(self, y, n, k):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            hint = " (one-hot targets? use categorical_crossentropy)" if y.shape == (n, k) else ""
+            raise ValueError(f"y must hold class indices with shape ({n},) or ({n}, 1) for "
+                             f"{self.name}; got {y.shape}{hint}")
+        fractional = y != np.floor(y)
+        if fractional.any():
+            i = _first_bad(fractional)
+            raise ValueError(f"y must hold integer class indices for {self.name}, got {y[i]} "
+                             f"at index {i}")
+        outside = (y < 0) | (y >= k)
+        if outside.any():
+            i = _first_bad(outside)
+            raise ValueError(f"y must hold class indices in [0, {k}) for an output of {k} "
+                             f"units, got {y[i]:g} at index {i}")
+        return y
+
+
+# ---------------------------------------------------------------------------------------
+# Look-up by name, configs, and Keras's function forms
+# ---------------------------------------------------------------------------------------
+
+_CLASSES = (MeanSquaredError, Huber, BinaryCrossentropy, CategoricalCrossentropy,
+            SparseCategoricalCrossentropy)
+_BY_NAME = {cls.name: cls for cls in _CLASSES}
+_BY_NAME.update({cls.__name__: cls for cls in _CLASSES})
+_BY_NAME.update({"mse": MeanSquaredError, "MSE": MeanSquaredError,
+                 "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy})
+
+
+def get(identifier):
+    """A Loss from a name or alias ("mse", "huber", "CategoricalCrossentropy", ...), a Loss
+    class, a get_config() dict, or a Loss instance (returned as it is)."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if inspect.isclass(identifier) and issubclass(identifier, Loss) and identifier is not Loss:
+        return identifier()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if not isinstance(identifier, str):
+        raise TypeError(f"loss must be a name, a Loss or a config dict, got "
+                        f"{type(identifier).__name__} {identifier!r}")
+    return _BY_NAME[choice("loss", identifier, _BY_NAME)]()
+
+
+def deserialize(config):
+    """The Loss a get_config() dict describes: {"name": "huber", "delta": 1.0} -> Huber(1.0)."""
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict such as {{'name': 'huber', 'delta': 1.0}}, "
+                        f"got {type(config).__name__}")
+    if "name" not in config:
+        raise ValueError(f"config must have a 'name' key, got keys {sorted(config)}")
+    cls = _BY_NAME[choice("loss", config["name"], _BY_NAME)]
+    return cls.from_config({**config, "name": cls.name})
+
+
+def mean_squared_error(y_true, y_pred):
+    """Per-sample mean squared error, (n,) (keras.losses.mean_squared_error)."""
+    return MeanSquaredError().per_sample(y_true, y_pred)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Per-sample Huber loss, (n,) (keras.losses.huber)."""
+    return Huber(delta).per_sample(y_true, y_pred)
+
+
+def binary_crossentropy(y_true, y_pred):
+    """Per-sample binary cross-entropy from probabilities, (n,)
+    (keras.losses.binary_crossentropy)."""
+    return BinaryCrossentropy().per_sample(y_true, y_pred)
+
+
+def categorical_crossentropy(y_true, y_pred):
+    """Per-sample categorical cross-entropy from probabilities, (n,)
+    (keras.losses.categorical_crossentropy)."""
+    return CategoricalCrossentropy().per_sample(y_true, y_pred)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred):
+    """Per-sample categorical cross-entropy with class indices y_true, (n,)
+    (keras.losses.sparse_categorical_crossentropy)."""
+    return SparseCategoricalCrossentropy().per_sample(y_true, y_pred)

@@ -1,0 +1,290 @@
+"""Metrics, as Keras 3 defines them: a value per sample, averaged over all samples seen.
+
+    binary_accuracy               m_i = 1/k sum_k [y_k == (yhat_k > threshold)]   (threshold 0.5)
+    categorical_accuracy          m_i = [argmax_k y_k == argmax_k yhat_k]
+    sparse_categorical_accuracy   m_i = [y == argmax_k yhat_k]                    (y a class index)
+    mean_squared_error / mse      m_i = 1/k sum_k (yhat_k - y_k)^2
+    mean_absolute_error / mae     m_i = 1/k sum_k |yhat_k - y_k|
+    binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy:
+                                  m_i = the loss of sample i (refnn.losses, from probabilities)
+
+update(y, yhat) adds sum_i m_i and the number of samples to running totals; result() is their
+quotient, so a data set evaluated in batches gives the mean over all its samples, as at once.
+
+"acc" / "accuracy" is resolved from the loss and the output shape (get()): binary accuracy for
+binary_crossentropy or a 1-unit output, sparse categorical accuracy for
+sparse_categorical_crossentropy, categorical accuracy otherwise. A metric asked for by a string
+keeps that string as its name (the key in the training history), as Keras does.
+"""
+import inspect
+
+import numpy as np
+
+from . import losses
+from ._validate import as_array, choice
+
+__all__ = ["Metric", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
+           "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
+           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "get", "deserialize",
+           "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+           "mean_absolute_error"]
+
+
+def _as_yhat(yhat):
+    return as_array("yhat", yhat, ndim=2)
+
+
+def _as_dense_y(y, yhat):
+    """y of the shape of yhat (n, k), or (n,) when k == 1; as float64."""
+    y = as_array("y", y, ndim=(1, 2), dtype=np.float64)
+    n, k = yhat.shape
+    if y.ndim == 1 and k == 1:
+        y = y.reshape(-1, 1)
+    if y.shape != (n, k):
+        also = f", or ({n},) since k == 1" if k == 1 else ""
+        raise ValueError(f"y must have the shape of yhat, ({n}, {k}){also}; got {y.shape}")
+    return y
+
+
+def _as_class_index(y, yhat):
+    """y: (n,) or (n, 1) class indices; returned as (n,) float64."""
+    y = as_array("y", y, ndim=(1, 2), dtype=np.float64)
+    n = yhat.shape[0]
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.shape != (n,):
+        raise ValueError(f"y must hold class indices with shape ({n},) or ({n}, 1); "
+                         f"got {y.shape}")
+    return y
+
+
+class Metric:
+    """A running mean of a per-sample value m_i over every sample passed to update().
+
+    metric.update(y, yhat)   total += sum_i m_i,  count += n
+    metric.result()          total / count   (0.0 before any update, as Keras)
+    metric.reset()           total = count = 0
+    metric(y, yhat)          mean_i m_i of this data alone (the running totals are untouched)
+    """
+    default_name = None
+
+    def __init__(self, name=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {type(name).__name__} {name!r}")
+        self.name = self.default_name if name is None else name
+        self.reset()
+
+    def per_sample(self, y, yhat):
+        """m_i for each sample: (n,) float64."""
+        raise NotImplementedError
+
+    def update(self, y, yhat):
+        values = self.per_sample(y, yhat)
+        self.total += float(np.sum(values))
+        self.count += int(values.shape[0])
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+    def reset(self):
+        self.total = 0.0
+        self.count = 0
+
+    def __call__(self, y, yhat):
+        return float(np.mean(self.per_sample(y, yhat)))
+
+    def get_config(self):
+        """JSON-able: {"class_name": ..., "name": ...} plus the constructor arguments."""
+        return {"class_name": type(self).__name__, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        if cls is Metric:
+            return deserialize(config)
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict, got {type(config).__name__}")
+        kwargs = {key: value for key, value in config.items() if key != "class_name"}
+        try:
+            return cls(**kwargs)
+        except TypeError as e:
+            raise ValueError(f"config does not fit {cls.__name__}: {e}") from None
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class BinaryAccuracy(Metric):
+    """m_i = 1/k sum_k [y_k == (yhat_k > threshold)]"""
+    default_name = "binary_accuracy"
+
+    def __init__(self, name=None, threshold=0.5):
+        super().__init__(name)
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) \
+                or not 0 < threshold < 1:
+            raise ValueError(f"threshold must be a number in (0, 1), got {threshold!r}")
+        self.threshold = float(threshold)
+
+    def per_sample(self, y, yhat):
+        return binary_accuracy(y, yhat, self.threshold)
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+class CategoricalAccuracy(Metric):
+    """m_i = [argmax_k y_k == argmax_k yhat_k]   (one-hot y)"""
+    default_name = "categorical_accuracy"
+
+    def per_sample(self, y, yhat):
+        return categorical_accuracy(y, yhat)
+
+
+class SparseCategoricalAccuracy(Metric):
+    """m_i = [y == argmax_k yhat_k]   (y a class index)"""
+    default_name = "sparse_categorical_accuracy"
+
+    def per_sample(self, y, yhat):
+        return sparse_categorical_accuracy(y, yhat)
+
+
+class MeanAbsoluteError(Metric):
+    """m_i = 1/k sum_k |yhat_k - y_k|"""
+    default_name = "mean_absolute_error"
+
+    def per_sample(self, y, yhat):
+        return mean_absolute_error(y, yhat)
+
+
+class _LossMetric(Metric):
+    """m_i = l_i, the per-sample value of a loss (refnn.losses, from probabilities)."""
+    loss_class = None
+
+    def per_sample(self, y, yhat):
+        return self.loss_class().per_sample(y, yhat)
+
+
+class MeanSquaredError(_LossMetric):
+    """m_i = 1/k sum_k (yhat_k - y_k)^2"""
+    default_name = "mean_squared_error"
+    loss_class = losses.MeanSquaredError
+
+
+class BinaryCrossentropy(_LossMetric):
+    """m_i = 1/k sum_k -y log p - (1 - y) log(1 - p),  p = clip(yhat, 1e-7, 1 - 1e-7)"""
+    default_name = "binary_crossentropy"
+    loss_class = losses.BinaryCrossentropy
+
+
+class CategoricalCrossentropy(_LossMetric):
+    """m_i = -sum_k y_k log p_k,  p = clip(yhat / sum yhat, 1e-7, 1 - 1e-7)"""
+    default_name = "categorical_crossentropy"
+    loss_class = losses.CategoricalCrossentropy
+
+
+class SparseCategoricalCrossentropy(_LossMetric):
+    """m_i = -log p_{y},  p = clip(yhat / sum yhat, 1e-7, 1 - 1e-7)"""
+    default_name = "sparse_categorical_crossentropy"
+    loss_class = losses.SparseCategoricalCrossentropy
+
+
+# ---------------------------------------------------------------------------------------
+# Keras's function forms: per-sample values, (n,) float64
+# ---------------------------------------------------------------------------------------
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """m_i = 1/k sum_k [y_k == (yhat_k > threshold)]"""
+    yhat = _as_yhat(y_pred)
+    y = _as_dense_y(y_true, yhat)
+    return np.mean(y == (yhat > threshold), axis=1, dtype=np.float64)
+
+
+def categorical_accuracy(y_true, y_pred):
+    """m_i = [argmax_k y_k == argmax_k yhat_k]  (the first maximum, as np.argmax)"""
+    yhat = _as_yhat(y_pred)
+    y = _as_dense_y(y_true, yhat)
+    return (np.argmax(y, axis=1) == np.argmax(yhat, axis=1)).astype(np.float64)
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """m_i = [y == argmax_k yhat_k]"""
+    yhat = _as_yhat(y_pred)
+    y = _as_class_index(y_true, yhat)
+    return (y == np.argmax(yhat, axis=1)).astype(np.float64)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """m_i = 1/k sum_k |yhat_k - y_k|"""
+    yhat = _as_yhat(y_pred)
+    y = _as_dense_y(y_true, yhat)
+    return np.mean(np.abs(yhat.astype(np.float64) - y), axis=1)
+
+
+# ---------------------------------------------------------------------------------------
+# Look-up
+# ---------------------------------------------------------------------------------------
+
+_CLASSES = (BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MeanSquaredError,
+            MeanAbsoluteError, BinaryCrossentropy, CategoricalCrossentropy,
+            SparseCategoricalCrossentropy)
+_BY_NAME = {cls.default_name: cls for cls in _CLASSES}
+_BY_NAME.update({cls.__name__: cls for cls in _CLASSES})
+_BY_NAME.update({"mse": MeanSquaredError, "MSE": MeanSquaredError,
+                 "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+                 "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy})
+ACCURACY_NAMES = ("acc", "accuracy")   # resolved by the loss and the output shape
+
+
+def _accuracy_class(loss, output_shape):
+    """Which accuracy "acc" means: binary for binary cross-entropy or a 1-unit output,
+    sparse categorical for sparse categorical cross-entropy, categorical otherwise."""
+    if loss is None and output_shape is None:
+        raise ValueError("'accuracy' needs the loss or the output shape to choose between "
+                         "binary, categorical and sparse categorical accuracy; got neither")
+    k = None
+    if output_shape is not None:
+        try:
+            k = int(output_shape[-1]) if not np.isscalar(output_shape) else int(output_shape)
+        except (TypeError, ValueError, IndexError):
+            raise TypeError(f"output_shape must be a shape (n, k), got {output_shape!r}") from None
+    loss = None if loss is None else losses.get(loss)
+    if isinstance(loss, losses.BinaryCrossentropy) or k == 1:
+        return BinaryAccuracy
+    if isinstance(loss, losses.SparseCategoricalCrossentropy):
+        return SparseCategoricalAccuracy
+    return CategoricalAccuracy
+
+
+def get(identifier, loss=None, output_shape=None):
+    """A Metric from a name or alias, a Metric class, a get_config() dict, or a Metric
+    instance (returned as it is).
+
+    A string keeps its spelling as the metric's name: get("acc", ...).name == "acc".
+    "acc"/"accuracy" (any case) choose the accuracy from `loss` (a name or Loss) and
+    `output_shape` (n, k), as Keras does.
+    """
+    if isinstance(identifier, Metric):
+        return identifier
+    if inspect.isclass(identifier) and issubclass(identifier, Metric) \
+            and identifier.default_name is not None:
+        return identifier()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if not isinstance(identifier, str):
+        raise TypeError(f"metric must be a name, a Metric or a config dict, got "
+                        f"{type(identifier).__name__} {identifier!r}")
+    if identifier.lower() in ACCURACY_NAMES:
+        return _accuracy_class(loss, output_shape)(name=identifier)
+    valid = list(_BY_NAME) + list(ACCURACY_NAMES)
+    return _BY_NAME[choice("metric", identifier, valid)](name=identifier)
+
+
+def deserialize(config):
+    """The Metric a get_config() dict describes."""
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict such as "
+                        f"{{'class_name': 'BinaryAccuracy', 'name': 'acc'}}, "
+                        f"got {type(config).__name__}")
+    if "class_name" not in config:
+        raise ValueError(f"config must have a 'class_name' key, got keys {sorted(config)}")
+    names = {cls.__name__: cls for cls in _CLASSES}
+    return names[choice("metric class_name", config["class_name"], names)].from_config(config)
