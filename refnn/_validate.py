@@ -12,6 +12,14 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+class NonFiniteError(ValueError):
+    """An array holds NaN or infinity where finite numbers are required."""
+
+
+class TrainingDivergedError(ValueError, FloatingPointError):
+    """Training produced NaN or infinity (the learning rate is too large for the data)."""
+
+
 def as_dtype(name, dtype):
     """The float dtype a model computes in: 'float32' or 'float64' (or the NumPy types)."""
     try:
@@ -37,6 +45,8 @@ def as_array(name, a, *, dtype=None, ndim=None, allow_int=True, allow_empty=Fals
     allow_int  integer and boolean data (uint8 images, 0/1 labels) is converted to float;
                False for raw kernel arguments, which take float32/float64 only
     """
+    if a is None:
+        raise TypeError(f"{name} must be an array of numbers, got None")
     if isinstance(a, np.ndarray):
         arr = a
     else:
@@ -47,6 +57,8 @@ def as_array(name, a, *, dtype=None, ndim=None, allow_int=True, allow_empty=Fals
         except (ValueError, TypeError) as e:
             raise ValueError(f"{name} must be a rectangular array of numbers; "
                              f"could not convert it: {e}") from None
+    if arr.dtype.byteorder not in "=|":                  # big-endian data: the same numbers, native
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     kind = arr.dtype.kind
     if kind == "c":
         raise TypeError(f"{name} must be real-valued, got complex dtype {arr.dtype.name}")
@@ -71,22 +83,26 @@ def as_array(name, a, *, dtype=None, ndim=None, allow_int=True, allow_empty=Fals
         if not allow_int and arr.dtype != target:
             raise TypeError(f"{name} must have dtype {target.name} like the other arrays, "
                             f"got {arr.dtype.name}")
-    if contiguous:
-        arr = np.ascontiguousarray(arr, dtype=target)
-    else:
-        arr = arr.astype(target, copy=False)
+    source = arr
+    with np.errstate(over="ignore"):                     # reported below, naming the dtype
+        arr = np.asarray(arr, dtype=target, order="C" if contiguous else "K")
     if check_finite and kind == "f" and arr.size and not np.isfinite(arr).all():
+        if source.dtype.itemsize > arr.dtype.itemsize and np.isfinite(source).all():
+            raise NonFiniteError(f"{name} has values too large for {target.name} (largest "
+                                 f"magnitude {np.abs(source).max():.3g}); use dtype='float64'")
         bad = np.argwhere(~np.isfinite(arr))[0]
         where = tuple(int(i) for i in bad)
-        raise ValueError(f"{name} must be finite, got {arr[where]} at index "
+        raise NonFiniteError(f"{name} must be finite, got {arr[where]} at index "
                          f"{where if len(where) != 1 else where[0]}")
     return arr
 
 
-def check_dim(name, actual, expected, what):
-    """Raise ValueError unless actual == expected: `name has {actual} {what} but ... {expected}`."""
+def check_dim(name, actual, expected, what, reference):
+    """Raise ValueError unless actual == expected, e.g.
+    check_dim("g_prev", 3, 2, "features (columns)", "W has {expected} rows") ->
+    'g_prev has 3 features (columns), but W has 2 rows'."""
     if actual != expected:
-        raise ValueError(f"{name} has {actual} {what}, expected {expected}")
+        raise ValueError(f"{name} has {actual} {what}, but {reference.format(expected=expected)}")
 
 
 def check_same_samples(**arrays):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import kernels
-from ._validate import as_array, as_dtype, check_same_samples, choice, positive_int, positive_number
+from ._validate import TrainingDivergedError, as_array, as_dtype, check_same_samples, choice, positive_int, positive_number
 from .reference import pure, vectorized
 from .units import ConvergenceWarning, Perceptron, SigmoidUnit, ThresholdUnit
 
@@ -130,6 +130,8 @@ class BackpropNetwork:
                              "use dtype='float64' or another backend")
         if init_scale is not None:
             init_scale = positive_number("init_scale", init_scale)
+        if seed is not None:
+            seed = positive_int("seed", seed, allow_zero=True)
         self.seed = seed
         rng = np.random.default_rng(seed)
         self._weights = []
@@ -175,23 +177,26 @@ class BackpropNetwork:
         return net
 
     # ------------------------------------------------------------------ data
-    def _check_xy(self, X, Y=None):
-        X = as_array("X", X, ndim=(1, 2), dtype=self.dtype)
+    def _check_x(self, X, name="X"):
+        X = as_array(name, X, ndim=(1, 2), dtype=self.dtype)
         if X.ndim == 1:
             X = X[None, :]
         if X.shape[1] != self.sizes[0]:
-            raise ValueError(f"X has {X.shape[1]} features, expected {self.sizes[0]} "
+            raise ValueError(f"{name} has {X.shape[1]} features, expected {self.sizes[0]} "
                              f"(the network's input size)")
-        if Y is None:
-            return X
-        Y = as_array("Y", Y, ndim=(1, 2), dtype=self.dtype)
+        return X
+
+    def _check_xy(self, X, Y, names=("X", "Y")):
+        X = self._check_x(X, names[0])
+        Y = as_array(names[1], Y, ndim=(1, 2), dtype=self.dtype)
         n_out = self.sizes[-1]
         if Y.ndim == 1:
-            Y = Y[None, :] if (len(Y) == n_out and X.shape[0] == 1) else Y[:, None]
+            # one target vector for one sample, or one target per sample when n_out = 1
+            Y = Y[None, :] if (X.shape[0] == 1 and n_out > 1) else Y[:, None]
         if Y.shape[1] != n_out:
-            raise ValueError(f"Y has {Y.shape[1]} columns, expected {n_out} "
+            raise ValueError(f"{names[1]} has {Y.shape[1]} columns, expected {n_out} "
                              f"(the network's output size)")
-        check_same_samples(X=X, Y=Y)
+        check_same_samples(**{names[0]: X, names[1]: Y})
         return X, Y
 
     # ------------------------------------------------------------------ the algorithm
@@ -224,15 +229,20 @@ class BackpropNetwork:
 
     def predict(self, X):
         """yhat = g_L for each sample of X (n, n_in) -> (n, n_out)"""
-        X = self._check_xy(X)
+        X = self._check_x(X)
         return self._forward(X, self._weights)[1][-1]
 
     def step(self, x, y, eta):
         """One textbook step on one sample; returns its Trace and updates the weights."""
         eta = positive_number("eta", eta)
-        X, Y = self._check_xy(x, y)
-        if X.shape[0] != 1:
-            raise ValueError(f"step takes one sample; got {X.shape[0]} (use fit for a data set)")
+        x = as_array("x", x, ndim=(1, 2), dtype=self.dtype)
+        if x.ndim == 2 and x.shape[0] != 1:
+            raise ValueError(f"step takes one sample; x has {x.shape[0]} (use fit for a data set)")
+        y = as_array("y", y, ndim=(1, 2), dtype=self.dtype)
+        if y.size != self.sizes[-1]:
+            raise ValueError(f"y has {y.size} entries, expected {self.sizes[-1]} "
+                             f"(the network's output size)")
+        X, Y = self._check_xy(x.reshape(1, -1), y.reshape(1, -1), names=("x", "y"))
         before = self.get_weights()
         h, g = self._forward(X, before)
         E, epsilon, grads = self._backward(g, Y, before)
@@ -252,8 +262,11 @@ class BackpropNetwork:
         Returns the mean E of each epoch (also appended to self.history_)."""
         eta = positive_number("eta", eta)
         epochs = positive_int("epochs", epochs)
+        if seed is not None:
+            seed = positive_int("seed", seed, allow_zero=True)
         X, Y = self._check_xy(X, Y)
         rng = np.random.default_rng(self.seed if seed is None else seed)
+        start = self.get_weights()
         history = []
         for _ in range(epochs):
             if shuffle:
@@ -268,7 +281,12 @@ class BackpropNetwork:
                     self._weights, X_e, Y_e, eta, self.activation)
                 self._weights = [np.array(w, dtype=self.dtype).reshape(old.shape)
                                  for w, old in zip(weights, self._weights)]
-            history.append(float(np.mean(E)))
+            history.append(float(np.mean(E, dtype=np.float64)))
+            if not (np.isfinite(history[-1]) and all(np.isfinite(w).all() for w in self._weights)):
+                self._weights = start                       # a failed call changes nothing
+                raise TrainingDivergedError(
+                    f"training diverged in epoch {len(history)} (mean E = {history[-1]}); "
+                    f"the weights are back where fit started: try a smaller eta")
         self.history_ += history
         return history
 
@@ -292,7 +310,7 @@ class BackpropNetwork:
         crossed the kink of max(h, 0) (gradcheck then skips that entry)."""
         if self.activation != "relu":
             return []
-        X = self._check_xy(X)
+        X = self._check_x(X)
         return [h_l > 0 for h_l in self._forward(X, self._weights)[0]]
 
     def __repr__(self):

@@ -391,12 +391,12 @@ def test_float64_model_is_checked_itself():
 # ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("X, Y, error, match", [
-    (np.array([[np.nan, 1.0, 2.0]]), np.zeros((1, 2)), ValueError, "X contains NaN"),
-    (np.zeros((1, 3)), np.array([[np.inf, 0.0]]), ValueError, "Y contains NaN or inf"),
+    (np.array([[np.nan, 1.0, 2.0]]), np.zeros((1, 2)), ValueError, "X must be finite, got nan"),
+    (np.zeros((1, 3)), np.array([[np.inf, 0.0]]), ValueError, "Y must be finite, got inf"),
     (np.zeros((0, 3)), np.zeros((0, 2)), ValueError, "X is empty"),
     (np.zeros((2, 3)), np.zeros((3, 2)), ValueError, "X with 2 and Y with 3"),
-    (np.array([["a", "b", "c"]]), np.zeros((1, 2)), TypeError, "X must be a real numeric"),
-    (np.zeros((1, 3)), np.array([[1j, 0]]), TypeError, "Y must be a real numeric"),
+    (np.array([["a", "b", "c"]]), np.zeros((1, 2)), TypeError, "X must be an array of numbers"),
+    (np.zeros((1, 3)), np.array([[1j, 0]]), TypeError, "Y must be real-valued"),
     (np.float64(1.0), np.zeros((1, 2)), ValueError, "X must have a sample axis"),
 ])
 def test_bad_data_raises(X, Y, error, match):

@@ -288,7 +288,7 @@ def squared_error_output(g, y, activation):
     _check_targets("g", g, y)
     E, epsilon = [], []
     for g_row, y_row in zip(g, y):
-        E.append(0.5 * sum((g_k - y_k) ** 2 for g_k, y_k in zip(g_row, y_row)))
+        E.append(0.5 * sum((g_k - y_k) * (g_k - y_k) for g_k, y_k in zip(g_row, y_row)))
         epsilon.append([(g_k - y_k) * fprime(g_k) for g_k, y_k in zip(g_row, y_row)])
     return E, epsilon
 
@@ -342,7 +342,7 @@ def sgd_per_sample(weights, X, Y, eta, activation):
         for W, b in zip(Ws, bs):
             g.append([f(h_j) for h_j in _weighted_sum(g[-1], W, b)])
         yhat = g[-1]
-        E.append(0.5 * sum((yhat_k - y_k) ** 2 for yhat_k, y_k in zip(yhat, y)))
+        E.append(0.5 * sum((yhat_k - y_k) * (yhat_k - y_k) for yhat_k, y_k in zip(yhat, y)))
 
         # 2. output layer error: epsilon_k = (yhat_k - y_k) f'(yhat_k)
         epsilons = [[(yhat_k - y_k) * fprime(yhat_k) for yhat_k, y_k in zip(yhat, y)]]
