@@ -14,7 +14,7 @@ against: refnn.reference.pure (plain Python) and refnn.reference.vectorized (Num
 """
 import numpy as np
 
-from . import _activations, _dense, _losses, _textbook
+from . import _activations, _dense, _losses, _optimizers, _textbook
 from ._validate import as_array, check_dim, check_same_samples, choice, positive_number
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax", "step")
@@ -51,8 +51,8 @@ def dense_forward(g_prev, W, b):
     W = _first("W", W, 2)
     g_prev = _like("g_prev", g_prev, 2, W.dtype)
     b = _like("b", b, 1, W.dtype)
-    check_dim("g_prev", g_prev.shape[1], W.shape[0], "features (columns) but W has that many rows")
-    check_dim("b", b.shape[0], W.shape[1], "entries but W has that many columns (units)")
+    check_dim("g_prev", g_prev.shape[1], W.shape[0], "features (columns)", "W has {expected} rows")
+    check_dim("b", b.shape[0], W.shape[1], "entries", "W has {expected} columns (units)")
     h = np.empty((g_prev.shape[0], W.shape[1]), W.dtype)
     _dense.dense_forward(g_prev, W, b, h)
     return h
@@ -63,8 +63,8 @@ def dense_backward(g_prev, W, epsilon):
     W = _first("W", W, 2)
     g_prev = _like("g_prev", g_prev, 2, W.dtype)
     epsilon = _like("epsilon", epsilon, 2, W.dtype)
-    check_dim("g_prev", g_prev.shape[1], W.shape[0], "features (columns) but W has that many rows")
-    check_dim("epsilon", epsilon.shape[1], W.shape[1], "columns but W has that many units")
+    check_dim("g_prev", g_prev.shape[1], W.shape[0], "features (columns)", "W has {expected} rows")
+    check_dim("epsilon", epsilon.shape[1], W.shape[1], "columns", "W has {expected} units")
     check_same_samples(g_prev=g_prev, epsilon=epsilon)
     dW = np.empty_like(W)
     db = np.empty(W.shape[1], W.dtype)
@@ -97,8 +97,8 @@ def epsilon_backward(epsilon, W, g_prev, activation):
     W = _first("W", W, 2)
     epsilon = _like("epsilon", epsilon, 2, W.dtype)
     g_prev = _like("g_prev", g_prev, 2, W.dtype)
-    check_dim("epsilon", epsilon.shape[1], W.shape[1], "columns but W has that many units")
-    check_dim("g_prev", g_prev.shape[1], W.shape[0], "columns but W has that many rows")
+    check_dim("epsilon", epsilon.shape[1], W.shape[1], "columns", "W has {expected} units")
+    check_dim("g_prev", g_prev.shape[1], W.shape[0], "columns", "W has {expected} rows")
     check_same_samples(epsilon=epsilon, g_prev=g_prev)
     out = np.empty_like(g_prev)
     _dense.epsilon_backward(epsilon, W, g_prev, code, out)
@@ -212,10 +212,123 @@ def sgd_per_sample(weights, X, Y, eta, activation):
     works = [_writable_target(f"weights[{i}]", w, dtype) for i, w in enumerate(weights)]
     X = _like("X", X, 2, dtype)
     Y = _like("Y", Y, 2, dtype)
-    check_dim("X", X.shape[1], sizes[0], "features but W1 has that many rows")
-    check_dim("Y", Y.shape[1], sizes[-1], "columns but the output layer has that many units")
+    check_dim("X", X.shape[1], sizes[0], "features", "W1 has {expected} rows")
+    check_dim("Y", Y.shape[1], sizes[-1], "columns", "the output layer has {expected} units")
     check_same_samples(X=X, Y=Y)
     E = np.empty(X.shape[0], dtype)
     _textbook.sgd_per_sample(works, X, Y, eta, code, E)
     _write_back(weights, works)
     return list(weights), E
+
+
+# ---- optimizer kernels
+# Keras 3's update rules, one fused C loop per parameter array (src_c/_optimizers.pyx); plain SGD
+# is sgd_update above. w and the slot arrays (the optimizer's state: m, v, accumulator, ...) are
+# updated in place; a non-contiguous one goes through a contiguous copy that is written back.
+# w and grad must be finite (check_finite=False skips that O(n) scan, as in scipy.linalg, for a
+# caller that has just checked them); the slots are state, not input: checked for type, dtype,
+# shape and writability (refnn.optimizers checks restored state for finiteness). An optional
+# slot is None when its option is off. Returns w.
+
+def _fraction(name, value):
+    """A decay factor in [0, 1): momentum, rho, beta_1, beta_2."""
+    value = positive_number(name, value, allow_zero=True)
+    if value >= 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return value
+
+
+def _update_arrays(w, grad, check_finite, **slots):
+    """w (writable, float, finite), grad (w's dtype and shape, finite) and the slots (writable,
+    w's dtype and shape, or None) as C-contiguous working arrays: (work, grad, [slot works])."""
+    if not isinstance(w, np.ndarray):
+        raise TypeError(f"w must be a NumPy array (it is updated in place), got {type(w).__name__}")
+    if not w.flags.writeable:
+        raise ValueError("w is read-only; it is updated in place")
+    work = as_array("w", w, ndim=w.ndim, allow_int=False, check_finite=check_finite)
+    grad = as_array("grad", grad, dtype=work.dtype, allow_int=False, check_finite=check_finite)
+    if grad.shape != work.shape:
+        raise ValueError(f"grad must have the shape of w, {work.shape}, got {grad.shape}")
+    works = []
+    for name, s in slots.items():
+        if s is not None:
+            if not isinstance(s, np.ndarray):
+                raise TypeError(f"{name} must be a NumPy array (it is updated in place), "
+                                f"got {type(s).__name__}")
+            if not s.flags.writeable:
+                raise ValueError(f"{name} is read-only; it is updated in place")
+            if s.dtype != work.dtype:
+                raise TypeError(f"{name} must have dtype {work.dtype.name} like w, "
+                                f"got {s.dtype.name}")
+            if s.shape != work.shape:
+                raise ValueError(f"{name} must have the shape of w, {work.shape}, got {s.shape}")
+            s = np.ascontiguousarray(s)
+        works.append(s)
+    return work, grad, works
+
+
+def _flat(a):
+    return None if a is None else a.reshape(-1)
+
+
+def sgd_momentum_update(w, grad, m, eta, momentum, nesterov=False, check_finite=True):
+    """m <- momentum m - eta grad;  w <- w + m   (nesterov: w <- w + momentum m - eta grad)"""
+    eta = positive_number("eta", eta)
+    momentum = _fraction("momentum", momentum)
+    if not isinstance(nesterov, (bool, np.bool_)):
+        raise TypeError(f"nesterov must be True or False, got {type(nesterov).__name__}")
+    work, grad, (m_work,) = _update_arrays(w, grad, check_finite, m=m)
+    _optimizers.sgd_momentum_update(work.reshape(-1), grad.reshape(-1), m_work.reshape(-1),
+                                    eta, momentum, bool(nesterov))
+    _write_back([w, m], [work, m_work])
+    return w
+
+
+def adagrad_update(w, grad, accumulator, eta, adagrad_epsilon, check_finite=True):
+    """a <- a + grad^2;  w <- w - eta grad / sqrt(a + adagrad_epsilon)   (a the accumulator)"""
+    eta = positive_number("eta", eta)
+    adagrad_epsilon = positive_number("adagrad_epsilon", adagrad_epsilon)
+    work, grad, (a_work,) = _update_arrays(w, grad, check_finite, accumulator=accumulator)
+    _optimizers.adagrad_update(work.reshape(-1), grad.reshape(-1), a_work.reshape(-1),
+                               eta, adagrad_epsilon)
+    _write_back([w, accumulator], [work, a_work])
+    return w
+
+
+def rmsprop_update(w, grad, velocity, eta, rho, rmsprop_epsilon, average_grad=None, m=None,
+                   momentum=0.0, check_finite=True):
+    """v <- rho v + (1 - rho) grad^2;  (centered) a <- rho a + (1 - rho) grad
+    step = eta grad / sqrt(v - a^2 + rmsprop_epsilon)  (average_grad None: sqrt(v + rmsprop_epsilon))
+    m <- momentum m + step;  w <- w - m                  (m None: w <- w - step)
+    (v the velocity, a the average_grad)"""
+    eta = positive_number("eta", eta)
+    rho = _fraction("rho", rho)
+    rmsprop_epsilon = positive_number("rmsprop_epsilon", rmsprop_epsilon)
+    momentum = _fraction("momentum", momentum)
+    if m is None and momentum > 0:
+        raise ValueError(f"momentum {momentum} needs the momentum slot m, got m=None")
+    work, grad, (v_work, a_work, m_work) = _update_arrays(
+        w, grad, check_finite, velocity=velocity, average_grad=average_grad, m=m)
+    _optimizers.rmsprop_update(work.reshape(-1), grad.reshape(-1), v_work.reshape(-1),
+                               _flat(a_work), _flat(m_work), eta, rho, momentum, rmsprop_epsilon)
+    _write_back([w, velocity, average_grad, m], [work, v_work, a_work, m_work])
+    return w
+
+
+def adam_update(w, grad, m, v, alpha, beta_1, beta_2, adam_epsilon, v_hat=None,
+                check_finite=True):
+    """m <- m + (grad - m)(1 - beta_1);  v <- v + (grad^2 - v)(1 - beta_2)
+    (v_hat given) v_hat <- max(v_hat, v)
+    w <- w - alpha m / (sqrt(v) + adam_epsilon)   (v_hat given: sqrt(v_hat));
+    alpha = eta sqrt(1 - beta_2^t) / (1 - beta_1^t), computed once per step by the caller"""
+    alpha = positive_number("alpha", alpha)
+    beta_1 = _fraction("beta_1", beta_1)
+    beta_2 = _fraction("beta_2", beta_2)
+    adam_epsilon = positive_number("adam_epsilon", adam_epsilon)
+    work, grad, (m_work, v_work, h_work) = _update_arrays(w, grad, check_finite,
+                                                          m=m, v=v, v_hat=v_hat)
+    _optimizers.adam_update(work.reshape(-1), grad.reshape(-1), m_work.reshape(-1),
+                            v_work.reshape(-1), _flat(h_work), alpha, beta_1, beta_2,
+                            adam_epsilon)
+    _write_back([w, m, v, v_hat], [work, m_work, v_work, h_work])
+    return w
