@@ -1,0 +1,162 @@
+"""Callbacks for Sequential.fit, as in Keras: History, EarlyStopping, TerminateOnNaN, and the
+progress display (a live bar on a terminal with verbose=1, one line per epoch with verbose=2)."""
+import math
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from ._validate import choice, positive_int, positive_number
+
+
+class Callback:
+    """Hooks called by fit; `self.model` is the model being trained."""
+
+    def set_model(self, model):
+        self.model = model
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+
+class History(Callback):
+    """history.history["loss"], ["acc"], ["val_loss"], ...: one value per epoch."""
+
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+        self.params = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved by more than min_delta for `patience` epochs;
+    optionally put back the weights of the best epoch."""
+
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a string such as 'val_loss', got {monitor!r}")
+        self.monitor = monitor
+        self.min_delta = abs(positive_number("min_delta", abs(min_delta), allow_zero=True))
+        self.patience = positive_int("patience", patience, allow_zero=True)
+        mode = choice("mode", mode, ("auto", "min", "max"))
+        if mode == "auto":
+            mode = "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
+        self.mode = mode
+        self.baseline = baseline
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = positive_int("start_from_epoch", start_from_epoch, allow_zero=True)
+        self.stopped_epoch = 0
+
+    def _better(self, current, reference):
+        if self.mode == "min":
+            return current < reference - self.min_delta
+        return current > reference + self.min_delta
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = self.baseline if self.baseline is not None else (
+            math.inf if self.mode == "min" else -math.inf)
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None:                     # as Keras: say so, and carry on training
+            warnings.warn(f"EarlyStopping monitors {self.monitor!r}, which fit does not report; "
+                          f"available: {', '.join(sorted(logs or {}))}", RuntimeWarning,
+                          stacklevel=2)
+            return
+        if epoch < self.start_from_epoch:
+            return
+        self.wait += 1
+        if self._better(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            self.wait = 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            if self.restore_best_weights and self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch loss is NaN or infinite."""
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            self.model.stop_training = True
+
+
+def _format_logs(logs):
+    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if isinstance(v, (float, int)))
+
+
+class ProgressDisplay(Callback):
+    """verbose=1: a live progress bar redrawn in place; verbose=2: one line per epoch."""
+
+    def __init__(self, verbose, epochs, steps, stream=None, width=30):
+        self.verbose = verbose
+        self.epochs = epochs
+        self.steps = steps
+        self.stream = stream or sys.stdout
+        self.width = width
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+        self.last_draw = 0.0
+        if self.verbose == 1:
+            self.stream.write(f"Epoch {epoch + 1}/{self.epochs}\n")
+
+    def _bar(self, step):
+        done = int(self.width * step / self.steps)
+        arrow = ">" if step < self.steps else "="
+        return "[" + "=" * max(done - 1, 0) + (arrow if done else "") + "." * (self.width - done) + "]"
+
+    def on_batch_end(self, batch, logs=None):
+        if self.verbose != 1:
+            return
+        now = time.perf_counter()
+        step = batch + 1
+        if step < self.steps and now - self.last_draw < 0.1:
+            return
+        self.last_draw = now
+        elapsed = now - self.epoch_start
+        eta = elapsed / step * (self.steps - step)
+        self.stream.write(f"\r{step}/{self.steps} {self._bar(step)} - ETA {eta:4.0f}s - "
+                          f"{_format_logs(logs or {})}")
+        self.stream.flush()
+
+    def on_epoch_end(self, epoch, logs=None):
+        elapsed = time.perf_counter() - self.epoch_start
+        if self.verbose == 1:
+            self.stream.write(f"\r{self.steps}/{self.steps} {self._bar(self.steps)} - "
+                              f"{elapsed:.1f}s - {_format_logs(logs or {})}\n")
+        elif self.verbose == 2:
+            self.stream.write(f"Epoch {epoch + 1}/{self.epochs} - {elapsed:.1f}s - "
+                              f"{_format_logs(logs or {})}\n")
+        self.stream.flush()
