@@ -206,6 +206,7 @@ class Dense(Layer):
             raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
         self.batch_norm = BatchNormalization() if batch_norm else None
         self.W = self.b = None
+        self.kernel_mask = None
 
     @property
     def output_activation(self):
@@ -262,8 +263,30 @@ class Dense(Layer):
             epsilon = self.batch_norm.backward(epsilon)
             bn_grads = self.batch_norm.grads
         dW, db, dg_prev = kernels.dense_backward(self.g_prev, self.W, epsilon)
+        if self.kernel_mask is not None:
+            dW *= self.kernel_mask        # a pruned weight gets no gradient: it stays 0
         self.grads = ([dW, db] if self.use_bias else [dW]) + bn_grads
         return dg_prev
+
+    def set_kernel_mask(self, mask):
+        """Prune: W_ij = 0 and kept at 0 through training wherever mask_ij is False.
+
+        The mask zeroes the kernel now and every kernel gradient after; a weight that is 0
+        with gradient 0 stays exactly 0 under SGD, momentum, Adagrad, RMSprop and Adam (their
+        updates are multiples of the gradient and of slot values that stay 0). mask=None
+        removes the mask (the pruned weights stay 0 until trained)."""
+        if not self.built:
+            raise ValueError("set_kernel_mask: the layer has no kernel yet; build the model first")
+        if mask is None:
+            self.kernel_mask = None
+            return
+        mask = np.asarray(mask)
+        if mask.shape != self.W.shape:
+            raise ValueError(f"mask must have the kernel's shape {self.W.shape}, got {mask.shape}")
+        if mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
+            raise ValueError("mask must hold only 0/1 or False/True")
+        self.kernel_mask = mask.astype(self.dtype)
+        self.W *= self.kernel_mask
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation,

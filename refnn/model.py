@@ -558,9 +558,17 @@ class Sequential:
         rng_state = {"shuffle": self._shuffle_rng.bit_generator.state,
                      "dropout": self._dropout_rng.bit_generator.state}
         config["rng"] = json.loads(json.dumps(rng_state, default=int))
+        masks = {i: leaf.kernel_mask for i, leaf in enumerate(self._leaf_layers())
+                 if getattr(leaf, "kernel_mask", None) is not None}
+        for i, mask in masks.items():
+            arrays[f"kernel_mask_{i}"] = mask
+        config["kernel_masks"] = sorted(masks)
         arrays["config_json"] = np.array(json.dumps(config))
         with open(path, "wb") as f:
             np.savez(f, **arrays)
+
+    def _leaf_layers(self):
+        return [leaf for layer in self.layers for leaf in _leaves(layer)]
 
     def __repr__(self):
         return f"Sequential({self.layers!r}, dtype={self.dtype.name!r})"
@@ -625,6 +633,12 @@ def _model_from_config(config, arrays, path):
     if not all(f"weight_{i}" in arrays for i in range(n_weights)):
         _missing(path, "weights")
     model.set_weights([arrays[f"weight_{i}"] for i in range(n_weights)])
+    leaves = model._leaf_layers()
+    for i in config.get("kernel_masks", []):
+        if not (isinstance(i, int) and 0 <= i < len(leaves) and hasattr(leaves[i], "set_kernel_mask")
+                and f"kernel_mask_{i}" in arrays):
+            raise ValueError(f"{path}: kernel mask {i!r} does not belong to a Dense layer")
+        leaves[i].set_kernel_mask(arrays[f"kernel_mask_{i}"])
     if "compile" in config:
         cc = config["compile"]
         model.compile(losses_module.deserialize(cc["loss"]),
