@@ -1,0 +1,69 @@
+"""The theory lab: the lecture's claims about deep networks as runnable experiments.
+
+Each experiment is a module here with
+    CLAIM                       the lecture's claim in one sentence
+    run(quick=True, seed=0)     -> ExperimentResult (quick: seconds, for tests; full: minutes)
+    plot(result, path)          writes a PNG (needs the matplotlib extra)
+and is reached by name: refnn.experiments.run("depth"), python -m refnn experiment depth.
+"""
+import importlib
+from dataclasses import dataclass, field
+
+NAMES = ("vanishing_gradients", "dropout", "depth", "approximation_rate", "double_descent",
+         "lottery_ticket", "overparameterization", "flatness")
+
+
+@dataclass
+class ExperimentResult:
+    """What an experiment measured: a table (rows of plain Python values), the headline
+    numbers it concludes from (`findings`), and a sentence saying what they show."""
+    name: str
+    claim: str
+    columns: list
+    rows: list
+    findings: dict = field(default_factory=dict)
+    conclusion: str = ""
+    settings: dict = field(default_factory=dict)
+    series: dict = field(default_factory=dict)      # curves for the plot (plain lists)
+
+    def to_dict(self):
+        return {"name": self.name, "claim": self.claim, "columns": list(self.columns),
+                "rows": [list(r) for r in self.rows], "findings": dict(self.findings),
+                "conclusion": self.conclusion, "settings": dict(self.settings),
+                "series": dict(self.series)}
+
+    def table(self):
+        """The rows as a fixed-width text table."""
+        def fmt(v):
+            if isinstance(v, float):
+                return f"{v:.4g}"
+            return str(v)
+        cells = [[str(c) for c in self.columns]] + [[fmt(v) for v in r] for r in self.rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
+        lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def __str__(self):
+        text = [f"experiment: {self.name}", f"claim: {self.claim}", "", self.table()]
+        if self.findings:
+            text += [""] + [f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
+                            for k, v in self.findings.items()]
+        if self.conclusion:
+            text += ["", self.conclusion]
+        return "\n".join(text)
+
+
+def module(name):
+    """The module of experiment `name` (the error lists the valid names)."""
+    if not isinstance(name, str) or name not in NAMES:
+        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(NAMES)}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def run(name, quick=True, seed=0):
+    return module(name).run(quick=quick, seed=seed)
+
+
+def plot(result, path):
+    return module(result.name).plot(result, path)
