@@ -14,7 +14,7 @@ against: refnn.reference.pure (plain Python) and refnn.reference.vectorized (Num
 """
 import numpy as np
 
-from . import _activations, _dense, _losses, _optimizers, _textbook
+from . import _activations, _dense, _losses, _optimizers, _textbook, _train
 from ._validate import as_array, check_dim, check_same_samples, choice, positive_number
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax", "step")
@@ -219,6 +219,74 @@ def sgd_per_sample(weights, X, Y, eta, activation):
     _textbook.sgd_per_sample(works, X, Y, eta, code, E)
     _write_back(weights, works)
     return list(weights), E
+
+
+# ---- the fast training step of a dense network
+class DenseTrainer:
+    """The mini-batch step of a stack of Dense layers in one compiled call (src_c/_train.pyx):
+    gather, forward, fused output error, backward; the gradients land in `grads`.
+
+    Checked once here (weights, data, activations, loss); then `step(order)` runs batch after
+    batch with no per-batch checks and no allocation: the work buffers are made once.
+
+    weights   [W1, b1, ...] C-contiguous, one float dtype, sizes that chain
+    X, Y      the data set (n, n_0) and targets (n, n_L) in that dtype, finite
+    activations  the layers' activation names (softmax only last, with "softmax_crossentropy")
+    loss      "softmax_crossentropy", "sigmoid_binary_crossentropy" or "mean_squared_error"
+    """
+
+    LOSSES = {"softmax_crossentropy": _train.SOFTMAX_CROSSENTROPY,
+              "sigmoid_binary_crossentropy": _train.SIGMOID_BINARY_CROSSENTROPY,
+              "mean_squared_error": _train.MEAN_SQUARED_ERROR}
+
+    def __init__(self, weights, X, Y, activations, loss, batch_size):
+        self.loss_code = self.LOSSES[choice("loss", loss, self.LOSSES)]
+        dtype = weights[0].dtype if weights and isinstance(weights[0], np.ndarray) else None
+        sizes = check_weights(weights, dtype)
+        for i, w in enumerate(weights):
+            if not (w.flags.c_contiguous and w.flags.writeable):
+                raise ValueError(f"weights[{i}] must be C-contiguous and writable")
+        if len(activations) != len(sizes) - 1:
+            raise ValueError(f"activations has {len(activations)} names for {len(sizes) - 1} layers")
+        codes = [activation_code(a, DIFFERENTIABLE + ("softmax",)) for a in activations]
+        if "softmax" in activations[:-1] or (activations[-1] == "softmax") != (
+                loss == "softmax_crossentropy"):
+            raise ValueError("softmax goes with softmax_crossentropy, on the output layer only")
+        if loss == "sigmoid_binary_crossentropy" and activations[-1] != "sigmoid":
+            raise ValueError("sigmoid_binary_crossentropy needs a sigmoid output layer")
+        X = as_array("X", X, ndim=2, dtype=dtype, allow_int=False, check_finite=False)
+        Y = as_array("Y", Y, ndim=2, dtype=dtype, allow_int=False, check_finite=False)
+        check_dim("X", X.shape[1], sizes[0], "features", "W1 has {expected} rows")
+        check_dim("Y", Y.shape[1], sizes[-1], "columns", "the output layer has {expected} units")
+        check_same_samples(X=X, Y=Y)
+        self.weights, self.X, self.Y, self.sizes = list(weights), X, Y, sizes
+        self.activations = np.array(codes, dtype=np.intc)
+        self.batch_size = int(batch_size)
+        m = self.batch_size
+        self.grads = [np.empty_like(w) for w in weights]
+        self.work = ([np.empty((m, n), dtype) for n in sizes[1:]]
+                     + [np.empty((m, n), dtype) for n in sizes[1:]])
+        self.h_last = np.empty((m, sizes[-1]), dtype)
+        self.Xb = np.empty((m, sizes[0]), dtype)
+        self.Yb = np.empty((m, sizes[-1]), dtype)
+        self.losses = np.empty(m, dtype)
+        self.yhat = np.empty((m, sizes[-1]), dtype)
+
+    def step(self, order):
+        """Gradients of the mean loss over the samples order (intp indices, at most batch_size).
+        Returns (losses, yhat): views of this batch's per-sample losses and outputs."""
+        m = order.shape[0]
+        if not (0 < m <= self.batch_size) or order.dtype != np.intp or order.ndim != 1 \
+                or not order.flags.c_contiguous:
+            raise ValueError(f"order must be a contiguous array of 1 to {self.batch_size} "
+                             f"intp indices")
+        if order.min() < 0 or order.max() >= self.X.shape[0]:
+            raise ValueError(f"order holds an index outside [0, {self.X.shape[0]})")
+        work = self.work if m == self.batch_size else [w[:m] for w in self.work]
+        _train.train_step(self.weights, self.grads, work, self.h_last[:m], self.Xb[:m],
+                          self.Yb[:m], self.X, self.Y, order, self.activations, self.loss_code,
+                          self.losses[:m], self.yhat[:m])
+        return self.losses[:m], self.yhat[:m]
 
 
 # ---- optimizer kernels

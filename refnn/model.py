@@ -19,6 +19,7 @@ import zipfile
 
 import numpy as np
 
+from . import kernels
 from . import layers as layers_module
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -26,7 +27,7 @@ from . import optimizers as optimizers_module
 from ._validate import (NonFiniteError, as_array, as_dtype, check_same_samples, positive_int,
                         positive_number)
 from .callbacks import Callback, History, ProgressDisplay
-from .layers import Context, Layer
+from .layers import Context, Dense, Flatten, Layer
 
 FORMAT_VERSION = 1
 
@@ -57,6 +58,9 @@ class Sequential:
         self.built = False
         self.compiled = False
         self.stop_training = False
+        # fit trains a plain stack of Dense layers through one compiled step per batch
+        # (kernels.DenseTrainer); False forces the layer-by-layer path (same numbers)
+        self.use_fast_path = True
         self.loss = self.optimizer = None
         self.metrics = []
         self._metric_names = []
@@ -385,7 +389,39 @@ class Sequential:
             cb.on_train_end()
         return history
 
+    _ELEMENTWISE = ("sigmoid", "tanh", "relu", "linear")
+
+    def _fast_plan(self):
+        """(dense layers, their activations, the fused loss name) when fit can take the
+        compiled step: Dense layers only (after an optional Flatten), with biases, no batch
+        normalisation, no kernel mask; the output and loss one of softmax + CE (or sparse CE),
+        sigmoid + BCE, or an elementwise activation + MSE; a stochastic optimizer."""
+        if not self.use_fast_path or not self.optimizer.stochastic:
+            return None
+        layers = self.layers[1:] if isinstance(self.layers[0], Flatten) else self.layers
+        if not layers or not all(type(l) is Dense and l.batch_norm is None and l.use_bias and
+                                 l.kernel_mask is None for l in layers):
+            return None
+        acts = [l.activation for l in layers]
+        if any(a not in self._ELEMENTWISE for a in acts[:-1]):
+            return None
+        loss = self.loss
+        if type(loss) in (losses_module.CategoricalCrossentropy,
+                          losses_module.SparseCategoricalCrossentropy) and acts[-1] == "softmax":
+            kind = "softmax_crossentropy"
+        elif type(loss) is losses_module.BinaryCrossentropy and acts[-1] == "sigmoid":
+            kind = "sigmoid_binary_crossentropy"
+        elif type(loss) is losses_module.MeanSquaredError and acts[-1] in self._ELEMENTWISE:
+            kind = "mean_squared_error"
+        else:
+            return None
+        return layers, acts, kind
+
     def _fit_minibatches(self, x, y, batch_size, epochs, initial_epoch, shuffle, val, callbacks):
+        plan = self._fast_plan()
+        if plan is not None:
+            return self._fit_fast(plan, x, y, batch_size, epochs, initial_epoch, shuffle, val,
+                                  callbacks)
         n = x.shape[0]
         for epoch in range(initial_epoch, initial_epoch + epochs):
             for cb in callbacks:
@@ -422,6 +458,50 @@ class Sequential:
                 for cb in callbacks:
                     cb.on_batch_end(batch, {**logs, "loss": batch_loss} if
                                     not math.isfinite(batch_loss) else logs)
+                if self.stop_training:
+                    break
+            self._end_epoch(epoch, logs, val, callbacks)
+            if self.stop_training:
+                break
+
+    def _fit_fast(self, plan, x, y, batch_size, epochs, initial_epoch, shuffle, val, callbacks):
+        """fit through kernels.DenseTrainer: one compiled call per batch computes the gradients
+        into reused buffers; the optimizer updates in place. The layer-by-layer path computes
+        the same numbers (tests hold them to 1e-12 in float64)."""
+        layers, acts, kind = plan
+        n = x.shape[0]
+        X = x.reshape(n, -1)                                  # Flatten: a view
+        Y = y
+        if isinstance(self.loss, losses_module.SparseCategoricalCrossentropy):
+            Y = np.zeros((n, self.output_shape[-1]), self.dtype)   # class indices -> one-hot
+            Y[np.arange(n), y.astype(np.intp)] = 1
+        weights = [w for l in layers for w in (l.W, l.b)]
+        trainer = kernels.DenseTrainer(weights, X, Y, acts, kind, min(batch_size, n))
+        for epoch in range(initial_epoch, initial_epoch + epochs):
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch)
+            order = self._shuffle_rng.permutation(n) if shuffle else np.arange(n)
+            order = order.astype(np.intp, copy=False)
+            metrics = self._new_metrics()
+            loss_sum, seen = 0.0, 0
+            for batch, start in enumerate(range(0, n, batch_size)):
+                idx = order[start:start + batch_size]
+                losses, yhat = trainer.step(idx)
+                batch_loss = float(np.mean(losses, dtype=np.float64))
+                if not math.isfinite(batch_loss):
+                    self.stop_training = True
+                    print(f"refnn: the loss became {batch_loss} in epoch {epoch + 1}, batch "
+                          f"{batch + 1}; training stopped before that update (try a smaller "
+                          f"learning rate)", file=sys.stderr)
+                else:
+                    self.optimizer.apply_trusted(weights, trainer.grads)
+                    for m in metrics:
+                        m.update(y[idx], yhat)
+                loss_sum += batch_loss * len(idx)
+                seen += len(idx)
+                logs = {"loss": loss_sum / seen, **{m.name: m.result() for m in metrics}}
+                for cb in callbacks:
+                    cb.on_batch_end(batch, logs)
                 if self.stop_training:
                     break
             self._end_epoch(epoch, logs, val, callbacks)

@@ -179,6 +179,15 @@ class Optimizer:
         self._update(list(weights), grads)
         self.iterations += 1
 
+    def apply_trusted(self, weights, grads):
+        """apply() for a caller that guarantees what apply() checks (the same weights every
+        step, gradients of their shapes and dtype, C-contiguous and finite): the model's fast
+        path, which checked its data and owns its gradient buffers."""
+        if not self.built:
+            self.build(weights)
+        self._update(weights, grads)
+        self.iterations += 1
+
     def _update(self, weights, grads):
         raise NotImplementedError
 

@@ -11,6 +11,9 @@ from cython cimport floating
 from libc.math cimport exp, expf, tanh, tanhf, log, logf, log1p, log1pf, fabs, fabsf
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
+cdef extern from "simd_math.h":
+    pass                  # vector exp/tanh from libmvec where available (see the header)
+
 
 # Activation codes (kernels.py maps the public names to these).
 cdef enum:
@@ -62,7 +65,8 @@ cdef inline floating sigmoid(floating h) noexcept nogil:
     """g = 1 / (1 + e^-h), from z = e^-|h| <= 1 so that nothing overflows:
     h >= 0: 1 / (1 + z);   h < 0: z / (1 + z)."""
     cdef floating z = c_exp(-c_abs(h))
-    return (1 / (1 + z)) if h >= 0 else (z / (1 + z))
+    cdef floating numerator = 1 if h >= 0 else z       # a select, not a branch: it vectorises
+    return numerator / (1 + z)
 
 
 # ---------------------------------------------------------------- activations on a vector

@@ -1,0 +1,194 @@
+"""One mini-batch training step of a dense network, whole, in C: the fast path of Sequential.fit.
+
+For a stack of Dense layers (activations sigmoid, tanh, relu, linear; the output fused with
+its loss) one call does, without the GIL and without allocating:
+  gather:    X_b = X[order[start:stop]],  Y_b likewise           (rows copied into work buffers)
+  forward:   h_l = g_{l-1} W_l + b_l (one gemm),  g_l = f(h_l)  (in place)
+  output:    softmax + CE:   epsilon_L = (softmax(h_L) sum(y) - y) / n
+             sigmoid + BCE:  epsilon_L = (sigmoid(h_L) - y) / (n k)
+             MSE:            epsilon_L = 2 (yhat - y) / (n k) * f'(h_L)
+  backward:  dW_l = g_{l-1}^T epsilon_l (one gemm),  db_l = sum over the batch of epsilon_l,
+             epsilon_{l-1} = (epsilon_l W_l^T) f'(h_{l-1})   (not formed for the input layer)
+The optimizer then updates the weights from dW, db (refnn.optimizers, fused C kernels).
+
+It computes what the layer-by-layer path computes (Dense.forward/backward with the loss's fused
+gradient), in the same order of operations; tests hold the two to 1e-12 in float64.
+Inputs were validated in Python (refnn/model.py): arrays C-contiguous, of one dtype, sizes
+matching, the data finite, order a permutation of the sample indices.
+"""
+from cython cimport floating
+from libc.string cimport memcpy
+from libc.stdlib cimport malloc, free
+from _core cimport (gemm, activate, multiply_derivative, softmax_row, sigmoid, c_exp, c_log,
+                    c_log1p, c_abs, SOFTMAX, SIGMOID)
+
+# output/loss pairs of the fast path
+cdef enum:
+    C_SOFTMAX_CROSSENTROPY = 0
+    C_SIGMOID_BINARY_CROSSENTROPY = 1
+    C_MEAN_SQUARED_ERROR = 2
+
+SOFTMAX_CROSSENTROPY = C_SOFTMAX_CROSSENTROPY
+SIGMOID_BINARY_CROSSENTROPY = C_SIGMOID_BINARY_CROSSENTROPY
+MEAN_SQUARED_ERROR = C_MEAN_SQUARED_ERROR
+
+
+cdef void output_error(int loss_code, int activation, const floating* h, floating* g,
+                       const floating* y, Py_ssize_t m, Py_ssize_t k,
+                       floating* epsilon, floating* loss_out) noexcept nogil:
+    """epsilon = dL/dh of the mean loss over the m samples, and each sample's loss."""
+    cdef Py_ssize_t s, j
+    cdef floating mx, total, scale, inv
+    cdef double log_total, y_sum, loss, hj, r
+    cdef const floating* hs
+    cdef floating* es
+    cdef floating* gs
+    cdef const floating* ys
+    for s in range(m):
+        hs = h + s * k
+        es = epsilon + s * k
+        gs = g + s * k
+        ys = y + s * k
+        if loss_code == C_SOFTMAX_CROSSENTROPY:
+            # loss = sum_k y_k (log sum_j e^(h_j - max h) - (h_k - max h));  yhat = softmax(h)
+            mx = hs[0]
+            for j in range(1, k):
+                if hs[j] > mx:
+                    mx = hs[j]
+            total = 0
+            for j in range(k):
+                es[j] = c_exp(hs[j] - mx)
+                total += es[j]
+            log_total = c_log(<double> total)
+            loss = 0
+            y_sum = 0
+            for j in range(k):
+                if ys[j] != 0:
+                    loss += ys[j] * (log_total - (<double> hs[j] - mx))
+                y_sum += ys[j]
+            loss_out[s] = <floating> loss
+            scale = <floating> (y_sum / total)
+            for j in range(k):
+                es[j] = es[j] * scale - ys[j]              # softmax(h) sum(y) - y
+                es[j] = es[j] / m                          # of the mean over the batch
+            softmax_row(hs, gs, k)
+        elif loss_code == C_SIGMOID_BINARY_CROSSENTROPY:
+            # loss = 1/k sum_k max(h,0) - h y + log(1 + e^-|h|);  epsilon = (sigmoid(h) - y)/(n k)
+            loss = 0
+            for j in range(k):
+                hj = hs[j]
+                loss += (hj if hj > 0 else 0) - hj * ys[j] + c_log1p(c_exp(-c_abs(hj)))
+                gs[j] = sigmoid(hs[j])
+                es[j] = (gs[j] - ys[j]) / (m * k)
+            loss_out[s] = <floating> (<floating> loss / k)
+        else:
+            # MSE: loss = 1/k sum_k (yhat - y)^2;  dL/dyhat = 2 (yhat - y) / (k n), then * f'(h)
+            activate(activation, hs, gs, k)
+            loss = 0
+            for j in range(k):
+                r = <double> gs[j] - ys[j]
+                loss += r * r
+                es[j] = <floating> (2 * r / (k * m))
+            loss_out[s] = <floating> (loss / k)
+            multiply_derivative(activation, gs, es, k)
+
+
+cdef void train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int* activations,
+                          int loss_code,
+                          floating** W, floating** b,                 # IN  W_l, b_l
+                          floating** g, floating** epsilon,           # WORK (m, n_l) each
+                          floating* h_last,                           # WORK (m, n_L) logits
+                          floating** dW, floating** db,               # OUT
+                          const floating* X, const floating* Y,       # IN  whole data set
+                          const Py_ssize_t* order, Py_ssize_t m,      # IN  the batch's rows
+                          floating* Xb, floating* Yb,                 # WORK (m, n_0), (m, n_L)
+                          floating* loss_out, floating* yhat_out,     # OUT (m,), (m, n_L)
+                          ) noexcept nogil:
+    cdef Py_ssize_t s, l, j, n_in, n_out
+    cdef Py_ssize_t d = sizes[0], k = sizes[L]
+    cdef floating* A
+    cdef floating* H
+    # gather the batch
+    for s in range(m):
+        memcpy(Xb + s * d, X + order[s] * d, d * sizeof(floating))
+        memcpy(Yb + s * k, Y + order[s] * k, k * sizeof(floating))
+    # forward: h_l = g_{l-1} W_l + b_l, g_l = f(h_l)
+    A = Xb
+    for l in range(L):
+        n_in = sizes[l]
+        n_out = sizes[l + 1]
+        H = h_last if l == L - 1 else g[l]
+        for s in range(m):
+            memcpy(H + s * n_out, b[l], n_out * sizeof(floating))
+        gemm(False, False, <int> m, <int> n_out, <int> n_in, 1, A, <int> n_in, W[l],
+             <int> n_out, 1, H, <int> n_out)
+        if l < L - 1:
+            activate(activations[l], H, H, m * n_out)
+        A = H
+    # output error and losses; g_L = yhat
+    output_error(loss_code, activations[L - 1], h_last, g[L - 1], Yb, m, k, epsilon[L - 1],
+                 loss_out)
+    memcpy(yhat_out, g[L - 1], m * k * sizeof(floating))
+    # backward, output side inwards
+    for l in range(L - 1, -1, -1):
+        n_in = sizes[l]
+        n_out = sizes[l + 1]
+        A = Xb if l == 0 else g[l - 1]
+        gemm(True, False, <int> n_in, <int> n_out, <int> m, 1, A, <int> n_in, epsilon[l],
+             <int> n_out, 0, dW[l], <int> n_out)                   # dW = g_prev^T epsilon
+        for j in range(n_out):
+            db[l][j] = 0
+        for s in range(m):
+            for j in range(n_out):
+                db[l][j] += epsilon[l][s * n_out + j]
+        if l > 0:                                                  # epsilon_{l-1}
+            gemm(False, True, <int> m, <int> n_in, <int> n_out, 1, epsilon[l], <int> n_out,
+                 W[l], <int> n_out, 0, epsilon[l - 1], <int> n_in)
+            multiply_derivative(activations[l - 1], g[l - 1], epsilon[l - 1], m * n_in)
+
+
+def train_step(list weights,                    # IN  [W1, b1, W2, b2, ...]
+               list grads,                      # OUT [dW1, db1, ...] (same shapes)
+               list work,                       # WORK [g_1 .. g_L, epsilon_1 .. epsilon_L] (batch, n_l)
+               floating[:, ::1] h_last,         # WORK (batch, n_L)
+               floating[:, ::1] Xb,             # WORK (batch, n_0)
+               floating[:, ::1] Yb,             # WORK (batch, n_L)
+               const floating[:, ::1] X,        # IN  (n, n_0) the data set
+               const floating[:, ::1] Y,        # IN  (n, n_L)
+               const Py_ssize_t[::1] order,     # IN  sample indices of this batch
+               const int[::1] activations,      # IN  activation code per layer
+               int loss_code,                   # IN  SOFTMAX_CROSSENTROPY, ...
+               floating[::1] loss_out,          # OUT (m,) each sample's loss
+               floating[:, ::1] yhat_out):      # OUT (m, n_L) the outputs
+    """The gradients of the mean loss over the batch X[order], Y[order] (see the module doc)."""
+    cdef Py_ssize_t L = len(weights) // 2, l, m = order.shape[0]
+    cdef floating[:, ::1] mat
+    cdef floating[::1] vec
+    cdef Py_ssize_t* sizes = <Py_ssize_t*> malloc((L + 1) * sizeof(Py_ssize_t))
+    cdef floating** ptr = <floating**> malloc(6 * L * sizeof(floating*))
+    try:
+        if sizes == NULL or ptr == NULL:
+            raise MemoryError()
+        sizes[0] = X.shape[1]
+        for l in range(L):
+            mat = weights[2 * l]
+            ptr[l] = &mat[0, 0]                     # W_l
+            sizes[l + 1] = mat.shape[1]
+            vec = weights[2 * l + 1]
+            ptr[L + l] = &vec[0]                    # b_l
+            mat = work[l]
+            ptr[2 * L + l] = &mat[0, 0]             # g_l
+            mat = work[L + l]
+            ptr[3 * L + l] = &mat[0, 0]             # epsilon_l
+            mat = grads[2 * l]
+            ptr[4 * L + l] = &mat[0, 0]             # dW_l
+            vec = grads[2 * l + 1]
+            ptr[5 * L + l] = &vec[0]                # db_l
+        with nogil:
+            train_step_core(L, sizes, &activations[0], loss_code, ptr, ptr + L, ptr + 2 * L,
+                            ptr + 3 * L, &h_last[0, 0], ptr + 4 * L, ptr + 5 * L,
+                            &X[0, 0], &Y[0, 0], &order[0], m, &Xb[0, 0], &Yb[0, 0],
+                            &loss_out[0], &yhat_out[0, 0])
+    finally:
+        free(ptr)
+        free(sizes)
