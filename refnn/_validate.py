@@ -86,7 +86,7 @@ def as_array(name, a, *, dtype=None, ndim=None, allow_int=True, allow_empty=Fals
     source = arr
     with np.errstate(over="ignore"):                     # reported below, naming the dtype
         arr = np.asarray(arr, dtype=target, order="C" if contiguous else "K")
-    if check_finite and kind == "f" and arr.size and not np.isfinite(arr).all():
+    if check_finite and kind == "f" and arr.size and not all_finite(arr):
         if source.dtype.itemsize > arr.dtype.itemsize and np.isfinite(source).all():
             raise NonFiniteError(f"{name} has values too large for {target.name} (largest "
                                  f"magnitude {np.abs(source).max():.3g}); use dtype='float64'")
@@ -95,6 +95,21 @@ def as_array(name, a, *, dtype=None, ndim=None, allow_int=True, allow_empty=Fals
         raise NonFiniteError(f"{name} must be finite, got {arr[where]} at index "
                          f"{where if len(where) != 1 else where[0]}")
     return arr
+
+
+def all_finite(arr):
+    """No NaN or infinity in arr, without a temporary the size of arr.
+
+    A sum that is finite proves every term finite (a NaN or an infinity makes any sum NaN or
+    infinite): one vectorised pass over memory in the array's own dtype. Only when the sum is
+    not finite (a bad value, or large values summing past the dtype's range) is the array
+    scanned for real, a block at a time."""
+    with np.errstate(all="ignore"):
+        if np.isfinite(np.sum(arr)):
+            return True
+    flat = arr.reshape(-1)
+    block = 1 << 16
+    return all(np.isfinite(flat[i:i + block]).all() for i in range(0, flat.size, block))
 
 
 def check_dim(name, actual, expected, what, reference):

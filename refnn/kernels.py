@@ -17,6 +17,42 @@ import numpy as np
 from . import _activations, _dense, _losses, _optimizers, _textbook, _train
 from ._validate import as_array, check_dim, check_same_samples, choice, positive_number
 
+# ---- which BLAS multiplies the matrices
+def _numpy_openblas():
+    """(sgemm, dgemm) addresses in NumPy's own OpenBLAS (the ILP64 scipy-openblas64 build that
+    NumPy's wheels ship), or None when this NumPy has no such library."""
+    import ctypes
+    import glob
+    import os
+    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "libscipy_openblas64_*"))):
+        try:
+            lib = ctypes.CDLL(path)          # already loaded by NumPy: the same library
+            return (ctypes.cast(lib.scipy_sgemm_64_, ctypes.c_void_p).value,
+                    ctypes.cast(lib.scipy_dgemm_64_, ctypes.c_void_p).value)
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def use_blas(which="auto"):
+    """Choose the BLAS of the kernels' matrix products: "numpy" (NumPy's OpenBLAS, the one
+    NumPy's own @ uses), "scipy" (scipy.linalg.cython_blas) or "auto" (numpy when found).
+    The environment variable REFNN_BLAS sets it at import. Returns the name in use."""
+    which = choice("blas", which, ("auto", "numpy", "scipy"))
+    found = _numpy_openblas() if which in ("auto", "numpy") else None
+    if which == "numpy" and found is None:
+        raise ValueError("NumPy's OpenBLAS was not found (this NumPy is built another way); "
+                         "use 'scipy'")
+    for module in (_dense, _train):
+        module.use_blas(*(found or (0, 0)))
+    global BLAS
+    BLAS = "numpy" if found else "scipy"
+    return BLAS
+
+
+BLAS = use_blas(__import__("os").environ.get("REFNN_BLAS", "auto"))
+
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax", "step")
 DIFFERENTIABLE = ("sigmoid", "tanh", "relu", "linear")   # f'(h) elementwise, from g
 ACTIVATION_CODES = _activations.ACTIVATION_CODES
@@ -152,8 +188,11 @@ def _write_back(originals, works):
             original[...] = work
 
 
-def sgd_update(w, grad, eta):
+def sgd_update(w, grad, eta, trusted=False):
     """w <- w - eta * grad   (in place; returns w)"""
+    if trusted:
+        _dense.sgd_update(w.reshape(-1), grad.reshape(-1), eta)
+        return w
     eta = positive_number("eta", eta)
     if not isinstance(w, np.ndarray):
         raise TypeError(f"w must be a NumPy array (it is updated in place), got {type(w).__name__}")
@@ -297,6 +336,8 @@ class DenseTrainer:
 # caller that has just checked them); the slots are state, not input: checked for type, dtype,
 # shape and writability (refnn.optimizers checks restored state for finiteness). An optional
 # slot is None when its option is off. Returns w.
+# trusted=True skips every check: only for refnn.optimizers' apply_trusted, whose caller (the
+# model's fast path) owns C-contiguous arrays of one dtype and shape and checked hyper-parameters.
 
 def _fraction(name, value):
     """A decay factor in [0, 1): momentum, rho, beta_1, beta_2."""
@@ -309,6 +350,9 @@ def _fraction(name, value):
 def _update_arrays(w, grad, check_finite, **slots):
     """w (writable, float, finite), grad (w's dtype and shape, finite) and the slots (writable,
     w's dtype and shape, or None) as C-contiguous working arrays: (work, grad, [slot works])."""
+    if not check_finite and _ready(w, w) and _ready(grad, w, writeable=False) and \
+            all(s is None or _ready(s, w) for s in slots.values()):
+        return w, grad, list(slots.values())          # already right: nothing to convert
     if not isinstance(w, np.ndarray):
         raise TypeError(f"w must be a NumPy array (it is updated in place), got {type(w).__name__}")
     if not w.flags.writeable:
@@ -335,12 +379,24 @@ def _update_arrays(w, grad, check_finite, **slots):
     return work, grad, works
 
 
+def _ready(a, like, writeable=True):
+    """a is a C-contiguous (writable) float array with like's dtype and shape."""
+    return (type(a) is np.ndarray and a.dtype == like.dtype and a.shape == like.shape
+            and a.dtype in (np.float32, np.float64) and a.flags.c_contiguous
+            and (a.flags.writeable or not writeable))
+
+
 def _flat(a):
     return None if a is None else a.reshape(-1)
 
 
-def sgd_momentum_update(w, grad, m, eta, momentum, nesterov=False, check_finite=True):
+def sgd_momentum_update(w, grad, m, eta, momentum, nesterov=False, check_finite=True,
+                        trusted=False):
     """m <- momentum m - eta grad;  w <- w + m   (nesterov: w <- w + momentum m - eta grad)"""
+    if trusted:
+        _optimizers.sgd_momentum_update(w.reshape(-1), grad.reshape(-1), m.reshape(-1), eta,
+                                        momentum, nesterov)
+        return w
     eta = positive_number("eta", eta)
     momentum = _fraction("momentum", momentum)
     if not isinstance(nesterov, (bool, np.bool_)):
@@ -352,8 +408,13 @@ def sgd_momentum_update(w, grad, m, eta, momentum, nesterov=False, check_finite=
     return w
 
 
-def adagrad_update(w, grad, accumulator, eta, adagrad_epsilon, check_finite=True):
+def adagrad_update(w, grad, accumulator, eta, adagrad_epsilon, check_finite=True,
+                   trusted=False):
     """a <- a + grad^2;  w <- w - eta grad / sqrt(a + adagrad_epsilon)   (a the accumulator)"""
+    if trusted:
+        _optimizers.adagrad_update(w.reshape(-1), grad.reshape(-1), accumulator.reshape(-1),
+                                   eta, adagrad_epsilon)
+        return w
     eta = positive_number("eta", eta)
     adagrad_epsilon = positive_number("adagrad_epsilon", adagrad_epsilon)
     work, grad, (a_work,) = _update_arrays(w, grad, check_finite, accumulator=accumulator)
@@ -364,11 +425,16 @@ def adagrad_update(w, grad, accumulator, eta, adagrad_epsilon, check_finite=True
 
 
 def rmsprop_update(w, grad, velocity, eta, rho, rmsprop_epsilon, average_grad=None, m=None,
-                   momentum=0.0, check_finite=True):
+                   momentum=0.0, check_finite=True, trusted=False):
     """v <- rho v + (1 - rho) grad^2;  (centered) a <- rho a + (1 - rho) grad
     step = eta grad / sqrt(v - a^2 + rmsprop_epsilon)  (average_grad None: sqrt(v + rmsprop_epsilon))
     m <- momentum m + step;  w <- w - m                  (m None: w <- w - step)
     (v the velocity, a the average_grad)"""
+    if trusted:
+        _optimizers.rmsprop_update(w.reshape(-1), grad.reshape(-1), velocity.reshape(-1),
+                                   _flat(average_grad), _flat(m), eta, rho, momentum,
+                                   rmsprop_epsilon)
+        return w
     eta = positive_number("eta", eta)
     rho = _fraction("rho", rho)
     rmsprop_epsilon = positive_number("rmsprop_epsilon", rmsprop_epsilon)
@@ -384,11 +450,15 @@ def rmsprop_update(w, grad, velocity, eta, rho, rmsprop_epsilon, average_grad=No
 
 
 def adam_update(w, grad, m, v, alpha, beta_1, beta_2, adam_epsilon, v_hat=None,
-                check_finite=True):
+                check_finite=True, trusted=False):
     """m <- m + (grad - m)(1 - beta_1);  v <- v + (grad^2 - v)(1 - beta_2)
     (v_hat given) v_hat <- max(v_hat, v)
     w <- w - alpha m / (sqrt(v) + adam_epsilon)   (v_hat given: sqrt(v_hat));
     alpha = eta sqrt(1 - beta_2^t) / (1 - beta_1^t), computed once per step by the caller"""
+    if trusted:
+        _optimizers.adam_update(w.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+                                _flat(v_hat), alpha, beta_1, beta_2, adam_epsilon)
+        return w
     alpha = positive_number("alpha", alpha)
     beta_1 = _fraction("beta_1", beta_1)
     beta_2 = _fraction("beta_2", beta_2)

@@ -74,6 +74,7 @@ class Optimizer:
 
     def __init__(self):
         self.iterations = 0
+        self._trusted = False          # set by apply_trusted for the duration of one update
         self._slots = {}         # slot name -> [one array per weight]   (Keras's slot names)
         self._specs = None       # [(shape, dtype) per weight] once built
 
@@ -185,7 +186,11 @@ class Optimizer:
         path, which checked its data and owns its gradient buffers."""
         if not self.built:
             self.build(weights)
-        self._update(weights, grads)
+        self._trusted = True
+        try:
+            self._update(weights, grads)
+        finally:
+            self._trusted = False
         self.iterations += 1
 
     def _update(self, weights, grads):
@@ -295,10 +300,11 @@ class SGD(Optimizer):
         eta, gamma = self.learning_rate, self.momentum
         if gamma == 0:
             for w, g in zip(weights, grads):
-                kernels.sgd_update(w, g, eta)                        # w = w - eta g
+                kernels.sgd_update(w, g, eta, trusted=self._trusted)    # w = w - eta g
             return
         for w, g, m in zip(weights, grads, self._slots["momentum"]):
-            kernels.sgd_momentum_update(w, g, m, eta, gamma, self.nesterov, check_finite=False)
+            kernels.sgd_momentum_update(w, g, m, eta, gamma, self.nesterov, check_finite=False,
+                                        trusted=self._trusted)
 
 
 class Adagrad(Optimizer):
@@ -330,7 +336,8 @@ class Adagrad(Optimizer):
     def _update(self, weights, grads):
         eta, adagrad_epsilon = self.learning_rate, self.epsilon
         for w, g, a in zip(weights, grads, self._slots["accumulator"]):
-            kernels.adagrad_update(w, g, a, eta, adagrad_epsilon, check_finite=False)
+            kernels.adagrad_update(w, g, a, eta, adagrad_epsilon, check_finite=False,
+                                   trusted=self._trusted)
 
 
 class RMSprop(Optimizer):
@@ -378,7 +385,8 @@ class RMSprop(Optimizer):
         averages = self._slots.get("average_gradient", [None] * n)
         for w, g, v, m, a in zip(weights, grads, self._slots["velocity"], momentums, averages):
             kernels.rmsprop_update(w, g, v, eta, rho, rmsprop_epsilon,
-                                   average_grad=a, m=m, momentum=gamma, check_finite=False)
+                                   average_grad=a, m=m, momentum=gamma, check_finite=False,
+                                   trusted=self._trusted)
 
 
 class Adam(Optimizer):
@@ -428,7 +436,7 @@ class Adam(Optimizer):
         for w, g, m, v, v_hat in zip(weights, grads, self._slots["momentum"],
                                      self._slots["velocity"], v_hats):
             kernels.adam_update(w, g, m, v, alpha, beta_1, beta_2, adam_epsilon, v_hat=v_hat,
-                                check_finite=False)
+                                check_finite=False, trusted=self._trusted)
 
 
 # ---------------------------------------------------------------- full batch

@@ -11,8 +11,23 @@ from cython cimport floating
 from libc.math cimport exp, expf, tanh, tanhf, log, logf, log1p, log1pf, fabs, fabsf
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
+from libc.stdint cimport int64_t
+
 cdef extern from "simd_math.h":
     pass                  # vector exp/tanh from libmvec where available (see the header)
+
+cdef extern from "blas.h":
+    ctypedef void (*refnn_sgemm64_t)(const char*, const char*, const int64_t*, const int64_t*,
+                                     const int64_t*, const float*, const float*, const int64_t*,
+                                     const float*, const int64_t*, const float*, float*,
+                                     const int64_t*) noexcept nogil
+    ctypedef void (*refnn_dgemm64_t)(const char*, const char*, const int64_t*, const int64_t*,
+                                     const int64_t*, const double*, const double*,
+                                     const int64_t*, const double*, const int64_t*,
+                                     const double*, double*, const int64_t*) noexcept nogil
+    refnn_sgemm64_t refnn_sgemm64
+    refnn_dgemm64_t refnn_dgemm64
+    void refnn_use_blas(size_t sgemm64, size_t dgemm64)
 
 
 # Activation codes (kernels.py maps the public names to these).
@@ -135,9 +150,18 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
     C^T = op(B)^T op(A)^T: the operands swap places, and each keeps its transpose flag."""
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
+    cdef int64_t m64 = m, n64 = n, k64 = k, lda64 = lda, ldb64 = ldb, ldc64 = ldc
     if floating is float:
-        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> B, &ldb, <float*> A, &lda,
-              &beta, C, &ldc)
+        if refnn_sgemm64 != NULL:           # NumPy's OpenBLAS (64-bit integers)
+            refnn_sgemm64(&tb, &ta, &n64, &m64, &k64, &alpha, B, &ldb64, A, &lda64,
+                          &beta, C, &ldc64)
+        else:
+            sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> B, &ldb, <float*> A, &lda,
+                  &beta, C, &ldc)
     else:
-        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> B, &ldb, <double*> A, &lda,
-              &beta, C, &ldc)
+        if refnn_dgemm64 != NULL:
+            refnn_dgemm64(&tb, &ta, &n64, &m64, &k64, &alpha, B, &ldb64, A, &lda64,
+                          &beta, C, &ldc64)
+        else:
+            dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> B, &ldb, <double*> A, &lda,
+                  &beta, C, &ldc)

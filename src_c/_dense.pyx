@@ -6,6 +6,7 @@ Inputs were validated in Python (refnn/kernels.py): arrays are C-contiguous, fin
 of one dtype, and the outputs `*_out` are allocated there with the right shapes.
 """
 from cython cimport floating
+from _core cimport refnn_use_blas
 from _core cimport gemm, multiply_derivative
 
 
@@ -69,3 +70,6 @@ def sgd_update(floating[::1] w,              # IN/OUT parameters, flattened
     with nogil:
         for i in range(size):
             w[i] -= step_size * grad[i]
+
+
+include "blas_choice.pxi"

@@ -19,6 +19,10 @@ matching, the data finite, order a permutation of the sample indices.
 from cython cimport floating
 from libc.string cimport memcpy
 from libc.stdlib cimport malloc, free
+
+cdef extern from *:
+    void __builtin_prefetch(const void* address, int rw, int locality) noexcept nogil
+from _core cimport refnn_use_blas
 from _core cimport (gemm, activate, multiply_derivative, softmax_row, sigmoid, c_exp, c_log,
                     c_log1p, c_abs, SOFTMAX, SIGMOID)
 
@@ -108,9 +112,17 @@ cdef void train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int* acti
     cdef Py_ssize_t d = sizes[0], k = sizes[L]
     cdef floating* A
     cdef floating* H
-    # gather the batch
+    # gather the batch; the rows a few ahead are prefetched, so that the copies wait for
+    # memory bandwidth rather than for one cache miss after another
+    cdef Py_ssize_t ahead = 6, line, row_bytes = d * sizeof(floating)
+    for s in range(min(ahead, m)):
+        for line in range(0, row_bytes, 64):
+            __builtin_prefetch(<const char*> (X + order[s] * d) + line, 0, 0)
     for s in range(m):
-        memcpy(Xb + s * d, X + order[s] * d, d * sizeof(floating))
+        if s + ahead < m:
+            for line in range(0, row_bytes, 64):
+                __builtin_prefetch(<const char*> (X + order[s + ahead] * d) + line, 0, 0)
+        memcpy(Xb + s * d, X + order[s] * d, row_bytes)
         memcpy(Yb + s * k, Y + order[s] * k, k * sizeof(floating))
     # forward: h_l = g_{l-1} W_l + b_l, g_l = f(h_l)
     A = Xb
@@ -192,3 +204,6 @@ def train_step(list weights,                    # IN  [W1, b1, W2, b2, ...]
     finally:
         free(ptr)
         free(sizes)
+
+
+include "blas_choice.pxi"

@@ -92,3 +92,28 @@ def test_trainer_refuses_bad_orders():
                          (np.arange(8)[::2], "contiguous")):
         with pytest.raises(ValueError, match=match):
             trainer.step(order)
+
+
+def test_both_blas_libraries_give_the_same_numbers():
+    """NumPy's OpenBLAS (the default where found) and scipy's cython_blas agree."""
+    x, y = data("onehot")
+    results = {}
+    try:
+        for which in ("scipy", refnn.kernels._numpy_openblas() and "numpy"):
+            if not which:
+                continue
+            assert refnn.kernels.use_blas(which) == which
+            m = build(["relu"], "softmax", "categorical_crossentropy", OPTIMIZERS[0], "float64", True)
+            m.fit(x, y, batch_size=16, epochs=2, verbose=0)
+            results[which] = m.get_weights()
+    finally:
+        refnn.kernels.use_blas("auto")
+    if len(results) < 2:
+        pytest.skip("NumPy's OpenBLAS is not available in this NumPy build")
+    for a, b in zip(results["scipy"], results["numpy"]):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+
+
+def test_unknown_blas_is_refused():
+    with pytest.raises(ValueError, match="valid: auto, numpy, scipy"):
+        refnn.kernels.use_blas("mkl")
