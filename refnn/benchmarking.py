@@ -115,3 +115,303 @@ def blas_threads():
         return None
     return {f"{info['internal_api']} ({os.path.basename(info['filepath'])})": info["num_threads"]
             for info in threadpool_info()}
+
+
+# ---------------------------------------------------------------------------------------------
+# The speed workloads, side by side: refnn, its NumPy twin, PyTorch and scikit-learn when
+# installed, and the GEMM-only cap (the matrix products of the epoch, timed alone with NumPy).
+
+WORKLOADS = {
+    "W1": {"title": "the lecture's Keras model: 784-128-10, sigmoid + softmax, CE, Adam, batch 200",
+           "hidden": [128], "activation": "sigmoid", "optimizer": "adam", "batch_size": 200,
+           "dtype": "float32", "n": 60000},
+    "W2": {"title": "the textbook per-sample algorithm: 784-128-10 sigmoid, squared error, SGD, "
+                    "batch 1", "hidden": [128], "activation": "sigmoid", "batch_size": 1,
+           "dtype": "float32", "n": 10000},
+    "W3": {"title": "deeper: 784-256-256-10 relu, softmax + CE, SGD momentum 0.9, batch 64",
+           "hidden": [256, 256], "activation": "relu", "optimizer": "sgd", "batch_size": 64,
+           "dtype": "float32", "n": 60000},
+    "W4": {"title": "W1 in float64", "hidden": [128], "activation": "sigmoid",
+           "optimizer": "adam", "batch_size": 200, "dtype": "float64", "n": 60000},
+}
+LEARNING_RATE = {"adam": 0.001, "sgd": 0.01}
+
+
+def _sizes(w):
+    return [784] + list(w["hidden"]) + [10]
+
+
+def _glorot(sizes, dtype, seed):
+    """Keras's initial weights (glorot_uniform kernels, zero biases), shared by every impl."""
+    rng = np.random.default_rng(seed)
+    weights = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        limit = np.sqrt(6 / (n_in + n_out))
+        weights += [rng.uniform(-limit, limit, (n_in, n_out)).astype(dtype), np.zeros(n_out, dtype)]
+    return weights
+
+
+def gemm_cap_seconds(X, sizes, batch_size, repeat=3):
+    """Seconds for the matrix products of one epoch alone, with NumPy's BLAS: per batch the
+    forward products g_{l-1} W_l, the weight gradients g_{l-1}^T epsilon_l and the error
+    products epsilon_l W_l^T (not for the input layer), on preallocated arrays, nothing else."""
+    dtype = X.dtype
+    n = X.shape[0]
+    rng = np.random.default_rng(0)
+    W = [rng.random((a, b), dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:])]
+    G = [np.empty((batch_size, s), dtype) for s in sizes[1:]]
+    E = [rng.random((batch_size, s), dtype=dtype) for s in sizes[1:]]
+    dW = [np.empty_like(w) for w in W]
+    dE = [np.empty((batch_size, s), dtype) for s in sizes[1:-1]]
+
+    def epoch():
+        for start in range(0, n - batch_size + 1, batch_size):
+            A = X[start:start + batch_size]
+            for l, w in enumerate(W):
+                np.matmul(A, w, out=G[l])
+                A = G[l]
+            for l in range(len(W) - 1, -1, -1):
+                A = X[start:start + batch_size] if l == 0 else G[l - 1]
+                np.matmul(A.T, E[l], out=dW[l])
+                if l > 0:
+                    np.matmul(E[l], W[l].T, out=dE[l - 1])
+    full = (n // batch_size) * batch_size
+    return best_time(epoch, repeat) * n / full
+
+
+def _run_refnn(w, X, Y, seed):
+    from .layers import Dense
+    from .model import Sequential
+    from .optimizers import SGD, Adam
+    sizes = _sizes(w)
+
+    def setup():
+        model = Sequential([Dense(s, activation=w["activation"]) for s in sizes[1:-1]]
+                           + [Dense(10, activation="softmax")], seed=seed, dtype=w["dtype"])
+        model.build((784,))
+        model.set_weights(_glorot(sizes, w["dtype"], seed))
+        opt = Adam(LEARNING_RATE["adam"]) if w["optimizer"] == "adam" else \
+            SGD(LEARNING_RATE["sgd"], momentum=0.9)
+        model.compile(loss="categorical_crossentropy", optimizer=opt)
+        return model
+    return lambda m: m.fit(X, Y, batch_size=w["batch_size"], epochs=1, verbose=0), setup
+
+
+def _run_numpy(w, X, Y, seed):
+    from .reference.training import NumpyMLP
+    sizes = _sizes(w)
+    acts = [w["activation"]] * (len(sizes) - 2) + ["softmax"]
+
+    def setup():
+        if w["optimizer"] == "adam":
+            return NumpyMLP(_glorot(sizes, w["dtype"], seed), acts, "categorical_crossentropy",
+                            optimizer="adam", learning_rate=LEARNING_RATE["adam"])
+        return NumpyMLP(_glorot(sizes, w["dtype"], seed), acts, "categorical_crossentropy",
+                        optimizer="sgd", learning_rate=LEARNING_RATE["sgd"], momentum=0.9)
+    rng = np.random.default_rng(seed)
+    return lambda net: net.fit_epoch(X, Y, w["batch_size"], rng.permutation(X.shape[0])), setup
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _run_torch(w, X, Y, seed, threads):
+    torch = _torch()
+    torch.set_num_threads(threads)
+    sizes = _sizes(w)
+    dtype = torch.float32 if w["dtype"] == "float32" else torch.float64
+    act = torch.nn.Sigmoid if w["activation"] == "sigmoid" else torch.nn.ReLU
+    Xt, labels = torch.from_numpy(X), torch.from_numpy(Y.argmax(axis=1))
+
+    def setup():
+        layers = []
+        for a, b in zip(sizes[:-2], sizes[1:-1]):
+            layers += [torch.nn.Linear(a, b), act()]
+        net = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-2], 10)).to(dtype)
+        with torch.no_grad():
+            params = [p for lin in net if isinstance(lin, torch.nn.Linear) for p in (lin.weight, lin.bias)]
+            for p, v in zip(params, _glorot(sizes, w["dtype"], seed)):
+                p.copy_(torch.from_numpy(v.T.copy() if v.ndim == 2 else v))
+        opt = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE["adam"], eps=1e-7) \
+            if w["optimizer"] == "adam" else \
+            torch.optim.SGD(net.parameters(), lr=LEARNING_RATE["sgd"], momentum=0.9)
+        return net, opt
+
+    def epoch(state):
+        net, opt = state
+        loss_fn = torch.nn.CrossEntropyLoss()
+        order = torch.randperm(Xt.shape[0])
+        for start in range(0, Xt.shape[0], w["batch_size"]):
+            idx = order[start:start + w["batch_size"]]
+            opt.zero_grad()
+            loss = loss_fn(net(Xt[idx]), labels[idx])
+            loss.backward()
+            opt.step()
+    return epoch, setup
+
+
+def _run_sklearn(w, X, Y, seed):
+    try:
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        return None
+    import warnings
+    labels = Y.argmax(axis=1)
+
+    def setup():
+        return MLPClassifier(hidden_layer_sizes=tuple(w["hidden"]),
+                             activation="logistic" if w["activation"] == "sigmoid" else "relu",
+                             solver=w["optimizer"], batch_size=w["batch_size"], alpha=0.0,
+                             learning_rate_init=LEARNING_RATE[w["optimizer"]], momentum=0.9,
+                             nesterovs_momentum=False, max_iter=1, shuffle=True,
+                             random_state=seed, tol=0.0, epsilon=1e-7)
+
+    def epoch(clf):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.fit(X, labels)
+    return epoch, setup
+
+
+def _per_sample_runs(w, X, Y, seed, threads):
+    """W2: refnn's per-sample kernel, the NumPy per-sample loop and PyTorch per sample."""
+    sizes = _sizes(w)
+    weights = textbook_weights(sizes, seed=seed)
+    n_slow = max(1, X.shape[0] // 5)
+    runs = {"refnn": (lambda ws: kernels.sgd_per_sample(ws, X, Y, 0.1, "sigmoid"),
+                      lambda: [v.copy() for v in weights], X.shape[0]),
+            "numpy": (lambda ws: vectorized.sgd_per_sample(ws, X[:n_slow], Y[:n_slow], 0.1,
+                                                           "sigmoid"),
+                      lambda: [v.copy() for v in weights], n_slow)}
+    torch = _torch()
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+        def setup():
+            net = torch.nn.Sequential(torch.nn.Linear(784, sizes[1]), torch.nn.Sigmoid(),
+                                      torch.nn.Linear(sizes[1], 10), torch.nn.Sigmoid())
+            with torch.no_grad():
+                for p, v in zip([net[0].weight, net[0].bias, net[2].weight, net[2].bias], weights):
+                    p.copy_(torch.from_numpy(v.T.copy() if v.ndim == 2 else v))
+            return net, torch.optim.SGD(net.parameters(), lr=0.1)
+        Xt, Yt = torch.from_numpy(X[:n_slow]), torch.from_numpy(Y[:n_slow])
+
+        def epoch(state):
+            net, opt = state
+            for i in range(Xt.shape[0]):
+                opt.zero_grad()
+                E = 0.5 * ((net(Xt[i]) - Yt[i]) ** 2).sum()
+                E.backward()
+                opt.step()
+        runs["pytorch"] = (epoch, setup, n_slow)
+    return runs
+
+
+def run_workload(name, threads=1, quick=False, repeat=3, seed=0):
+    """Measure one workload: {impl: samples/s}, the GEMM-only cap, refnn's memory peak."""
+    w = dict(WORKLOADS[name])
+    if quick:
+        w["n"] = max(w["batch_size"] * 10, w["n"] // 20)
+        repeat = 1
+    X, Y = mnist_like(w["n"], seed=seed, dtype=w["dtype"])
+    result = {"name": name, "title": w["title"], "threads": threads, "n": w["n"], "rates": {}}
+    if name == "W2":
+        for impl, (fn, setup, count) in _per_sample_runs(w, X, Y, seed, threads).items():
+            result["rates"][impl] = count / best_time(fn, repeat, setup)
+        result["missing"] = {} if "pytorch" in result["rates"] else {
+            "pytorch": "not installed"}
+        return result
+    runs = {"refnn": _run_refnn(w, X, Y, seed), "numpy": _run_numpy(w, X, Y, seed)}
+    if _torch() is not None:
+        runs["pytorch"] = _run_torch(w, X, Y, seed, threads)
+    sk = _run_sklearn(w, X, Y, seed)
+    if sk is not None:
+        runs["scikit-learn"] = sk
+    result["missing"] = {impl: "not installed" for impl in ("pytorch", "scikit-learn")
+                         if impl not in runs}
+    for impl, (fn, setup) in runs.items():
+        result["rates"][impl] = w["n"] / best_time(fn, repeat, setup)
+    result["cap"] = w["n"] / gemm_cap_seconds(X, _sizes(w), w["batch_size"], repeat)
+    if name == "W1":
+        import tracemalloc
+        fn, setup = runs["refnn"]
+        model = setup()
+        tracemalloc.start()
+        fn(model)
+        result["fit_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    return result
+
+
+def format_result(r):
+    lines = [f"{r['name']}: {r['title']}  ({r['n']} samples, {r['threads']} thread"
+             f"{'s' if r['threads'] != 1 else ''})"]
+    ref = r["rates"]["refnn"]
+    for impl, rate in r["rates"].items():
+        ratio = "" if impl == "refnn" else f"   refnn is {ref / rate:5.2f}x"
+        lines.append(f"  {impl:<13}{rate:>12,.0f} samples/s{ratio}")
+    for impl, why in r.get("missing", {}).items():
+        lines.append(f"  {impl:<13}{'—':>12}  ({why})")
+    if "cap" in r:
+        lines.append(f"  {'GEMM-only cap':<13}{r['cap']:>12,.0f} samples/s   refnn reaches "
+                     f"{ref / r['cap']:.2f} of it")
+    if "fit_peak_mib" in r:
+        lines.append(f"  fit allocates at most {r['fit_peak_mib']:.1f} MiB beyond its inputs "
+                     f"(tracemalloc peak)")
+    return "\n".join(lines)
+
+
+def run_workloads(workloads=None, threads=1, out=None, quick=False, seed=0):
+    """Measure the workloads (default all) in this process and print each as it finishes.
+
+    The thread count must be fixed before NumPy starts: when the environment does not pin
+    `threads`, the measurement runs in a fresh interpreter with OPENBLAS_NUM_THREADS,
+    OMP_NUM_THREADS and MKL_NUM_THREADS set, and its output is passed through."""
+    import subprocess
+    import sys
+    out = out or sys.stdout
+    workloads = list(workloads or WORKLOADS)
+    for name in workloads:
+        if name not in WORKLOADS:
+            raise ValueError(f"unknown workload {name!r}; valid: {', '.join(WORKLOADS)}")
+    threads = int(threads)
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if any(os.environ.get(v) != str(threads) for v in THREAD_VARIABLES):
+        env = dict(os.environ, **{v: str(threads) for v in THREAD_VARIABLES})
+        cmd = [sys.executable, "-m", "refnn.benchmarking", "--threads", str(threads),
+               "--seed", str(seed)] + (["--quick"] if quick else []) + workloads
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+        out.write(proc.stdout)
+        if proc.returncode:
+            raise RuntimeError(f"the benchmark process failed (exit {proc.returncode})")
+        return None
+    results = []
+    for name in workloads:
+        r = run_workload(name, threads=threads, quick=quick, seed=seed)
+        out.write(format_result(r) + "\n\n")
+        out.flush()
+        results.append(r)
+    return results
+
+
+def main(argv=None):
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m refnn.benchmarking")
+    parser.add_argument("workloads", nargs="*", default=None)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    run_workloads(args.workloads or None, args.threads, quick=args.quick, seed=args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
