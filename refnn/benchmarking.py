@@ -152,9 +152,18 @@ def _glorot(sizes, dtype, seed):
 
 
 def gemm_cap_seconds(X, sizes, batch_size, repeat=3):
-    """Seconds for the matrix products of one epoch alone, with NumPy's BLAS: per batch the
-    forward products g_{l-1} W_l, the weight gradients g_{l-1}^T epsilon_l and the error
-    products epsilon_l W_l^T (not for the input layer), on preallocated arrays, nothing else."""
+    """Seconds for the matrix products of one epoch alone (gemm_cap_epoch), best of repeat,
+    scaled to every sample of X."""
+    n = X.shape[0]
+    full = (n // batch_size) * batch_size
+    return best_time(gemm_cap_epoch(X, sizes, batch_size), repeat) * n / full
+
+
+def gemm_cap_epoch(X, sizes, batch_size):
+    """A function running the matrix products of one epoch alone, with NumPy's BLAS: per batch
+    the forward products g_{l-1} W_l, the weight gradients g_{l-1}^T epsilon_l and the error
+    products epsilon_l W_l^T (not for the input layer), on preallocated arrays, nothing else
+    (whole batches only)."""
     dtype = X.dtype
     n = X.shape[0]
     rng = np.random.default_rng(0)
@@ -175,8 +184,7 @@ def gemm_cap_seconds(X, sizes, batch_size, repeat=3):
                 np.matmul(A.T, E[l], out=dW[l])
                 if l > 0:
                     np.matmul(E[l], W[l].T, out=dE[l - 1])
-    full = (n // batch_size) * batch_size
-    return best_time(epoch, repeat) * n / full
+    return epoch
 
 
 def _run_refnn(w, X, Y, seed):
@@ -283,8 +291,14 @@ def _per_sample_runs(w, X, Y, seed, threads):
     sizes = _sizes(w)
     weights = textbook_weights(sizes, seed=seed)
     n_slow = max(1, X.shape[0] // 5)
-    runs = {"refnn": (lambda ws: kernels.sgd_per_sample(ws, X, Y, 0.1, "sigmoid"),
-                      lambda: [v.copy() for v in weights], X.shape[0]),
+    def refnn_epoch(net):
+        net.fit(X, Y, eta=0.1, epochs=1)
+
+    def refnn_setup():
+        net = BackpropNetwork(sizes, seed=seed, dtype="float32")
+        net.set_weights(weights)
+        return net
+    runs = {"refnn": (refnn_epoch, refnn_setup, X.shape[0]),
             "numpy": (lambda ws: vectorized.sgd_per_sample(ws, X[:n_slow], Y[:n_slow], 0.1,
                                                            "sigmoid"),
                       lambda: [v.copy() for v in weights], n_slow)}
@@ -312,39 +326,60 @@ def _per_sample_runs(w, X, Y, seed, threads):
     return runs
 
 
-def run_workload(name, threads=1, quick=False, repeat=3, seed=0):
-    """Measure one workload: {impl: samples/s}, the GEMM-only cap, refnn's memory peak."""
+def workload(name, quick=False, seed=0):
+    """The settings and the data of workload `name`: (settings dict, X, Y)."""
+    if name not in WORKLOADS:
+        raise ValueError(f"unknown workload {name!r}; valid: {', '.join(WORKLOADS)}")
     w = dict(WORKLOADS[name])
     if quick:
         w["n"] = max(w["batch_size"] * 10, w["n"] // 20)
-        repeat = 1
     X, Y = mnist_like(w["n"], seed=seed, dtype=w["dtype"])
-    result = {"name": name, "title": w["title"], "threads": threads, "n": w["n"], "rates": {}}
+    return w, X, Y
+
+
+def workload_runs(name, w, X, Y, threads=1, seed=0):
+    """{impl: (epoch(state), setup() -> state, samples per epoch)} for every implementation
+    that is installed, and {impl: why not} for the others."""
     if name == "W2":
-        for impl, (fn, setup, count) in _per_sample_runs(w, X, Y, seed, threads).items():
-            result["rates"][impl] = count / best_time(fn, repeat, setup)
-        result["missing"] = {} if "pytorch" in result["rates"] else {
-            "pytorch": "not installed"}
-        return result
+        runs = _per_sample_runs(w, X, Y, seed, threads)
+        return runs, ({} if "pytorch" in runs else {"pytorch": "not installed"})
     runs = {"refnn": _run_refnn(w, X, Y, seed), "numpy": _run_numpy(w, X, Y, seed)}
     if _torch() is not None:
         runs["pytorch"] = _run_torch(w, X, Y, seed, threads)
     sk = _run_sklearn(w, X, Y, seed)
     if sk is not None:
         runs["scikit-learn"] = sk
-    result["missing"] = {impl: "not installed" for impl in ("pytorch", "scikit-learn")
-                         if impl not in runs}
-    for impl, (fn, setup) in runs.items():
-        result["rates"][impl] = w["n"] / best_time(fn, repeat, setup)
-    result["cap"] = w["n"] / gemm_cap_seconds(X, _sizes(w), w["batch_size"], repeat)
-    if name == "W1":
-        import tracemalloc
-        fn, setup = runs["refnn"]
-        model = setup()
-        tracemalloc.start()
+    runs = {impl: (fn, setup, w["n"]) for impl, (fn, setup) in runs.items()}
+    missing = {impl: "not installed" for impl in ("pytorch", "scikit-learn") if impl not in runs}
+    return runs, missing
+
+
+def fit_peak_mib(w, X, Y, seed=0):
+    """tracemalloc's peak during refnn's fit (one epoch), in MiB: what fit allocates beyond
+    its inputs (the data are in memory, float32, before it starts)."""
+    import tracemalloc
+    fn, setup = _run_refnn(w, X, Y, seed)
+    model = setup()
+    tracemalloc.start()
+    try:
         fn(model)
-        result["fit_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
         tracemalloc.stop()
+
+
+def run_workload(name, threads=1, quick=False, repeat=3, seed=0):
+    """Measure one workload: {impl: samples/s}, the GEMM-only cap, refnn's memory peak."""
+    w, X, Y = workload(name, quick, seed)
+    repeat = 1 if quick else repeat
+    result = {"name": name, "title": w["title"], "threads": threads, "n": w["n"], "rates": {}}
+    runs, result["missing"] = workload_runs(name, w, X, Y, threads, seed)
+    for impl, (fn, setup, count) in runs.items():
+        result["rates"][impl] = count / best_time(fn, repeat, setup)
+    if name != "W2":
+        result["cap"] = w["n"] / gemm_cap_seconds(X, _sizes(w), w["batch_size"], repeat)
+    if name == "W1":
+        result["fit_peak_mib"] = fit_peak_mib(w, X, Y, seed)
     return result
 
 

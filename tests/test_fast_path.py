@@ -117,3 +117,13 @@ def test_both_blas_libraries_give_the_same_numbers():
 def test_unknown_blas_is_refused():
     with pytest.raises(ValueError, match="valid: auto, numpy, scipy"):
         refnn.kernels.use_blas("mkl")
+
+
+def test_fit_allocates_little_beyond_its_inputs():
+    """fit on 60,000 MNIST-shaped float32 samples: the data is not copied, only batches are."""
+    import tracemalloc
+    from refnn import benchmarking
+    w, X, Y = benchmarking.workload("W1")
+    peak = benchmarking.fit_peak_mib(w, X[:60000], Y[:60000])
+    assert peak < 64, f"fit allocated {peak:.1f} MiB beyond its inputs"
+    assert not tracemalloc.is_tracing()
