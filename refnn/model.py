@@ -418,42 +418,34 @@ class Sequential:
         return layers, acts, kind
 
     def _fit_minibatches(self, x, y, batch_size, epochs, initial_epoch, shuffle, val, callbacks):
+        """Epochs of mini-batch steps. A step computes the batch's per-sample losses and
+        gradients, then the optimizer updates the weights; the step is the compiled one
+        (kernels.DenseTrainer) for a plain Dense stack, else the layer-by-layer one."""
         plan = self._fast_plan()
-        if plan is not None:
-            return self._fit_fast(plan, x, y, batch_size, epochs, initial_epoch, shuffle, val,
-                                  callbacks)
+        step = (self._fast_step(plan, x, y, batch_size) if plan is not None
+                else self._layer_step(x, y))
         n = x.shape[0]
         for epoch in range(initial_epoch, initial_epoch + epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
             order = self._shuffle_rng.permutation(n) if shuffle else np.arange(n)
+            order = order.astype(np.intp, copy=False)
             metrics = self._new_metrics()
             loss_sum, seen = 0.0, 0
             for batch, start in enumerate(range(0, n, batch_size)):
                 idx = order[start:start + batch_size]
-                xb, yb = x[idx], y[idx]                       # the batch, gathered
-                ctx = Context(training=True, rng=self._dropout_rng, update_state=True)
-                try:
-                    yhat = self._forward(xb, ctx)
-                    per_sample, grads = self._backward(yb, yhat)
-                    batch_loss = float(np.mean(per_sample, dtype=np.float64))
-                except NonFiniteError:
-                    # the inputs were checked: a value that overflowed inside the network
-                    # means training diverged
-                    batch_loss, yhat = math.nan, None
+                batch_loss, yhat, apply = step(idx)
                 if not math.isfinite(batch_loss):
                     self.stop_training = True
                     print(f"refnn: the loss became {batch_loss} in epoch {epoch + 1}, batch "
                           f"{batch + 1}; training stopped before that update (try a smaller "
                           f"learning rate)", file=sys.stderr)
                 else:
-                    self.optimizer.apply(self._trainable,
-                                         [g for g, m in zip(grads, self._trainable_mask) if m])
+                    apply()                                  # the optimizer's update
+                    for m in metrics:
+                        m.update(y[idx], yhat)
                 loss_sum += batch_loss * len(idx)
                 seen += len(idx)
-                if yhat is not None:
-                    for m in metrics:
-                        m.update(yb, yhat)
                 logs = {"loss": loss_sum / seen, **{m.name: m.result() for m in metrics}}
                 for cb in callbacks:
                     cb.on_batch_end(batch, {**logs, "loss": batch_loss} if
@@ -464,10 +456,27 @@ class Sequential:
             if self.stop_training:
                 break
 
-    def _fit_fast(self, plan, x, y, batch_size, epochs, initial_epoch, shuffle, val, callbacks):
-        """fit through kernels.DenseTrainer: one compiled call per batch computes the gradients
-        into reused buffers; the optimizer updates in place. The layer-by-layer path computes
-        the same numbers (tests hold them to 1e-12 in float64)."""
+    def _layer_step(self, x, y):
+        """The layer-by-layer step: forward, loss gradient, backward through every layer."""
+        def step(idx):
+            xb, yb = x[idx], y[idx]                           # the batch, gathered
+            ctx = Context(training=True, rng=self._dropout_rng, update_state=True)
+            try:
+                yhat = self._forward(xb, ctx)
+                per_sample, grads = self._backward(yb, yhat)
+            except NonFiniteError:
+                # the inputs were checked: a value that overflowed inside the network means
+                # training diverged
+                return math.nan, None, None
+            trainable = [g for g, m in zip(grads, self._trainable_mask) if m]
+            return (float(np.mean(per_sample, dtype=np.float64)), yhat,
+                    lambda: self.optimizer.apply(self._trainable, trainable))
+        return step
+
+    def _fast_step(self, plan, x, y, batch_size):
+        """The compiled step (kernels.DenseTrainer): one call per batch computes the gradients
+        into reused buffers; the optimizer updates in place without re-checking them. The
+        layer-by-layer step computes the same numbers (tests hold them to 1e-12 in float64)."""
         layers, acts, kind = plan
         n = x.shape[0]
         X = x.reshape(n, -1)                                  # Flatten: a view
@@ -477,36 +486,14 @@ class Sequential:
             Y[np.arange(n), y.astype(np.intp)] = 1
         weights = [w for l in layers for w in (l.W, l.b)]
         trainer = kernels.DenseTrainer(weights, X, Y, acts, kind, min(batch_size, n))
-        for epoch in range(initial_epoch, initial_epoch + epochs):
-            for cb in callbacks:
-                cb.on_epoch_begin(epoch)
-            order = self._shuffle_rng.permutation(n) if shuffle else np.arange(n)
-            order = order.astype(np.intp, copy=False)
-            metrics = self._new_metrics()
-            loss_sum, seen = 0.0, 0
-            for batch, start in enumerate(range(0, n, batch_size)):
-                idx = order[start:start + batch_size]
-                losses, yhat = trainer.step(idx)
-                batch_loss = float(np.mean(losses, dtype=np.float64))
-                if not math.isfinite(batch_loss):
-                    self.stop_training = True
-                    print(f"refnn: the loss became {batch_loss} in epoch {epoch + 1}, batch "
-                          f"{batch + 1}; training stopped before that update (try a smaller "
-                          f"learning rate)", file=sys.stderr)
-                else:
-                    self.optimizer.apply_trusted(weights, trainer.grads)
-                    for m in metrics:
-                        m.update(y[idx], yhat)
-                loss_sum += batch_loss * len(idx)
-                seen += len(idx)
-                logs = {"loss": loss_sum / seen, **{m.name: m.result() for m in metrics}}
-                for cb in callbacks:
-                    cb.on_batch_end(batch, logs)
-                if self.stop_training:
-                    break
-            self._end_epoch(epoch, logs, val, callbacks)
-            if self.stop_training:
-                break
+
+        def apply():
+            self.optimizer.apply_trusted(weights, trainer.grads)
+
+        def step(idx):
+            losses, yhat = trainer.step(idx)
+            return float(np.mean(losses, dtype=np.float64)), yhat, apply
+        return step
 
     def _end_epoch(self, epoch, logs, val, callbacks):
         logs = dict(logs)
