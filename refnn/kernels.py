@@ -310,21 +310,19 @@ class DenseTrainer:
         self.Yb = np.empty((m, sizes[-1]), dtype)
         self.losses = np.empty(m, dtype)
         self.yhat = np.empty((m, sizes[-1]), dtype)
+        self._step = _train.DenseStep(self.weights, self.grads, self.work, self.h_last, self.Xb,
+                                      self.Yb, self.X, self.Y, self.activations, self.loss_code,
+                                      self.losses, self.yhat)
 
     def step(self, order):
         """Gradients of the mean loss over the samples order (intp indices, at most batch_size).
         Returns (losses, yhat): views of this batch's per-sample losses and outputs."""
-        m = order.shape[0]
-        if not (0 < m <= self.batch_size) or order.dtype != np.intp or order.ndim != 1 \
-                or not order.flags.c_contiguous:
+        if type(order) is not np.ndarray or order.dtype != np.intp or order.ndim != 1 \
+                or not order.flags.c_contiguous or not 0 < order.shape[0] <= self.batch_size:
             raise ValueError(f"order must be a contiguous array of 1 to {self.batch_size} "
                              f"intp indices")
-        if order.min() < 0 or order.max() >= self.X.shape[0]:
-            raise ValueError(f"order holds an index outside [0, {self.X.shape[0]})")
-        work = self.work if m == self.batch_size else [w[:m] for w in self.work]
-        _train.train_step(self.weights, self.grads, work, self.h_last[:m], self.Xb[:m],
-                          self.Yb[:m], self.X, self.Y, order, self.activations, self.loss_code,
-                          self.losses[:m], self.yhat[:m])
+        self._step.step(order)                      # checks every index is a row of X
+        m = order.shape[0]
         return self.losses[:m], self.yhat[:m]
 
 

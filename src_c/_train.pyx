@@ -112,6 +112,8 @@ cdef void train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int* acti
     cdef Py_ssize_t d = sizes[0], k = sizes[L]
     cdef floating* A
     cdef floating* H
+    cdef floating* db_l
+    cdef floating* eps_l
     # gather the batch; the rows a few ahead are prefetched, so that the copies wait for
     # memory bandwidth rather than for one cache miss after another
     cdef Py_ssize_t ahead = 6, line, row_bytes = d * sizeof(floating)
@@ -148,62 +150,93 @@ cdef void train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int* acti
         A = Xb if l == 0 else g[l - 1]
         gemm(True, False, <int> n_in, <int> n_out, <int> m, 1, A, <int> n_in, epsilon[l],
              <int> n_out, 0, dW[l], <int> n_out)                   # dW = g_prev^T epsilon
+        db_l = db[l]
+        eps_l = epsilon[l]
         for j in range(n_out):
-            db[l][j] = 0
+            db_l[j] = 0
         for s in range(m):
             for j in range(n_out):
-                db[l][j] += epsilon[l][s * n_out + j]
+                db_l[j] += eps_l[s * n_out + j]           # db = sum over the batch of epsilon
         if l > 0:                                                  # epsilon_{l-1}
             gemm(False, True, <int> m, <int> n_in, <int> n_out, 1, epsilon[l], <int> n_out,
                  W[l], <int> n_out, 0, epsilon[l - 1], <int> n_in)
             multiply_derivative(activations[l - 1], g[l - 1], epsilon[l - 1], m * n_in)
 
 
-def train_step(list weights,                    # IN  [W1, b1, W2, b2, ...]
-               list grads,                      # OUT [dW1, db1, ...] (same shapes)
-               list work,                       # WORK [g_1 .. g_L, epsilon_1 .. epsilon_L] (batch, n_l)
-               floating[:, ::1] h_last,         # WORK (batch, n_L)
-               floating[:, ::1] Xb,             # WORK (batch, n_0)
-               floating[:, ::1] Yb,             # WORK (batch, n_L)
-               const floating[:, ::1] X,        # IN  (n, n_0) the data set
-               const floating[:, ::1] Y,        # IN  (n, n_L)
-               const Py_ssize_t[::1] order,     # IN  sample indices of this batch
-               const int[::1] activations,      # IN  activation code per layer
-               int loss_code,                   # IN  SOFTMAX_CROSSENTROPY, ...
-               floating[::1] loss_out,          # OUT (m,) each sample's loss
-               floating[:, ::1] yhat_out):      # OUT (m, n_L) the outputs
-    """The gradients of the mean loss over the batch X[order], Y[order] (see the module doc)."""
-    cdef Py_ssize_t L = len(weights) // 2, l, m = order.shape[0]
-    cdef floating[:, ::1] mat
-    cdef floating[::1] vec
-    cdef Py_ssize_t* sizes = <Py_ssize_t*> malloc((L + 1) * sizeof(Py_ssize_t))
-    cdef floating** ptr = <floating**> malloc(6 * L * sizeof(floating*))
-    try:
-        if sizes == NULL or ptr == NULL:
+cdef class DenseStep:
+    """The work buffers and raw pointers of one network's step, set up once; step(order) then
+    costs one call with one argument. The arrays are held here, so the pointers stay valid:
+    the weights are updated in place by the optimizer, never replaced.
+    Built by refnn.kernels.DenseTrainer, which checked every array first."""
+    cdef list refs                      # every array whose memory the pointers point into
+    cdef Py_ssize_t L, batch, n
+    cdef bint double_precision
+    cdef int loss_code
+    cdef Py_ssize_t* sizes
+    cdef int* activations
+    cdef void** ptr                     # W, b, g, epsilon, dW, db (L each), then X, Y, Xb, Yb,
+                                        # h_last, losses, yhat
+
+    def __cinit__(self):
+        self.sizes = NULL
+        self.activations = NULL
+        self.ptr = NULL
+
+    def __init__(self, list weights, list grads, list work, h_last, Xb, Yb, X, Y,
+                 activations, int loss_code, losses, yhat):
+        cdef Py_ssize_t l, i
+        self.L = len(weights) // 2
+        self.refs = weights + grads + work + [h_last, Xb, Yb, X, Y, activations, losses, yhat]
+        self.double_precision = X.dtype.itemsize == 8
+        self.loss_code = loss_code
+        self.batch = Xb.shape[0]
+        self.n = X.shape[0]
+        self.sizes = <Py_ssize_t*> malloc((self.L + 1) * sizeof(Py_ssize_t))
+        self.activations = <int*> malloc(self.L * sizeof(int))
+        self.ptr = <void**> malloc((6 * self.L + 7) * sizeof(void*))
+        if self.sizes == NULL or self.activations == NULL or self.ptr == NULL:
             raise MemoryError()
-        sizes[0] = X.shape[1]
-        for l in range(L):
-            mat = weights[2 * l]
-            ptr[l] = &mat[0, 0]                     # W_l
-            sizes[l + 1] = mat.shape[1]
-            vec = weights[2 * l + 1]
-            ptr[L + l] = &vec[0]                    # b_l
-            mat = work[l]
-            ptr[2 * L + l] = &mat[0, 0]             # g_l
-            mat = work[L + l]
-            ptr[3 * L + l] = &mat[0, 0]             # epsilon_l
-            mat = grads[2 * l]
-            ptr[4 * L + l] = &mat[0, 0]             # dW_l
-            vec = grads[2 * l + 1]
-            ptr[5 * L + l] = &vec[0]                # db_l
+        self.sizes[0] = X.shape[1]
+        for l in range(self.L):
+            self.sizes[l + 1] = weights[2 * l].shape[1]
+            self.activations[l] = activations[l]
+            for i, a in enumerate((weights[2 * l], weights[2 * l + 1], work[l],
+                                   work[self.L + l], grads[2 * l], grads[2 * l + 1])):
+                self.ptr[i * self.L + l] = <void*> <size_t> a.ctypes.data
+        for i, a in enumerate((X, Y, Xb, Yb, h_last, losses, yhat)):
+            self.ptr[6 * self.L + i] = <void*> <size_t> a.ctypes.data
+
+    def __dealloc__(self):
+        free(self.ptr)
+        free(self.activations)
+        free(self.sizes)
+
+    def step(self, const Py_ssize_t[::1] order):
+        """The gradients of the mean loss over the samples `order` (1 to batch indices)."""
+        cdef Py_ssize_t m = order.shape[0], s, L = self.L
+        cdef void** p = self.ptr
+        if m < 1 or m > self.batch:
+            raise ValueError(f"order must hold 1 to {self.batch} indices, got {m}")
+        for s in range(m):
+            if order[s] < 0 or order[s] >= self.n:
+                raise ValueError(f"order holds {order[s]}, outside [0, {self.n})")
         with nogil:
-            train_step_core(L, sizes, &activations[0], loss_code, ptr, ptr + L, ptr + 2 * L,
-                            ptr + 3 * L, &h_last[0, 0], ptr + 4 * L, ptr + 5 * L,
-                            &X[0, 0], &Y[0, 0], &order[0], m, &Xb[0, 0], &Yb[0, 0],
-                            &loss_out[0], &yhat_out[0, 0])
-    finally:
-        free(ptr)
-        free(sizes)
+            if self.double_precision:
+                train_step_core[double](
+                    L, self.sizes, self.activations, self.loss_code,
+                    <double**> p, <double**> (p + L), <double**> (p + 2 * L),
+                    <double**> (p + 3 * L), <double*> p[6 * L + 4], <double**> (p + 4 * L),
+                    <double**> (p + 5 * L), <double*> p[6 * L], <double*> p[6 * L + 1],
+                    &order[0], m, <double*> p[6 * L + 2], <double*> p[6 * L + 3],
+                    <double*> p[6 * L + 5], <double*> p[6 * L + 6])
+            else:
+                train_step_core[float](
+                    L, self.sizes, self.activations, self.loss_code,
+                    <float**> p, <float**> (p + L), <float**> (p + 2 * L),
+                    <float**> (p + 3 * L), <float*> p[6 * L + 4], <float**> (p + 4 * L),
+                    <float**> (p + 5 * L), <float*> p[6 * L], <float*> p[6 * L + 1],
+                    &order[0], m, <float*> p[6 * L + 2], <float*> p[6 * L + 3],
+                    <float*> p[6 * L + 5], <float*> p[6 * L + 6])
 
 
 include "blas_choice.pxi"
