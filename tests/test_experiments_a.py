@@ -1,0 +1,192 @@
+"""The theory lab, part one: vanishing_gradients, dropout, depth, overparameterization.
+
+Each test runs an experiment's quick setting (seed 0, once per module) and asserts the
+phenomenon it measures, with margins taken from the quick runs of seeds 0, 1 and 2; where the
+quick setting does not show the lecture's claim, the test asserts what it does show, and
+docs/experiments.md says so.
+"""
+import json
+import math
+
+import pytest
+
+from refnn import experiments
+from refnn.experiments import ExperimentResult
+
+NAMES = ("vanishing_gradients", "dropout", "depth", "overparameterization")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+_cache = {}
+
+
+def quick(name):
+    if name not in _cache:
+        _cache[name] = experiments.run(name, quick=True, seed=0)
+    return _cache[name]
+
+
+def _plain(value):
+    """Only plain Python values: bool, int, float, str, None, and lists / dicts of them."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return True
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+# --------------------------------------------------------------------------- every experiment
+@pytest.mark.parametrize("name", NAMES)
+def test_result_is_a_table_of_plain_values(name):
+    result = quick(name)
+    module = experiments.module(name)
+    assert isinstance(result, ExperimentResult)
+    assert result.name == name
+    assert result.claim == module.CLAIM and len(result.claim) > 40
+    assert result.rows and all(len(row) == len(result.columns) for row in result.rows)
+    data = result.to_dict()
+    assert _plain(data), "an ExperimentResult must hold plain Python values only"
+    json.dumps(data, allow_nan=False)
+    assert result.settings["quick"] is True and result.settings["seed"] == 0
+    assert result.findings and all(isinstance(v, (int, float)) for v in result.findings.values())
+    text = str(result)
+    assert result.columns[0] in text and result.conclusion in text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_plot_writes_a_small_png(name, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / f"{name}.png"
+    experiments.plot(quick(name), str(path))
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    assert 5_000 < len(data) < 150_000
+
+
+def test_same_seed_same_findings():
+    a = experiments.run("overparameterization", quick=True, seed=3)
+    b = experiments.run("overparameterization", quick=True, seed=3)
+    assert a.findings == b.findings and a.rows == b.rows
+
+
+# --------------------------------------------------------------------------- vanishing gradients
+def test_sigmoid_gradient_shrinks_layer_by_layer_towards_the_input():
+    r = quick("vanishing_gradients")
+    assert r.settings["depth"] == 10
+    # the 10-layer sigmoid network: the first layer gets < 1/10 of the last hidden layer's
+    # gradient at initialisation (measured: about 1e-5)
+    assert r.findings["sigmoid_plain_ratio_init"] < 0.1
+    assert r.findings["sigmoid_plain_ratio_init"] < 1e-3
+    norms = r.series["sigmoid_plain/init"]
+    assert all(a < b for a, b in zip(norms[:-1], norms[1:])), norms
+    # and it does not learn: the loss stays at log 2 (chance)
+    assert r.findings["sigmoid_plain_loss_trained"] > 0.68
+
+
+def test_relu_with_skip_connections_keeps_the_gradient():
+    r = quick("vanishing_gradients")
+    assert 0.1 < r.findings["relu_skip_ratio_init"] < 10
+    assert 0.1 < r.findings["relu_skip_ratio_trained"] < 10
+    assert r.findings["relu_skip_loss_trained"] < 0.2
+
+
+@pytest.mark.parametrize("key", ["tanh_plain", "relu_plain", "sigmoid_batch_norm",
+                                 "tanh_batch_norm", "tanh_skip"])
+def test_gradient_reaches_the_first_layer(key):
+    assert 0.1 < quick("vanishing_gradients").findings[f"{key}_ratio_init"] < 10
+
+
+def test_batch_norm_and_skip_rescue_sigmoid():
+    f = quick("vanishing_gradients").findings
+    assert f["sigmoid_skip_ratio_init"] > 1e3 * f["sigmoid_plain_ratio_init"]
+    assert f["sigmoid_skip_ratio_init"] > 0.05
+    assert f["sigmoid_batch_norm_loss_trained"] < 0.4
+    assert f["sigmoid_skip_loss_trained"] < 0.6
+
+
+def test_relu_with_batch_norm_grows_the_gradient_towards_the_input():
+    # not vanishing, rather the opposite (at depth 20 the full run measures about 17)
+    assert quick("vanishing_gradients").findings["relu_batch_norm_ratio_init"] > 1
+
+
+# --------------------------------------------------------------------------- dropout
+@pytest.mark.parametrize("variant", ["inverted", "scale_at_inference"])
+def test_dropout_reduces_overfitting(variant):
+    f = quick("dropout").findings
+    assert f["none_train_loss"] < 0.1                          # the big network fits the noise
+    assert f[f"{variant}_train_loss"] > f["none_train_loss"]
+    assert f[f"{variant}_test_loss"] < 0.9 * f["none_test_loss"]
+    assert f[f"{variant}_gap"] < 0.7 * f["none_gap"]
+
+
+@pytest.mark.parametrize("variant", ["inverted", "scale_at_inference"])
+def test_inference_value_is_the_expectation_over_masks(variant):
+    f = quick("dropout").findings
+    # the layer after the dropout: the Monte Carlo mean differs from the inference value only
+    # by sampling noise (z scores of rms 1)
+    assert 0.8 < f[f"{variant}_hidden_z_rms"] < 1.25
+    assert f[f"{variant}_hidden_rel_err"] < 0.05
+    # through the non-linear layers the inference output is close to the mean output, but
+    # measurably not equal to it
+    assert f[f"{variant}_output_rel_err"] < 0.1
+    assert f[f"{variant}_output_z_rms"] > 2
+
+
+def test_inverted_dropout_is_scale_at_inference_with_rescaled_kernels():
+    f = quick("dropout").findings
+    assert f["twin_inference_max_abs_diff"] < 1e-12
+    assert f["twin_training_loss_abs_diff"] < 1e-12
+
+
+# --------------------------------------------------------------------------- depth
+def test_plain_network_stops_learning_past_some_depth():
+    r = quick("depth")
+    f, depths = r.findings, r.settings["depths"]
+    shallow, deep = depths[0], depths[-1]
+    assert f[f"plain_{shallow}_acc"] >= 0.9
+    assert f[f"plain_{deep}_acc"] < 0.6
+    assert f[f"plain_{deep}_loss"] > 0.65                    # log 2 = 0.693: chance
+    assert f["plain_deepest_learning"] < deep
+
+
+def test_residual_network_keeps_learning():
+    r = quick("depth")
+    f = r.findings
+    for depth in r.settings["depths"]:
+        assert f[f"residual_{depth}_acc"] >= 0.9, depth
+    deep = r.settings["depths"][-1]
+    assert f[f"residual_{deep}_loss"] < 0.2
+    assert f["residual_deepest_learning"] == deep
+
+
+# --------------------------------------------------------------------------- over-parameterisation
+def test_wide_networks_fit_and_their_weights_barely_move():
+    r = quick("overparameterization")
+    f, widths = r.findings, r.settings["widths"]
+    narrow, wide = widths[0], widths[-1]
+    assert f[f"ntk_{wide}_loss"] < 0.02
+    assert f[f"ntk_{wide}_loss"] < f[f"ntk_{narrow}_loss"] / 10
+    movements = [f[f"ntk_{m}_movement"] for m in widths]
+    assert all(a > b for a, b in zip(movements[:-1], movements[1:])), movements
+    assert f[f"ntk_{wide}_movement"] < 0.2
+    assert -0.8 < f["ntk_movement_slope"] < -0.3               # theory: -0.5
+
+
+def test_default_parameterization_fits_but_moves_its_weights():
+    # what the docs report as not matching the claim: with glorot_uniform and a fixed learning
+    # rate the relative movement stays of order 1 at every width
+    r = quick("overparameterization")
+    f, wide = r.findings, r.settings["widths"][-1]
+    assert f[f"standard_{wide}_loss"] < 0.05
+    assert f[f"standard_{wide}_movement"] > 0.5
+    assert abs(f["standard_movement_slope"]) < 0.15
+
+
+def test_ntk_build_is_the_stated_reparameterization():
+    from refnn.experiments.overparameterization import QUICK, build
+    model, scale, learning_rate = build("ntk", 64, 5, QUICK, seed=0)
+    W, a = model.get_weights()
+    assert scale == 8.0 and learning_rate == QUICK["ntk_learning_rate"] / 64
+    # kernels drawn from N(0, 1/m): sqrt(m) * entries have variance about 1
+    assert abs(math.sqrt(64) * W.std() - 1) < 0.15 and abs(math.sqrt(64) * a.std() - 1) < 0.3
