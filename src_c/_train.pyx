@@ -59,9 +59,10 @@ cdef void output_error(int loss_code, int activation, const floating* h, floatin
             for j in range(1, k):
                 if hs[j] > mx:
                     mx = hs[j]
+            for j in range(k):
+                es[j] = c_exp(hs[j] - mx)                  # its own loop: it vectorises
             total = 0
             for j in range(k):
-                es[j] = c_exp(hs[j] - mx)
                 total += es[j]
             log_total = c_log(<double> total)
             loss = 0
@@ -72,10 +73,11 @@ cdef void output_error(int loss_code, int activation, const floating* h, floatin
                 y_sum += ys[j]
             loss_out[s] = <floating> loss
             scale = <floating> (y_sum / total)
+            inv = 1 / total
             for j in range(k):
+                gs[j] = es[j] * inv                        # yhat = softmax(h), as softmax_row
                 es[j] = es[j] * scale - ys[j]              # softmax(h) sum(y) - y
                 es[j] = es[j] / m                          # of the mean over the batch
-            softmax_row(hs, gs, k)
         elif loss_code == C_SIGMOID_BINARY_CROSSENTROPY:
             # loss = 1/k sum_k max(h,0) - h y + log(1 + e^-|h|);  epsilon = (sigmoid(h) - y)/(n k)
             loss = 0
