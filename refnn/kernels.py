@@ -15,7 +15,8 @@ against: refnn.reference.pure (plain Python) and refnn.reference.vectorized (Num
 import numpy as np
 
 from . import _activations, _dense, _losses, _optimizers, _textbook, _train
-from ._validate import as_array, check_dim, check_same_samples, choice, positive_number
+from ._validate import (NonFiniteError, as_array, check_dim, check_same_samples, choice,
+                        positive_number)
 
 # ---- which BLAS multiplies the matrices
 def _numpy_openblas():
@@ -314,14 +315,20 @@ class DenseTrainer:
                                       self.Yb, self.X, self.Y, self.activations, self.loss_code,
                                       self.losses, self.yhat)
 
-    def step(self, order):
+    def step(self, order, check_finite=False):
         """Gradients of the mean loss over the samples order (intp indices, at most batch_size).
-        Returns (losses, yhat): views of this batch's per-sample losses and outputs."""
+        Returns (losses, yhat): views of this batch's per-sample losses and outputs.
+
+        check_finite checks each gathered row of X on the way (one pass over data already in
+        cache, instead of a separate pass over the whole data set): a row with NaN or inf
+        raises NonFiniteError naming the sample, before anything is computed."""
         if type(order) is not np.ndarray or order.dtype != np.intp or order.ndim != 1 \
                 or not order.flags.c_contiguous or not 0 < order.shape[0] <= self.batch_size:
             raise ValueError(f"order must be a contiguous array of 1 to {self.batch_size} "
                              f"intp indices")
-        self._step.step(order)                      # checks every index is a row of X
+        bad = self._step.step(order, check_finite)  # checks every index is a row of X
+        if bad >= 0:
+            raise NonFiniteError(f"X must be finite, but sample {bad} holds NaN or infinity")
         m = order.shape[0]
         return self.losses[:m], self.yhat[:m]
 

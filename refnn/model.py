@@ -203,8 +203,8 @@ class Sequential:
                 for m in self._metric_names]
 
     # ------------------------------------------------------------------ data
-    def _prepare_x(self, x, name="x"):
-        x = as_array(name, x, dtype=self.dtype, ndim=None)
+    def _prepare_x(self, x, name="x", check_finite=True):
+        x = as_array(name, x, dtype=self.dtype, ndim=None, check_finite=check_finite)
         if x.ndim < 2:
             raise ValueError(f"{name} must have a sample axis first, shape (n_samples, ...), "
                              f"got shape {x.shape}")
@@ -217,16 +217,19 @@ class Sequential:
                              f"expects {tuple(self.input_shape)}")
         return x
 
-    def _prepare_xy(self, x, y, xname="x", yname="y"):
+    def _prepare_xy(self, x, y, xname="x", yname="y", check_finite=True):
+        """x and y checked and converted; check_finite=False leaves x's values unchecked (the
+        fast path checks each row as it gathers the first epoch's batches)."""
         if not self.built:
             state = self._init_rng.bit_generator.state
             try:
-                return self._prepare_xy(x, y, xname, yname) if self._build_from(x, xname) else None
+                return (self._prepare_xy(x, y, xname, yname, check_finite)
+                        if self._build_from(x, xname) else None)
             except Exception:
                 if self.built:
                     self._unbuild(state)
                 raise
-        x = self._prepare_x(x, xname)
+        x = self._prepare_x(x, xname, check_finite)
         try:
             y = self.loss.targets(y, (x.shape[0],) + tuple(self.output_shape), self.dtype)
         except (ValueError, TypeError) as e:
@@ -239,7 +242,7 @@ class Sequential:
 
     def _build_from(self, x, name):
         """Build for the per-sample shape of x (checked first); True when built."""
-        x = as_array(name, x, dtype=self.dtype)
+        x = as_array(name, x, dtype=self.dtype, check_finite=False)
         if x.ndim < 2:
             raise ValueError(f"{name} must have a sample axis first, shape (n_samples, ...), "
                              f"got shape {x.shape}")
@@ -347,7 +350,10 @@ class Sequential:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be refnn.callbacks.Callback objects, got "
                                 f"{type(cb).__name__}")
-        x, y = self._prepare_xy(x, y)
+        # the compiled step checks x row by row in the first epoch (one pass less over the
+        # data); should a row be bad, everything is put back as it was before raising
+        deferred = self._fast_plan() is not None
+        x, y = self._prepare_xy(x, y, check_finite=not deferred)
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -364,6 +370,8 @@ class Sequential:
             # as Keras: the last samples, before any shuffling
             val = (x[-n_val:], y[-n_val:])
             x, y = x[:-n_val], y[:-n_val]
+            if deferred:                                   # rows the training never gathers
+                as_array("x", val[0], dtype=self.dtype)
 
         history = History()
         n = x.shape[0]
@@ -379,12 +387,19 @@ class Sequential:
         self.stop_training = False
         for cb in all_callbacks:
             cb.on_train_begin()
+        before = self._snapshot() if deferred else None
         with _StopOnInterrupt(self):
             if not self.optimizer.stochastic:
                 self._fit_full_batch(x, y, epochs, initial_epoch, val, all_callbacks)
             else:
-                self._fit_minibatches(x, y, batch_size, epochs, initial_epoch, shuffle, val,
-                                      all_callbacks)
+                try:
+                    self._fit_minibatches(x, y, batch_size, epochs, initial_epoch, shuffle,
+                                          val, all_callbacks)
+                except NonFiniteError as e:
+                    if before is None:
+                        raise
+                    self._restore(before)
+                    raise NonFiniteError(str(e).replace("X must", "x must", 1)) from None
         for cb in all_callbacks:
             cb.on_train_end()
         return history
@@ -456,6 +471,21 @@ class Sequential:
             if self.stop_training:
                 break
 
+    def _snapshot(self):
+        """What fit changes: the weights, the optimizer's state, the shuffling generator."""
+        return (self.get_weights(),
+                self.optimizer.get_state() if self.optimizer.built else None,
+                self._shuffle_rng.bit_generator.state)
+
+    def _restore(self, snapshot):
+        weights, state, rng = snapshot
+        self.set_weights(weights)
+        if state is not None:
+            self.optimizer.set_state(state)
+        else:
+            self.optimizer = optimizers_module.deserialize(self.optimizer.get_config())
+        self._shuffle_rng.bit_generator.state = rng
+
     def _layer_step(self, x, y):
         """The layer-by-layer step: forward, loss gradient, backward through every layer."""
         def step(idx):
@@ -490,8 +520,12 @@ class Sequential:
         def apply():
             self.optimizer.apply_trusted(weights, trainer.grads)
 
+        seen = np.zeros(1, np.int64)             # samples gathered so far: all checked after n
+
         def step(idx):
-            losses, yhat = trainer.step(idx)
+            check = seen[0] < n                  # the first epoch checks each row it gathers
+            losses, yhat = trainer.step(idx, check_finite=check)
+            seen[0] += len(idx)
             return float(np.mean(losses, dtype=np.float64)), yhat, apply
         return step
 

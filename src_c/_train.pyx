@@ -99,7 +99,7 @@ cdef void output_error(int loss_code, int activation, const floating* h, floatin
             multiply_derivative(activation, gs, es, k)
 
 
-cdef void train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int* activations,
+cdef Py_ssize_t train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int* activations,
                           int loss_code,
                           floating** W, floating** b,                 # IN  W_l, b_l
                           floating** g, floating** epsilon,           # WORK (m, n_l) each
@@ -109,7 +109,10 @@ cdef void train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int* acti
                           const Py_ssize_t* order, Py_ssize_t m,      # IN  the batch's rows
                           floating* Xb, floating* Yb,                 # WORK (m, n_0), (m, n_L)
                           floating* loss_out, floating* yhat_out,     # OUT (m,), (m, n_L)
+                          bint check_finite,                          # IN  check each row
                           ) noexcept nogil:
+    """Returns -1, or (check_finite) the position in the batch of the first sample whose
+    inputs are not all finite; then nothing else was computed."""
     cdef Py_ssize_t s, l, j, n_in, n_out
     cdef Py_ssize_t d = sizes[0], k = sizes[L]
     cdef floating* A
@@ -118,7 +121,8 @@ cdef void train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int* acti
     cdef floating* eps_l
     # gather the batch; the rows a few ahead are prefetched, so that the copies wait for
     # memory bandwidth rather than for one cache miss after another
-    cdef Py_ssize_t ahead = 6, line, row_bytes = d * sizeof(floating)
+    cdef Py_ssize_t ahead = 6, line, row_bytes = d * sizeof(floating), nonfinite
+    cdef floating* row
     for s in range(min(ahead, m)):
         for line in range(0, row_bytes, 64):
             __builtin_prefetch(<const char*> (X + order[s] * d) + line, 0, 0)
@@ -128,6 +132,13 @@ cdef void train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int* acti
                 __builtin_prefetch(<const char*> (X + order[s + ahead] * d) + line, 0, 0)
         memcpy(Xb + s * d, X + order[s] * d, row_bytes)
         memcpy(Yb + s * k, Y + order[s] * k, k * sizeof(floating))
+        if check_finite:                    # x - x is 0 for a finite x, NaN for NaN or +-inf
+            row = Xb + s * d
+            nonfinite = 0
+            for j in range(d):
+                nonfinite += (row[j] - row[j]) != 0
+            if nonfinite:
+                return s
     # forward: h_l = g_{l-1} W_l + b_l, g_l = f(h_l)
     A = Xb
     for l in range(L):
@@ -163,6 +174,7 @@ cdef void train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int* acti
             gemm(False, True, <int> m, <int> n_in, <int> n_out, 1, epsilon[l], <int> n_out,
                  W[l], <int> n_out, 0, epsilon[l - 1], <int> n_in)
             multiply_derivative(activations[l - 1], g[l - 1], epsilon[l - 1], m * n_in)
+    return -1
 
 
 cdef class DenseStep:
@@ -213,9 +225,11 @@ cdef class DenseStep:
         free(self.activations)
         free(self.sizes)
 
-    def step(self, const Py_ssize_t[::1] order):
-        """The gradients of the mean loss over the samples `order` (1 to batch indices)."""
-        cdef Py_ssize_t m = order.shape[0], s, L = self.L
+    def step(self, const Py_ssize_t[::1] order, bint check_finite=False):
+        """The gradients of the mean loss over the samples `order` (1 to batch indices).
+        With check_finite, returns the index of a sample whose inputs are not all finite (and
+        computes nothing), else -1."""
+        cdef Py_ssize_t m = order.shape[0], s, L = self.L, bad = -1
         cdef void** p = self.ptr
         if m < 1 or m > self.batch:
             raise ValueError(f"order must hold 1 to {self.batch} indices, got {m}")
@@ -224,21 +238,22 @@ cdef class DenseStep:
                 raise ValueError(f"order holds {order[s]}, outside [0, {self.n})")
         with nogil:
             if self.double_precision:
-                train_step_core[double](
+                bad = train_step_core[double](
                     L, self.sizes, self.activations, self.loss_code,
                     <double**> p, <double**> (p + L), <double**> (p + 2 * L),
                     <double**> (p + 3 * L), <double*> p[6 * L + 4], <double**> (p + 4 * L),
                     <double**> (p + 5 * L), <double*> p[6 * L], <double*> p[6 * L + 1],
                     &order[0], m, <double*> p[6 * L + 2], <double*> p[6 * L + 3],
-                    <double*> p[6 * L + 5], <double*> p[6 * L + 6])
+                    <double*> p[6 * L + 5], <double*> p[6 * L + 6], check_finite)
             else:
-                train_step_core[float](
+                bad = train_step_core[float](
                     L, self.sizes, self.activations, self.loss_code,
                     <float**> p, <float**> (p + L), <float**> (p + 2 * L),
                     <float**> (p + 3 * L), <float*> p[6 * L + 4], <float**> (p + 4 * L),
                     <float**> (p + 5 * L), <float*> p[6 * L], <float*> p[6 * L + 1],
                     &order[0], m, <float*> p[6 * L + 2], <float*> p[6 * L + 3],
-                    <float*> p[6 * L + 5], <float*> p[6 * L + 6])
+                    <float*> p[6 * L + 5], <float*> p[6 * L + 6], check_finite)
+        return -1 if bad < 0 else order[bad]
 
 
 include "blas_choice.pxi"

@@ -127,3 +127,23 @@ def test_fit_allocates_little_beyond_its_inputs():
     peak = benchmarking.fit_peak_mib(w, X[:60000], Y[:60000])
     assert peak < 64, f"fit allocated {peak:.1f} MiB beyond its inputs"
     assert not tracemalloc.is_tracing()
+
+
+def test_a_bad_row_found_late_puts_everything_back():
+    """The compiled step checks x row by row in the first epoch: a NaN in the last batches is
+    found after some updates, and fit then restores weights, optimizer and shuffling."""
+    x, y = data("onehot", n=200)
+    bad = x.copy()
+    bad[-3, 1, 2] = np.nan
+    a = build(["relu"], "softmax", "categorical_crossentropy", OPTIMIZERS[0], "float32", True)
+    b = build(["relu"], "softmax", "categorical_crossentropy", OPTIMIZERS[0], "float32", True)
+    a.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    b.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    weights, state = a.get_weights(), a.optimizer.get_state()
+    with pytest.raises(ValueError, match=r"^x must be finite, but sample 197 holds NaN"):
+        a.fit(bad, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
+    assert all(np.array_equal(u, v) for u, v in zip(weights, a.get_weights()))
+    assert all(np.array_equal(u, v) for u, v in zip(state, a.optimizer.get_state()))
+    a.fit(x, y, batch_size=16, epochs=1, verbose=0)          # continues as if nothing happened
+    b.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
