@@ -1,73 +1,15 @@
 """The theory lab, part one: vanishing_gradients, dropout, depth, overparameterization.
 
-Each test runs an experiment's quick setting (seed 0, once per module) and asserts the
+Each test runs an experiment's quick setting (seed 0, once per test session) and asserts the
 phenomenon it measures, with margins taken from the quick runs of seeds 0, 1 and 2; where the
 quick setting does not show the lecture's claim, the test asserts what it does show, and
 docs/experiments.md says so.
 """
-import json
 import math
 
 import pytest
 
-from refnn import experiments
-from refnn.experiments import ExperimentResult
-
-NAMES = ("vanishing_gradients", "dropout", "depth", "overparameterization")
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-_cache = {}
-
-
-def quick(name):
-    if name not in _cache:
-        _cache[name] = experiments.run(name, quick=True, seed=0)
-    return _cache[name]
-
-
-def _plain(value):
-    """Only plain Python values: bool, int, float, str, None, and lists / dicts of them."""
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return True
-    if isinstance(value, list):
-        return all(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    return False
-
-
-# --------------------------------------------------------------------------- every experiment
-@pytest.mark.parametrize("name", NAMES)
-def test_result_is_a_table_of_plain_values(name):
-    result = quick(name)
-    module = experiments.module(name)
-    assert isinstance(result, ExperimentResult)
-    assert result.name == name
-    assert result.claim == module.CLAIM and len(result.claim) > 40
-    assert result.rows and all(len(row) == len(result.columns) for row in result.rows)
-    data = result.to_dict()
-    assert _plain(data), "an ExperimentResult must hold plain Python values only"
-    json.dumps(data, allow_nan=False)
-    assert result.settings["quick"] is True and result.settings["seed"] == 0
-    assert result.findings and all(isinstance(v, (int, float)) for v in result.findings.values())
-    text = str(result)
-    assert result.columns[0] in text and result.conclusion in text
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_plot_writes_a_small_png(name, tmp_path):
-    pytest.importorskip("matplotlib")
-    path = tmp_path / f"{name}.png"
-    experiments.plot(quick(name), str(path))
-    data = path.read_bytes()
-    assert data[:8] == PNG_SIGNATURE
-    assert 5_000 < len(data) < 150_000
-
-
-def test_same_seed_same_findings():
-    a = experiments.run("overparameterization", quick=True, seed=3)
-    b = experiments.run("overparameterization", quick=True, seed=3)
-    assert a.findings == b.findings and a.rows == b.rows
+from experiment_runs import quick
 
 
 # --------------------------------------------------------------------------- vanishing gradients

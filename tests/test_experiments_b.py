@@ -1,88 +1,18 @@
 """The theory lab, part two: approximation_rate, double_descent, lottery_ticket, flatness.
 
-Each test runs an experiment's quick setting (seed 0, once per module) and asserts the
+Each test runs an experiment's quick setting (seed 0, once per test session) and asserts the
 phenomenon it measures, with margins taken from the quick runs of seeds 0 to 3; where the quick
 setting cannot show the lecture's claim, the test asserts what it does show, and
 docs/experiments.md gives the full run's result. double_descent, lottery_ticket and flatness are
 calibrated on Fashion-MNIST: their phenomenon tests skip when it is not installed (the experiments
 then run on a generated stand-in, which one test checks with the data set hidden).
 """
-import json
-
 import numpy as np
 import pytest
 
-from refnn import experiments
-from refnn.experiments import ExperimentResult
 from refnn.experiments import approximation_rate, double_descent, flatness, lottery_ticket
 
-NAMES = ("approximation_rate", "double_descent", "lottery_ticket", "flatness")
-NEEDS_FASHION_MNIST = ("double_descent", "lottery_ticket", "flatness")
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-_cache = {}
-
-
-def _fashion_mnist_installed():
-    try:
-        double_descent._fashion_mnist_uint8()
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def quick(name):
-    if name in NEEDS_FASHION_MNIST and not _fashion_mnist_installed():
-        pytest.skip(f"{name}'s quick run is calibrated on Fashion-MNIST, which is not installed "
-                    "(apt-get install dataset-fashion-mnist, or set REFNN_DATA)")
-    if name not in _cache:
-        _cache[name] = experiments.run(name, quick=True, seed=0)
-    return _cache[name]
-
-
-def _plain(value):
-    """Only plain Python values: bool, int, float, str, None, and lists / dicts of them."""
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return True
-    if isinstance(value, list):
-        return all(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    return False
-
-
-# --------------------------------------------------------------------------- every experiment
-@pytest.mark.parametrize("name", NAMES)
-def test_result_is_a_table_of_plain_values(name):
-    result = quick(name)
-    assert isinstance(result, ExperimentResult)
-    assert result.name == name
-    assert result.claim == experiments.module(name).CLAIM and len(result.claim) > 40
-    assert result.rows and all(len(row) == len(result.columns) for row in result.rows)
-    data = result.to_dict()
-    assert _plain(data), "an ExperimentResult must hold plain Python values only"
-    assert json.loads(json.dumps(data)) == data
-    assert result.settings["quick"] is True and result.settings["seed"] == 0
-    assert result.findings
-    assert all(isinstance(v, (bool, int, float)) for v in result.findings.values())
-    text = str(result)
-    assert result.columns[0] in text and result.conclusion in text
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_plot_writes_a_small_png(name, tmp_path):
-    pytest.importorskip("matplotlib")
-    path = tmp_path / f"{name}.png"
-    experiments.plot(quick(name), str(path))
-    data = path.read_bytes()
-    assert data[:8] == PNG_SIGNATURE
-    assert 5_000 < len(data) < 150_000
-
-
-def test_same_seed_same_result():
-    a = experiments.run("flatness", quick=True, seed=1)
-    b = experiments.run("flatness", quick=True, seed=1)
-    assert a.rows == b.rows and a.findings == b.findings
+from experiment_runs import quick
 
 
 # --------------------------------------------------------------------------- approximation rate
