@@ -520,12 +520,13 @@ class Sequential:
         def apply():
             self.optimizer.apply_trusted(weights, trainer.grads)
 
-        seen = np.zeros(1, np.int64)             # samples gathered so far: all checked after n
+        seen = 0                                 # samples gathered so far: all checked after n
 
         def step(idx):
-            check = seen[0] < n                  # the first epoch checks each row it gathers
+            nonlocal seen
+            check = seen < n                     # the first epoch checks each row it gathers
             losses, yhat = trainer.step(idx, check_finite=check)
-            seen[0] += len(idx)
+            seen += len(idx)
             return float(np.mean(losses, dtype=np.float64)), yhat, apply
         return step
 
