@@ -2,7 +2,7 @@
 implementation: refnn, its NumPy twin, and PyTorch and scikit-learn when installed (skipped,
 saying so, when not). Compare by samples per second (extra_info["samples_per_s"]), measured in
 one run with the threads pinned by benchmarks/conftest.py; plus the GEMM-only cap of each
-mini-batch workload and the memory fit allocates on W1.
+mini-batch workload, where refnn's epoch goes by phase, and the memory fit allocates on W1.
 
     python -m pytest benchmarks/bench_workloads.py --benchmark-only
     REFNN_BENCH_QUICK=1 ...       (a twentieth of the samples: a smoke run)
@@ -50,6 +50,18 @@ def test_gemm_only_cap(benchmark, workload):
     benchmark.pedantic(benchmarking.gemm_cap_epoch(X, benchmarking._sizes(w), w["batch_size"]),
                        rounds=1 if QUICK else 3)
     benchmark.extra_info["samples_per_s"] = full / benchmark.stats.stats.min
+
+
+def test_refnn_epoch_by_phase(benchmark, workload):
+    """Where refnn's epoch goes (benchmarking.epoch_phases): extra_info["phases_ms"]."""
+    name, w, X, Y, runs, missing = workload
+    if name == "W2":
+        pytest.skip("W2 is per sample: the per-sample kernel has no phases to time")
+    benchmark.group = f"{name}: {w['title']}"
+    phases, _ = benchmark.pedantic(benchmarking.epoch_phases, args=(w, X, Y),
+                                   rounds=1 if QUICK else 3)
+    benchmark.extra_info["phases_ms"] = {k: round(v * 1e3, 2) for k, v in phases.items()}
+    print("\n" + benchmarking.format_phases(phases))
 
 
 def test_fit_memory_on_w1(benchmark):

@@ -152,14 +152,6 @@ def _glorot(sizes, dtype, seed):
     return weights
 
 
-def gemm_cap_seconds(X, sizes, batch_size, repeat=3):
-    """Seconds for the matrix products of one epoch alone (gemm_cap_epoch), best of repeat,
-    scaled to every sample of X."""
-    n = X.shape[0]
-    full = (n // batch_size) * batch_size
-    return best_time(gemm_cap_epoch(X, sizes, batch_size), repeat) * n / full
-
-
 def gemm_cap_epoch(X, sizes, batch_size):
     """A function running the matrix products of one epoch alone, with NumPy's BLAS: per batch
     the forward products g_{l-1} W_l, the weight gradients g_{l-1}^T epsilon_l and the error
@@ -188,10 +180,16 @@ def gemm_cap_epoch(X, sizes, batch_size):
     return epoch
 
 
+def _optimizer(w):
+    """the workload's refnn optimizer: Adam, or SGD with momentum 0.9"""
+    from .optimizers import SGD, Adam
+    return Adam(LEARNING_RATE["adam"]) if w["optimizer"] == "adam" else \
+        SGD(LEARNING_RATE["sgd"], momentum=0.9)
+
+
 def _run_refnn(w, X, Y, seed):
     from .layers import Dense
     from .model import Sequential
-    from .optimizers import SGD, Adam
     sizes = _sizes(w)
 
     def setup():
@@ -199,11 +197,35 @@ def _run_refnn(w, X, Y, seed):
                            + [Dense(10, activation="softmax")], seed=seed, dtype=w["dtype"])
         model.build((784,))
         model.set_weights(_glorot(sizes, w["dtype"], seed))
-        opt = Adam(LEARNING_RATE["adam"]) if w["optimizer"] == "adam" else \
-            SGD(LEARNING_RATE["sgd"], momentum=0.9)
-        model.compile(loss="categorical_crossentropy", optimizer=opt)
+        model.compile(loss="categorical_crossentropy", optimizer=_optimizer(w))
         return model
     return lambda m: m.fit(X, Y, batch_size=w["batch_size"], epochs=1, verbose=0), setup
+
+
+def epoch_phases(w, X, Y, seed=0):
+    """Where an epoch of refnn's mini-batch training goes: one epoch of the workload run as
+    fit runs it (the compiled step, kernels.DenseTrainer, then the optimizer's update, batch
+    after batch), timed by phase. Returns ({phase: seconds}, epoch seconds): the step's phases
+    (DenseTrainer.PHASES), "optimizer update", and "rest" (the Python loop around them)."""
+    sizes = _sizes(w)
+    weights = _glorot(sizes, w["dtype"], seed)
+    activations = [w["activation"]] * (len(sizes) - 2) + ["softmax"]
+    batch = w["batch_size"]
+    trainer = kernels.DenseTrainer(weights, X, Y, activations, "softmax_crossentropy", batch)
+    optimizer = _optimizer(w)
+    order = np.random.default_rng(seed).permutation(X.shape[0]).astype(np.intp)
+    update = 0.0
+    start = time.perf_counter()
+    for first in range(0, X.shape[0], batch):
+        trainer.step(order[first:first + batch])
+        before = time.perf_counter()
+        optimizer.apply_trusted(weights, trainer.grads)
+        update += time.perf_counter() - before
+    total = time.perf_counter() - start
+    phases = trainer.phase_seconds()
+    phases["optimizer update"] = update
+    phases["rest"] = max(0.0, total - sum(phases.values()))
+    return phases, total
 
 
 def _run_numpy(w, X, Y, seed):
@@ -369,13 +391,18 @@ def fit_peak_mib(w, X, Y, seed=0):
         tracemalloc.stop()
 
 
-def run_workload(name, threads=1, quick=False, repeat=3, seed=0):
-    """Measure one workload: {impl: samples/s}, the GEMM-only cap, refnn's memory peak."""
+def run_workload(name, threads=1, quick=False, repeat=5, seed=0):
+    """Measure one workload: {impl: samples/s}, the GEMM-only cap (timed in the same rounds),
+    where refnn's epoch goes (epoch_phases, the least disturbed of `repeat` epochs), and on W1
+    fit's memory peak."""
     w, X, Y = workload(name, quick, seed)
     repeat = 1 if quick else repeat
     result = {"name": name, "title": w["title"], "threads": threads, "n": w["n"], "rates": {}}
     runs, result["missing"] = workload_runs(name, w, X, Y, threads, seed)
-    # rounds interleaved (refnn, numpy, ..., refnn, numpy, ...), the best of each kept: a
+    if name != "W2":                     # the cap: whole batches only, scaled to every sample
+        full = (w["n"] // w["batch_size"]) * w["batch_size"]
+        runs["cap"] = (gemm_cap_epoch(X, _sizes(w), w["batch_size"]), None, full)
+    # rounds interleaved (refnn, numpy, ..., cap, refnn, numpy, ...), the best of each kept: a
     # passing disturbance of the machine then spoils one round of each, not all of one
     best = {impl: math.inf for impl in runs}
     for _ in range(repeat):
@@ -384,7 +411,10 @@ def run_workload(name, threads=1, quick=False, repeat=3, seed=0):
     for impl, (fn, setup, count) in runs.items():
         result["rates"][impl] = count / best[impl]
     if name != "W2":
-        result["cap"] = w["n"] / gemm_cap_seconds(X, _sizes(w), w["batch_size"], repeat)
+        result["cap"] = result["rates"].pop("cap")
+        phases, total = min((epoch_phases(w, X, Y, seed) for _ in range(repeat)),
+                            key=lambda measured: measured[1])
+        result["phases"] = phases
     if name == "W1":
         result["fit_peak_mib"] = fit_peak_mib(w, X, Y, seed)
     return result
@@ -402,10 +432,24 @@ def format_result(r):
     if "cap" in r:
         lines.append(f"  {'GEMM-only cap':<13}{r['cap']:>12,.0f} samples/s   refnn reaches "
                      f"{ref / r['cap']:.2f} of it")
+    if "phases" in r:
+        lines.append("  " + format_phases(r["phases"]))
     if "fit_peak_mib" in r:
         lines.append(f"  fit allocates at most {r['fit_peak_mib']:.1f} MiB beyond its inputs "
                      f"(tracemalloc peak)")
     return "\n".join(lines)
+
+
+def format_phases(phases):
+    """'refnn's epoch, by phase: matrix products 322 ms (82%), gather 28 ms (7%), ...':
+    the two matrix-product phases together, then the others, largest first."""
+    products = sum(v for k, v in phases.items() if k.endswith("matrix products"))
+    parts = [("matrix products", products)] + sorted(
+        ((k, v) for k, v in phases.items() if not k.endswith("matrix products")),
+        key=lambda kv: -kv[1])
+    total = sum(v for _, v in parts)
+    return "refnn's epoch, by phase: " + ", ".join(
+        f"{k} {v * 1e3:.0f} ms ({v / total:.0%})" for k, v in parts)
 
 
 def run_workloads(workloads=None, threads=1, out=None, quick=False, seed=0):

@@ -275,6 +275,8 @@ class DenseTrainer:
     loss      "softmax_crossentropy", "sigmoid_binary_crossentropy" or "mean_squared_error"
     """
 
+    PHASES = _train.PHASES            # what phase_seconds() reports, in the order they run
+
     LOSSES = {"softmax_crossentropy": _train.SOFTMAX_CROSSENTROPY,
               "sigmoid_binary_crossentropy": _train.SIGMOID_BINARY_CROSSENTROPY,
               "mean_squared_error": _train.MEAN_SQUARED_ERROR}
@@ -331,6 +333,17 @@ class DenseTrainer:
             raise NonFiniteError(f"X must be finite, but sample {bad} holds NaN or infinity")
         m = order.shape[0]
         return self.losses[:m], self.yhat[:m]
+
+    def phase_seconds(self):
+        """{phase: seconds}: the wall-clock time the steps since the last reset_phases() (or
+        since this trainer was made) spent in each phase (PHASES): gather, the forward matrix
+        products (with the bias rows), the hidden activations, the output error, the backward
+        matrix products, the backward elementwise work (db sums, f'(h) products)."""
+        return self._step.phase_seconds()
+
+    def reset_phases(self):
+        """Start phase_seconds() from zero."""
+        self._step.reset_phases()
 
 
 # ---- optimizer kernels

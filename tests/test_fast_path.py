@@ -147,3 +147,61 @@ def test_a_bad_row_found_late_puts_everything_back():
     a.fit(x, y, batch_size=16, epochs=1, verbose=0)          # continues as if nothing happened
     b.fit(x, y, batch_size=16, epochs=1, verbose=0)
     assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_the_gather_finds_any_non_finite_value_at_any_column(dtype, value):
+    """The first epoch's gather copies and checks each row in one pass: a NaN or +-inf at
+    any column (the vectorised body and the scalar tail of the loop) is found, naming the
+    sample, and nothing is computed; finite extremes pass."""
+    rng = np.random.default_rng(1)
+    d = 37                                            # not a multiple of any vector width
+    W = [rng.normal(size=(d, 3)).astype(dtype), np.zeros(3, dtype)]
+    Y = np.eye(3, dtype=dtype)[rng.integers(0, 3, 12)]
+    X = rng.normal(size=(12, d)).astype(dtype)
+    X[4, 0] = np.finfo(dtype).max
+    X[5, 1] = -np.finfo(dtype).max
+    X[6, 2] = np.finfo(dtype).tiny / 4                  # subnormal
+    trainer = refnn.kernels.DenseTrainer(W, X, Y, ["softmax"], "softmax_crossentropy", 12)
+    order = np.arange(12, dtype=np.intp)[::-1].copy()
+    trainer.step(order, check_finite=True)          # finite: no error
+    for column in range(d):
+        bad = X.copy()
+        bad[7, column] = value
+        trainer = refnn.kernels.DenseTrainer(W, bad, Y, ["softmax"], "softmax_crossentropy", 12)
+        trainer.grads[0][...] = 0
+        with pytest.raises(ValueError, match="sample 7 holds"):
+            trainer.step(order, check_finite=True)
+        assert not trainer.grads[0].any()           # nothing computed
+        trainer.step(order, check_finite=False)     # unchecked: the caller's promise
+
+
+@pytest.mark.parametrize("hidden", [[], ["sigmoid"], ["relu", "tanh"]])
+def test_step_phases_tile_the_step(hidden):
+    """phase_seconds() splits the steps' time into its phases: each clocked phase has run
+    (a network without hidden layers has no activations to time), together they fit inside
+    the wall-clock time of the calls, and reset_phases() starts again from zero."""
+    import time
+    rng = np.random.default_rng(0)
+    sizes = [12] + [6] * len(hidden) + [3]
+    W = [a for n_in, n_out in zip(sizes[:-1], sizes[1:])
+         for a in (rng.normal(size=(n_in, n_out)), np.zeros(n_out))]
+    X = rng.normal(size=(40, 12))
+    Y = np.eye(3)[rng.integers(0, 3, 40)]
+    trainer = refnn.kernels.DenseTrainer(W, X, Y, hidden + ["softmax"], "softmax_crossentropy", 8)
+    assert tuple(trainer.phase_seconds()) == trainer.PHASES
+    assert set(trainer.phase_seconds().values()) == {0.0}
+    start = time.perf_counter()
+    for s in range(0, 40, 8):
+        trainer.step(np.arange(s, s + 8, dtype=np.intp))
+    wall = time.perf_counter() - start
+    phases = trainer.phase_seconds()
+    for name, seconds in phases.items():
+        if name == "activations" and not hidden:
+            assert seconds == 0.0
+        else:
+            assert seconds > 0.0, name
+    assert sum(phases.values()) <= wall
+    trainer.reset_phases()
+    assert set(trainer.phase_seconds().values()) == {0.0}

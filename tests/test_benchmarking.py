@@ -1,0 +1,56 @@
+"""refnn.benchmarking: where an epoch goes (epoch_phases, format_phases) and the shape of a
+workload's result. No speed is asserted here: speeds are compared in benchmarks/ and by
+`python -m refnn bench`, as ratios measured in one run."""
+import numpy as np
+import pytest
+
+from refnn import benchmarking, kernels
+
+
+def test_format_phases_joins_the_matrix_products_and_sorts_the_rest():
+    phases = {"gather": 0.030, "forward matrix products": 0.150, "activations": 0.010,
+              "output error": 0.005, "backward matrix products": 0.170,
+              "backward elementwise": 0.005, "optimizer update": 0.020, "rest": 0.010}
+    # total 0.400 s: products 0.320 (80%), gather 0.030 (8%, 7.5 rounded to even), ...
+    assert benchmarking.format_phases(phases) == (
+        "refnn's epoch, by phase: matrix products 320 ms (80%), gather 30 ms (8%), "
+        "optimizer update 20 ms (5%), activations 10 ms (2%), rest 10 ms (2%), "
+        "output error 5 ms (1%), backward elementwise 5 ms (1%)")
+
+
+@pytest.mark.parametrize("name", ["W1", "W3"])
+def test_epoch_phases_account_for_the_whole_epoch(name):
+    w, X, Y = benchmarking.workload(name, quick=True)
+    phases, total = benchmarking.epoch_phases(w, X, Y)
+    assert list(phases) == list(kernels.DenseTrainer.PHASES) + ["optimizer update", "rest"]
+    assert all(v > 0 for k, v in phases.items() if k != "rest"), phases
+    assert phases["rest"] >= 0
+    assert sum(phases.values()) == pytest.approx(total, rel=1e-9)
+
+
+def test_epoch_phases_train_as_fit_does():
+    """epoch_phases runs fit's step and update: from the same weights and in the same sample
+    order, a step and an update give the weights fit's first batch gives."""
+    w, X, Y = benchmarking.workload("W1", quick=True)
+    w = dict(w, n=w["batch_size"])
+    X, Y = X[:w["n"]], Y[:w["n"]]
+    fit, setup = benchmarking._run_refnn(w, X, Y, seed=0)
+    model = setup()
+    model.fit(X, Y, batch_size=w["batch_size"], epochs=1, verbose=0, shuffle=False)
+    weights = benchmarking._glorot(benchmarking._sizes(w), w["dtype"], 0)
+    trainer = kernels.DenseTrainer(weights, X, Y, ["sigmoid", "softmax"],
+                                   "softmax_crossentropy", w["batch_size"])
+    trainer.step(np.arange(w["n"], dtype=np.intp))
+    benchmarking._optimizer(w).apply_trusted(weights, trainer.grads)
+    for a, b in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_quick_workload_reports_every_figure():
+    r = benchmarking.run_workload("W1", quick=True)
+    assert set(r["rates"]) >= {"refnn", "numpy"} and "cap" not in r["rates"]
+    assert r["cap"] > 0 and all(rate > 0 for rate in r["rates"].values())
+    assert set(r["phases"]) == set(kernels.DenseTrainer.PHASES) | {"optimizer update", "rest"}
+    text = benchmarking.format_result(r)
+    assert "GEMM-only cap" in text and "refnn's epoch, by phase: matrix products" in text
+    assert 0 < r["fit_peak_mib"] < 64
