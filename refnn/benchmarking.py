@@ -9,6 +9,7 @@ libraries actually use, when threadpoolctl happens to be installed.
 """
 import math
 import os
+import textwrap
 import time
 
 import numpy as np
@@ -432,8 +433,10 @@ def format_result(r):
     if "cap" in r:
         lines.append(f"  {'GEMM-only cap':<13}{r['cap']:>12,.0f} samples/s   refnn reaches "
                      f"{ref / r['cap']:.2f} of it")
-    if "phases" in r:
-        lines.append("  " + format_phases(r["phases"]))
+    if "phases" in r:                   # wrapped between the phases, never inside one
+        lines += [line.replace("\0", " ") for line in textwrap.wrap(
+            format_phases(r["phases"]).replace(" ", "\0").replace(",\0", ", "), 96,
+            initial_indent="  ", subsequent_indent="      ")]
     if "fit_peak_mib" in r:
         lines.append(f"  fit allocates at most {r['fit_peak_mib']:.1f} MiB beyond its inputs "
                      f"(tracemalloc peak)")
