@@ -205,26 +205,24 @@ def _run_refnn(w, X, Y, seed):
 
 def epoch_phases(w, X, Y, seed=0):
     """Where an epoch of refnn's mini-batch training goes: one epoch of the workload run as
-    fit runs it (the compiled step, kernels.DenseTrainer, then the optimizer's update, batch
-    after batch), timed by phase. Returns ({phase: seconds}, epoch seconds): the step's phases
-    (DenseTrainer.PHASES), "optimizer update", and "rest" (the Python loop around them)."""
+    fit runs it (the compiled step, kernels.DenseTrainer, with the optimizer's update fused
+    into it, batch after batch), timed by phase. Returns ({phase: seconds}, epoch seconds):
+    the step's phases (DenseTrainer.PHASES) and "rest" (the Python loop around them)."""
     sizes = _sizes(w)
     weights = _glorot(sizes, w["dtype"], seed)
     activations = [w["activation"]] * (len(sizes) - 2) + ["softmax"]
     batch = w["batch_size"]
     trainer = kernels.DenseTrainer(weights, X, Y, activations, "softmax_crossentropy", batch)
     optimizer = _optimizer(w)
+    optimizer.build(weights)
+    trainer.set_update(*optimizer.fused_rule())
     order = np.random.default_rng(seed).permutation(X.shape[0]).astype(np.intp)
-    update = 0.0
     start = time.perf_counter()
     for first in range(0, X.shape[0], batch):
-        trainer.step(order[first:first + batch])
-        before = time.perf_counter()
-        optimizer.apply_trusted(weights, trainer.grads)
-        update += time.perf_counter() - before
+        trainer.step(order[first:first + batch], scalars=optimizer.fused_scalars())
+        optimizer.iterations += 1
     total = time.perf_counter() - start
     phases = trainer.phase_seconds()
-    phases["optimizer update"] = update
     phases["rest"] = max(0.0, total - sum(phases.values()))
     return phases, total
 

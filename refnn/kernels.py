@@ -316,21 +316,72 @@ class DenseTrainer:
         self._step = _train.DenseStep(self.weights, self.grads, self.work, self.h_last, self.Xb,
                                       self.Yb, self.X, self.Y, self.activations, self.loss_code,
                                       self.losses, self.yhat)
+        self.rule = None            # set_update() fuses an optimizer's update into step()
+        self.updated = False        # whether the last step updated the weights
 
-    def step(self, order, check_finite=False):
+    UPDATE_RULES = tuple(_train.UPDATE_RULES)     # what set_update() accepts
+    # the slots each rule reads: required ones, then optional ones (None when off)
+    _SLOTS = {"sgd": (0, 0), "sgd_momentum": (1, 0), "adagrad": (1, 0), "rmsprop": (1, 2),
+              "adam": (2, 1)}
+
+    def set_update(self, rule, slots):
+        """Fuse an optimizer's update into step(): after the backward pass through each layer,
+        its W and b are updated by `rule` (the loops of the optimizer kernels, see
+        src_c/_updates.pxd), in place, with their slots. `slots` holds, for each weight array
+        in order, a tuple of its slot arrays (as the rule's kernel takes them: sgd_momentum m;
+        adagrad accumulator; rmsprop velocity, average_grad or None, m or None; adam m, v,
+        v_hat or None), each of the weight's shape and dtype, C-contiguous and writable.
+        refnn.optimizers' Optimizer.fused_update() gives both."""
+        rule = choice("rule", rule, self.UPDATE_RULES)
+        required, optional = self._SLOTS[rule]
+        if not isinstance(slots, (list, tuple)) or len(slots) != len(self.weights):
+            raise ValueError(f"slots must hold one tuple per weight array ({len(self.weights)})")
+        table = []
+        for i, (w, own) in enumerate(zip(self.weights, slots)):
+            own = tuple(own)
+            if not required <= len(own) <= required + optional:
+                raise ValueError(f"slots[{i}] must hold {required} to {required + optional} "
+                                 f"arrays for {rule}, got {len(own)}")
+            for j, a in enumerate(own):
+                if a is None and j < required:
+                    raise ValueError(f"slots[{i}][{j}] is required by {rule}, got None")
+                if a is not None and not (isinstance(a, np.ndarray) and a.dtype == w.dtype
+                                          and a.shape == w.shape and a.flags.c_contiguous
+                                          and a.flags.writeable):
+                    raise ValueError(f"slots[{i}][{j}] must be a writable C-contiguous "
+                                     f"{w.dtype.name} array of shape {w.shape}")
+            table.append(own + (None,) * (3 - len(own)))
+        self._scalar_count = _train.UPDATE_RULES[rule][1]
+        self._step.set_update(_train.UPDATE_RULES[rule][0], table)
+        self.rule = rule
+
+    def step(self, order, check_finite=False, scalars=None):
         """Gradients of the mean loss over the samples order (intp indices, at most batch_size).
         Returns (losses, yhat): views of this batch's per-sample losses and outputs.
 
         check_finite checks each gathered row of X on the way (one pass over data already in
         cache, instead of a separate pass over the whole data set): a row with NaN or inf
-        raises NonFiniteError naming the sample, before anything is computed."""
+        raises NonFiniteError naming the sample, before anything is computed.
+
+        scalars (after set_update) are the rule's numbers for this step, e.g. Adam's alpha,
+        beta_1, beta_2, epsilon: then the weights are updated too, unless the batch's loss
+        is not finite; `updated` says which."""
         if type(order) is not np.ndarray or order.dtype != np.intp or order.ndim != 1 \
                 or not order.flags.c_contiguous or not 0 < order.shape[0] <= self.batch_size:
             raise ValueError(f"order must be a contiguous array of 1 to {self.batch_size} "
                              f"intp indices")
-        bad = self._step.step(order, check_finite)  # checks every index is a row of X
-        if bad >= 0:
-            raise NonFiniteError(f"X must be finite, but sample {bad} holds NaN or infinity")
+        if scalars is not None:
+            if self.rule is None:
+                raise ValueError("scalars were given, but no update was set (set_update)")
+            if len(scalars) != self._scalar_count or not all(
+                    isinstance(v, (int, float)) and np.isfinite(v) for v in scalars):
+                raise ValueError(f"scalars must be {self._scalar_count} finite numbers for "
+                                 f"{self.rule}, got {scalars!r}")
+        self.updated = False
+        status = self._step.step(order, check_finite, scalars)  # checks each index is a row
+        if status >= 0:
+            raise NonFiniteError(f"X must be finite, but sample {status} holds NaN or infinity")
+        self.updated = scalars is not None and status == _train.STEP_DONE
         m = order.shape[0]
         return self.losses[:m], self.yhat[:m]
 
@@ -338,7 +389,8 @@ class DenseTrainer:
         """{phase: seconds}: the wall-clock time the steps since the last reset_phases() (or
         since this trainer was made) spent in each phase (PHASES): gather, the forward matrix
         products (with the bias rows), the hidden activations, the output error, the backward
-        matrix products, the backward elementwise work (db sums, f'(h) products)."""
+        matrix products, the backward elementwise work (db sums, f'(h) products), and the
+        fused optimizer update (set_update)."""
         return self._step.phase_seconds()
 
     def reset_phases(self):

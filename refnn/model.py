@@ -505,8 +505,10 @@ class Sequential:
 
     def _fast_step(self, plan, x, y, batch_size):
         """The compiled step (kernels.DenseTrainer): one call per batch computes the gradients
-        into reused buffers; the optimizer updates in place without re-checking them. The
-        layer-by-layer step computes the same numbers (tests hold them to 1e-12 in float64)."""
+        into reused buffers and, for the optimizers that give a fused rule (all of refnn's
+        stochastic ones), updates each layer's weights right after its backward pass; else the
+        optimizer updates in place without re-checking them. The layer-by-layer step computes
+        the same numbers (tests hold them to 1e-12 in float64)."""
         layers, acts, kind = plan
         n = x.shape[0]
         X = x.reshape(n, -1)                                  # Flatten: a view
@@ -516,18 +518,32 @@ class Sequential:
             Y[np.arange(n), y.astype(np.intp)] = 1
         weights = [w for l in layers for w in (l.W, l.b)]
         trainer = kernels.DenseTrainer(weights, X, Y, acts, kind, min(batch_size, n))
+        optimizer = self.optimizer
+        optimizer.build(weights)
+        fused = optimizer.fused_rule()           # the update run inside the step, if it can
+        if fused is not None:
+            trainer.set_update(*fused)
 
         def apply():
-            self.optimizer.apply_trusted(weights, trainer.grads)
+            optimizer.apply_trusted(weights, trainer.grads)
+
+        def count():                             # the step has updated the weights already
+            optimizer.iterations += 1
 
         seen = 0                                 # samples gathered so far: all checked after n
 
         def step(idx):
             nonlocal seen
             check = seen < n                     # the first epoch checks each row it gathers
-            losses, yhat = trainer.step(idx, check_finite=check)
+            scalars = None if fused is None else optimizer.fused_scalars()
+            losses, yhat = trainer.step(idx, check_finite=check, scalars=scalars)
             seen += len(idx)
-            return float(np.mean(losses, dtype=np.float64)), yhat, apply
+            loss = float(np.mean(losses, dtype=np.float64))
+            if fused is None:
+                return loss, yhat, apply
+            if not trainer.updated:              # the loss is not finite: fit stops here
+                return (loss if not math.isfinite(loss) else math.inf), yhat, None
+            return loss, yhat, count
         return step
 
     def _end_epoch(self, epoch, logs, val, callbacks):

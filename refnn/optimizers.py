@@ -196,6 +196,16 @@ class Optimizer:
     def _update(self, weights, grads):
         raise NotImplementedError
 
+    def fused_rule(self):
+        """(rule, slots): how the compiled training step runs this optimizer's update itself
+        (kernels.DenseTrainer.set_update): the rule's name and, per weight, its slot arrays
+        in the rule kernel's order; None when it cannot. Needs build() first."""
+        return None
+
+    def fused_scalars(self):
+        """The rule's numbers for the next step (t = iterations + 1), for DenseTrainer.step."""
+        raise NotImplementedError
+
     # -------------------------------------------------------------- state
     def get_state(self):
         """[iterations (0-d int64), then the slots: slot name by slot name (Keras's order),
@@ -306,6 +316,16 @@ class SGD(Optimizer):
             kernels.sgd_momentum_update(w, g, m, eta, gamma, self.nesterov, check_finite=False,
                                         trusted=self._trusted)
 
+    def fused_rule(self):
+        if self.momentum == 0:
+            return "sgd", [()] * len(self._specs)
+        return "sgd_momentum", [(m,) for m in self._slots["momentum"]]
+
+    def fused_scalars(self):
+        if self.momentum == 0:
+            return (self.learning_rate,)
+        return (self.learning_rate, self.momentum, float(self.nesterov))
+
 
 class Adagrad(Optimizer):
     """a <- a + g^2;   w <- w - eta * g / sqrt(a + adagrad_epsilon)
@@ -338,6 +358,12 @@ class Adagrad(Optimizer):
         for w, g, a in zip(weights, grads, self._slots["accumulator"]):
             kernels.adagrad_update(w, g, a, eta, adagrad_epsilon, check_finite=False,
                                    trusted=self._trusted)
+
+    def fused_rule(self):
+        return "adagrad", [(a,) for a in self._slots["accumulator"]]
+
+    def fused_scalars(self):
+        return (self.learning_rate, self.epsilon)
 
 
 class RMSprop(Optimizer):
@@ -388,6 +414,15 @@ class RMSprop(Optimizer):
                                    average_grad=a, m=m, momentum=gamma, check_finite=False,
                                    trusted=self._trusted)
 
+    def fused_rule(self):
+        n = len(self._specs)
+        return "rmsprop", list(zip(self._slots["velocity"],
+                                   self._slots.get("average_gradient", [None] * n),
+                                   self._slots.get("momentum", [None] * n)))
+
+    def fused_scalars(self):
+        return (self.learning_rate, self.rho, self.momentum, self.epsilon)
+
 
 class Adam(Optimizer):
     """m <- beta_1 m + (1 - beta_1) g;  v <- beta_2 v + (1 - beta_2) g^2;
@@ -426,17 +461,27 @@ class Adam(Optimizer):
             specs.append(("velocity_hat", 0.0))
         return specs
 
-    def _update(self, weights, grads):
-        eta, beta_1, beta_2, adam_epsilon = (self.learning_rate, self.beta_1, self.beta_2,
-                                             self.epsilon)
+    def _alpha(self):
+        """alpha = eta sqrt(1 - beta_2^t) / (1 - beta_1^t): both bias corrections, t = step"""
         t = self.iterations + 1
-        alpha = eta * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)    # both bias corrections
+        return self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+
+    def _update(self, weights, grads):
+        alpha = self._alpha()
         n = len(weights)
         v_hats = self._slots.get("velocity_hat", [None] * n)
         for w, g, m, v, v_hat in zip(weights, grads, self._slots["momentum"],
                                      self._slots["velocity"], v_hats):
-            kernels.adam_update(w, g, m, v, alpha, beta_1, beta_2, adam_epsilon, v_hat=v_hat,
-                                check_finite=False, trusted=self._trusted)
+            kernels.adam_update(w, g, m, v, alpha, self.beta_1, self.beta_2, self.epsilon,
+                                v_hat=v_hat, check_finite=False, trusted=self._trusted)
+
+    def fused_rule(self):
+        n = len(self._specs)
+        return "adam", list(zip(self._slots["momentum"], self._slots["velocity"],
+                                self._slots.get("velocity_hat", [None] * n)))
+
+    def fused_scalars(self):
+        return (self._alpha(), self.beta_1, self.beta_2, self.epsilon)
 
 
 # ---------------------------------------------------------------- full batch

@@ -8,6 +8,7 @@ of one dtype, and the outputs `*_out` are allocated there with the right shapes.
 from cython cimport floating
 from _core cimport refnn_use_blas
 from _core cimport gemm, multiply_derivative
+from _updates cimport sgd_rule
 
 
 def dense_forward(const floating[:, ::1] g_prev,   # IN  (n, n_in)
@@ -64,12 +65,11 @@ def epsilon_backward(const floating[:, ::1] epsilon,   # IN  (n, n_out) error te
 def sgd_update(floating[::1] w,              # IN/OUT parameters, flattened
                const floating[::1] grad,     # IN  dE/dw, flattened
                double eta):                  # IN  learning rate
-    """w <- w - eta * dE/dw"""
-    cdef Py_ssize_t i, size = w.shape[0]
-    cdef floating step_size = <floating> eta
+    """w <- w - eta * dE/dw   (the loop: src_c/_updates.pxd, shared with the training step)"""
+    if w.shape[0] == 0:
+        return
     with nogil:
-        for i in range(size):
-            w[i] -= step_size * grad[i]
+        sgd_rule(&w[0], &grad[0], w.shape[0], eta)
 
 
 include "blas_choice.pxi"

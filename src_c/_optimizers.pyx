@@ -3,7 +3,8 @@
 SGD with momentum (and Nesterov), Adagrad, RMSprop (plain, with momentum, centered) and Adam
 (and AMSGrad). Each kernel walks a flattened parameter array once: for every element it reads
 w, g and the slots, updates the slots and w, and writes them back. No temporaries, no GIL.
-Plain SGD (momentum 0) is refnn._dense.sgd_update.
+Plain SGD (momentum 0) is refnn._dense.sgd_update. The loops themselves are in
+src_c/_updates.pxd, shared with the training step (src_c/_train.pyx).
 
 Boundary: refnn/kernels.py has checked every array (one dtype, the shape of w, C-contiguous,
 writable where written, w and g finite) and every scalar (finite, in range) and flattened the
@@ -12,19 +13,15 @@ An optional slot is None when its option is off (RMSprop without momentum or not
 Adam without AMSGrad).
 
 Notation: w a parameter, g = dE/dw its gradient, eta the learning rate (Keras's learning_rate).
-Slots keep Keras's names. The scalars arrive as double and are rounded once to the arrays'
-type, as Keras casts its hyper-parameters to the variable's dtype; expressions such as 1 - rho
-are formed in double first, as Keras forms them in Python.
+Slots keep Keras's names.
 """
 from cython cimport floating
-from libc.math cimport sqrt, sqrtf
+from _updates cimport sgd_momentum_rule, adagrad_rule, rmsprop_rule, adam_rule
 
 
-cdef inline floating c_sqrt(floating x) noexcept nogil:
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
+cdef inline floating* optional(floating[::1] slot) noexcept nogil:
+    """the slot's data, or NULL for None (an option that is off)"""
+    return NULL if slot is None else &slot[0]
 
 
 def sgd_momentum_update(floating[::1] w,             # IN/OUT parameters, flattened
@@ -34,16 +31,10 @@ def sgd_momentum_update(floating[::1] w,             # IN/OUT parameters, flatte
                         double momentum,             # IN     in [0, 1)
                         bint nesterov):              # IN
     """m <- momentum m - eta g;   w <- w + m   (nesterov: w <- w + momentum m - eta g)"""
-    cdef Py_ssize_t i, size = w.shape[0]
-    cdef floating eta_ = <floating> eta
-    cdef floating mu = <floating> momentum
+    if w.shape[0] == 0:
+        return
     with nogil:
-        for i in range(size):
-            m[i] = m[i] * mu - grad[i] * eta_                # m = momentum m - eta g
-            if nesterov:
-                w[i] += m[i] * mu - grad[i] * eta_           # w = w + momentum m - eta g
-            else:
-                w[i] += m[i]                                 # w = w + m
+        sgd_momentum_rule(&w[0], &grad[0], &m[0], w.shape[0], eta, momentum, nesterov)
 
 
 def adagrad_update(floating[::1] w,                  # IN/OUT parameters, flattened
@@ -52,13 +43,10 @@ def adagrad_update(floating[::1] w,                  # IN/OUT parameters, flatte
                    double eta,                       # IN     learning rate
                    double adagrad_epsilon):          # IN     > 0, inside the square root
     """a <- a + g^2;   w <- w - eta g / sqrt(a + adagrad_epsilon)"""
-    cdef Py_ssize_t i, size = w.shape[0]
-    cdef floating eta_ = <floating> eta
-    cdef floating eps_ = <floating> adagrad_epsilon
+    if w.shape[0] == 0:
+        return
     with nogil:
-        for i in range(size):
-            accumulator[i] += grad[i] * grad[i]                      # a = a + g^2
-            w[i] -= eta_ * grad[i] / c_sqrt(accumulator[i] + eps_)  # w = w - eta g / sqrt(a + eps)
+        adagrad_rule(&w[0], &grad[0], &accumulator[0], w.shape[0], eta, adagrad_epsilon)
 
 
 def rmsprop_update(floating[::1] w,                  # IN/OUT parameters, flattened
@@ -73,32 +61,11 @@ def rmsprop_update(floating[::1] w,                  # IN/OUT parameters, flatte
     """v <- rho v + (1 - rho) g^2;   (centered) a <- rho a + (1 - rho) g
     step = eta g / sqrt(v - a^2 + rmsprop_epsilon)    (not centered: sqrt(v + rmsprop_epsilon))
     m <- momentum m + step;  w <- w - m              (no momentum slot: w <- w - step)"""
-    cdef Py_ssize_t i, size = w.shape[0]
-    cdef bint centered = average_grad is not None
-    cdef bint use_momentum = m is not None
-    cdef floating eta_ = <floating> eta
-    cdef floating rho_ = <floating> rho
-    cdef floating one_minus_rho = <floating> (1.0 - rho)
-    cdef floating mu = <floating> momentum
-    cdef floating eps_ = <floating> rmsprop_epsilon
-    cdef floating g, v, a, denominator, step
+    if w.shape[0] == 0:
+        return
     with nogil:
-        for i in range(size):
-            g = grad[i]
-            v = rho_ * velocity[i] + one_minus_rho * (g * g)      # v = rho v + (1-rho) g^2
-            velocity[i] = v
-            if centered:
-                a = rho_ * average_grad[i] + one_minus_rho * g    # a = rho a + (1-rho) g
-                average_grad[i] = a
-                denominator = v - a * a + eps_                    # v - a^2 + eps
-            else:
-                denominator = v + eps_                            # v + eps
-            step = eta_ * g / c_sqrt(denominator)                 # eta g / sqrt(...)
-            if use_momentum:
-                m[i] = mu * m[i] + step                           # m = momentum m + step
-                w[i] -= m[i]                                      # w = w - m
-            else:
-                w[i] -= step                                      # w = w - step
+        rmsprop_rule(&w[0], &grad[0], &velocity[0], optional(average_grad), optional(m),
+                     w.shape[0], eta, rho, momentum, rmsprop_epsilon)
 
 
 def adam_update(floating[::1] w,                     # IN/OUT parameters, flattened
@@ -114,24 +81,8 @@ def adam_update(floating[::1] w,                     # IN/OUT parameters, flatte
     (amsgrad) v_hat <- max(v_hat, v)
     w <- w - alpha m / (sqrt(v) + adam_epsilon)        (amsgrad: sqrt(v_hat))
     alpha carries both bias corrections, so adam_epsilon is the paper's "epsilon hat"."""
-    cdef Py_ssize_t i, size = w.shape[0]
-    cdef bint amsgrad = v_hat is not None
-    cdef floating alpha_ = <floating> alpha
-    cdef floating one_minus_beta_1 = <floating> (1.0 - beta_1)
-    cdef floating one_minus_beta_2 = <floating> (1.0 - beta_2)
-    cdef floating eps_ = <floating> adam_epsilon
-    cdef floating g
+    if w.shape[0] == 0:
+        return
     with nogil:
-        if amsgrad:          # two loops, not a test per element: both vectorise
-            for i in range(size):
-                g = grad[i]
-                m[i] += (g - m[i]) * one_minus_beta_1             # m = beta_1 m + (1-beta_1) g
-                v[i] += (g * g - v[i]) * one_minus_beta_2         # v = beta_2 v + (1-beta_2) g^2
-                v_hat[i] = v[i] if v[i] > v_hat[i] else v_hat[i]  # v_hat = max(v_hat, v)
-                w[i] -= m[i] * alpha_ / (c_sqrt(v_hat[i]) + eps_) # w -= alpha m/(sqrt(v_hat)+eps)
-        else:
-            for i in range(size):
-                g = grad[i]
-                m[i] += (g - m[i]) * one_minus_beta_1             # m = beta_1 m + (1-beta_1) g
-                v[i] += (g * g - v[i]) * one_minus_beta_2         # v = beta_2 v + (1-beta_2) g^2
-                w[i] -= m[i] * alpha_ / (c_sqrt(v[i]) + eps_)     # w -= alpha m / (sqrt(v) + eps)
+        adam_rule(&w[0], &grad[0], &m[0], &v[0], optional(v_hat), w.shape[0], alpha, beta_1,
+                  beta_2, adam_epsilon)

@@ -9,7 +9,9 @@ its loss) one call does, without the GIL and without allocating:
              MSE:            epsilon_L = 2 (yhat - y) / (n k) * f'(h_L)
   backward:  dW_l = g_{l-1}^T epsilon_l (one gemm),  db_l = sum over the batch of epsilon_l,
              epsilon_{l-1} = (epsilon_l W_l^T) f'(h_{l-1})   (not formed for the input layer)
-The optimizer then updates the weights from dW, db (refnn.optimizers, fused C kernels).
+  update:    (optional) the optimizer's rule on W_l, b_l right after the backward pass through
+             layer l, while dW_l is still in cache (src_c/_updates.pxd, the loops of the
+             optimizer kernels), when the batch's loss is finite; else the caller updates.
 
 It computes what the layer-by-layer path computes (Dense.forward/backward with the loss's fused
 gradient), in the same order of operations; tests hold the two to 1e-12 in float64.
@@ -28,6 +30,9 @@ from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 cdef extern from *:
     void __builtin_prefetch(const void* address, int rw, int locality) noexcept nogil
 from _core cimport refnn_use_blas
+from _updates cimport (update, RULE_SGD, RULE_SGD_MOMENTUM, RULE_ADAGRAD, RULE_RMSPROP,
+                       RULE_ADAM)
+from libc.math cimport isfinite
 from _core cimport (gemm, activate, multiply_derivative, softmax_row, sigmoid, c_exp, c_log,
                     c_log1p, c_abs, SOFTMAX, SIGMOID)
 
@@ -39,7 +44,7 @@ cdef enum:
 
 # the phases of a step, in the order they run (DenseStep.phase_seconds)
 PHASES = ("gather", "forward matrix products", "activations", "output error",
-          "backward matrix products", "backward elementwise")
+          "backward matrix products", "backward elementwise", "optimizer update")
 cdef enum:
     P_GATHER = 0
     P_FORWARD_GEMM = 1
@@ -47,7 +52,20 @@ cdef enum:
     P_OUTPUT = 3
     P_BACKWARD_GEMM = 4
     P_BACKWARD_ELEMENTWISE = 5
-    N_PHASES = 6
+    P_UPDATE = 6
+    N_PHASES = 7
+
+# the optimizers' rules the step can fuse, and how many scalars each takes
+UPDATE_RULES = {"sgd": (RULE_SGD, 1), "sgd_momentum": (RULE_SGD_MOMENTUM, 3),
+                "adagrad": (RULE_ADAGRAD, 2), "rmsprop": (RULE_RMSPROP, 4),
+                "adam": (RULE_ADAM, 4)}
+
+# what step() returns besides a row index: all done; the loss was not finite, so no update
+cdef enum:
+    C_STEP_DONE = -1
+    C_STEP_NOT_FINITE = -2
+STEP_DONE = C_STEP_DONE
+STEP_NOT_FINITE = C_STEP_NOT_FINITE
 
 
 cdef inline double now() noexcept nogil:
@@ -155,10 +173,13 @@ cdef Py_ssize_t train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int
                           floating* Xb, floating* Yb,                 # WORK (m, n_0), (m, n_L)
                           floating* loss_out, floating* yhat_out,     # OUT (m,), (m, n_L)
                           bint check_finite,                          # IN  check each row
+                          int rule, const double* scalars,            # IN  update rule, or -1
+                          floating** slots,                           # IN/OUT 3 per W_l, b_l
                           double* phases,                             # IN/OUT seconds per phase
                           ) noexcept nogil:
-    """Returns -1, or (check_finite) the position in the batch of the first sample whose
-    inputs are not all finite; then nothing else was computed."""
+    """Returns STEP_DONE; or (check_finite) the position in the batch of the first sample
+    whose inputs are not all finite, and then nothing else was computed; or (rule >= 0)
+    STEP_NOT_FINITE when the batch's loss is not finite, and then nothing was updated."""
     cdef Py_ssize_t s, l, j, n_in, n_out
     cdef Py_ssize_t d = sizes[0], k = sizes[L]
     cdef floating* A
@@ -202,6 +223,10 @@ cdef Py_ssize_t train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int
     output_error(loss_code, activations[L - 1], h_last, g[L - 1], Yb, m, k, epsilon[L - 1],
                  loss_out)
     memcpy(yhat_out, g[L - 1], m * k * sizeof(floating))
+    cdef double loss_sum = 0
+    for s in range(m):
+        loss_sum += loss_out[s]
+    cdef bint updating = rule >= 0 and isfinite(loss_sum)
     t = lap(phases, P_OUTPUT, t)
     # backward, output side inwards
     for l in range(L - 1, -1, -1):
@@ -225,7 +250,15 @@ cdef Py_ssize_t train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int
             t = lap(phases, P_BACKWARD_GEMM, t)
             multiply_derivative(activations[l - 1], g[l - 1], epsilon[l - 1], m * n_in)
             t = lap(phases, P_BACKWARD_ELEMENTWISE, t)
-    return -1
+        if updating:                          # W_l is no longer needed for epsilon: update it
+            update(rule, scalars, W[l], dW[l], slots[6 * l], slots[6 * l + 1],
+                   slots[6 * l + 2], n_in * n_out)
+            update(rule, scalars, b[l], db[l], slots[6 * l + 3], slots[6 * l + 4],
+                   slots[6 * l + 5], n_out)
+            t = lap(phases, P_UPDATE, t)
+    if rule >= 0 and not updating:
+        return C_STEP_NOT_FINITE
+    return C_STEP_DONE
 
 
 cdef class DenseStep:
@@ -242,11 +275,17 @@ cdef class DenseStep:
     cdef void** ptr                     # W, b, g, epsilon, dW, db (L each), then X, Y, Xb, Yb,
                                         # h_last, losses, yhat
     cdef double phases[N_PHASES]        # seconds spent in each phase since the last reset
+    cdef int rule                       # the fused update's rule (RULE_*), or -1: none
+    cdef void** slots                   # its slots: 3 per weight array (W_1, b_1, ...), or NULL
+    cdef list slot_refs
+    cdef double scalars[4]
 
     def __cinit__(self):
         self.sizes = NULL
         self.activations = NULL
         self.ptr = NULL
+        self.slots = NULL
+        self.rule = -1
         self.reset_phases()
 
     def __init__(self, list weights, list grads, list work, h_last, Xb, Yb, X, Y,
@@ -273,7 +312,26 @@ cdef class DenseStep:
         for i, a in enumerate((X, Y, Xb, Yb, h_last, losses, yhat)):
             self.ptr[6 * self.L + i] = <void*> <size_t> a.ctypes.data
 
+    def set_update(self, int rule, list slots):
+        """Fuse the optimizer's rule (RULE_*, src_c/_updates.pxd) into step(): `slots` holds
+        for each weight array, in the order of `weights`, its three slot arrays or None (an
+        unused slot), each of the weight's shape and dtype, C-contiguous: checked by the caller
+        (refnn.kernels.DenseTrainer). The arrays are held here, as the weights are."""
+        cdef Py_ssize_t i, j
+        if len(slots) != 2 * self.L:
+            raise ValueError(f"slots must hold {2 * self.L} triples, got {len(slots)}")
+        cdef void** table = <void**> malloc(6 * self.L * sizeof(void*))
+        if table == NULL:
+            raise MemoryError()
+        for i in range(2 * self.L):
+            for j in range(3):
+                a = slots[i][j]
+                table[3 * i + j] = NULL if a is None else <void*> <size_t> a.ctypes.data
+        free(self.slots)
+        self.slots, self.slot_refs, self.rule = table, [list(t) for t in slots], rule
+
     def __dealloc__(self):
+        free(self.slots)
         free(self.ptr)
         free(self.activations)
         free(self.sizes)
@@ -287,14 +345,26 @@ cdef class DenseStep:
         """{phase: seconds} spent in each phase of the steps since the last reset (PHASES)"""
         return {name: self.phases[i] for i, name in enumerate(PHASES)}
 
-    def step(self, const Py_ssize_t[::1] order, bint check_finite=False):
-        """The gradients of the mean loss over the samples `order` (1 to batch indices).
-        With check_finite, returns the index of a sample whose inputs are not all finite (and
-        computes nothing), else -1."""
+    def step(self, const Py_ssize_t[::1] order, bint check_finite=False, scalars=None):
+        """The gradients of the mean loss over the samples `order` (1 to batch indices); with
+        `scalars` (the set_update rule's, for this step) the weights are updated too, when
+        the loss is finite. Returns STEP_DONE; or (check_finite) the index of a sample whose
+        inputs are not all finite, and nothing was computed; or STEP_NOT_FINITE when the
+        loss was not finite, and nothing was updated."""
         cdef Py_ssize_t m = order.shape[0], s, L = self.L, bad = -1
         cdef void** p = self.ptr
+        cdef int rule = -1
+        cdef Py_ssize_t i
         if m < 1 or m > self.batch:
             raise ValueError(f"order must hold 1 to {self.batch} indices, got {m}")
+        if scalars is not None:
+            if self.rule < 0:
+                raise ValueError("scalars given but no update rule was set (set_update)")
+            if not 1 <= len(scalars) <= 4:
+                raise ValueError(f"scalars must hold 1 to 4 numbers, got {len(scalars)}")
+            for i in range(len(scalars)):
+                self.scalars[i] = scalars[i]
+            rule = self.rule
         for s in range(m):
             if order[s] < 0 or order[s] >= self.n:
                 raise ValueError(f"order holds {order[s]}, outside [0, {self.n})")
@@ -307,7 +377,7 @@ cdef class DenseStep:
                     <double**> (p + 5 * L), <double*> p[6 * L], <double*> p[6 * L + 1],
                     &order[0], m, <double*> p[6 * L + 2], <double*> p[6 * L + 3],
                     <double*> p[6 * L + 5], <double*> p[6 * L + 6], check_finite,
-                    self.phases)
+                    rule, self.scalars, <double**> self.slots, self.phases)
             else:
                 bad = train_step_core[float](
                     L, self.sizes, self.activations, self.loss_code,
@@ -316,8 +386,8 @@ cdef class DenseStep:
                     <float**> (p + 5 * L), <float*> p[6 * L], <float*> p[6 * L + 1],
                     &order[0], m, <float*> p[6 * L + 2], <float*> p[6 * L + 3],
                     <float*> p[6 * L + 5], <float*> p[6 * L + 6], check_finite,
-                    self.phases)
-        return -1 if bad < 0 else order[bad]
+                    rule, self.scalars, <float**> self.slots, self.phases)
+        return bad if bad < 0 else order[bad]
 
 
 include "blas_choice.pxi"

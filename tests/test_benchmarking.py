@@ -22,15 +22,15 @@ def test_format_phases_joins_the_matrix_products_and_sorts_the_rest():
 def test_epoch_phases_account_for_the_whole_epoch(name):
     w, X, Y = benchmarking.workload(name, quick=True)
     phases, total = benchmarking.epoch_phases(w, X, Y)
-    assert list(phases) == list(kernels.DenseTrainer.PHASES) + ["optimizer update", "rest"]
+    assert list(phases) == list(kernels.DenseTrainer.PHASES) + ["rest"]
     assert all(v > 0 for k, v in phases.items() if k != "rest"), phases
     assert phases["rest"] >= 0
     assert sum(phases.values()) == pytest.approx(total, rel=1e-9)
 
 
 def test_epoch_phases_train_as_fit_does():
-    """epoch_phases runs fit's step and update: from the same weights and in the same sample
-    order, a step and an update give the weights fit's first batch gives."""
+    """epoch_phases runs fit's step with its fused update: from the same weights and in the
+    same sample order, one step gives the weights fit's first batch gives."""
     w, X, Y = benchmarking.workload("W1", quick=True)
     w = dict(w, n=w["batch_size"])
     X, Y = X[:w["n"]], Y[:w["n"]]
@@ -40,8 +40,10 @@ def test_epoch_phases_train_as_fit_does():
     weights = benchmarking._glorot(benchmarking._sizes(w), w["dtype"], 0)
     trainer = kernels.DenseTrainer(weights, X, Y, ["sigmoid", "softmax"],
                                    "softmax_crossentropy", w["batch_size"])
-    trainer.step(np.arange(w["n"], dtype=np.intp))
-    benchmarking._optimizer(w).apply_trusted(weights, trainer.grads)
+    optimizer = benchmarking._optimizer(w)
+    optimizer.build(weights)
+    trainer.set_update(*optimizer.fused_rule())
+    trainer.step(np.arange(w["n"], dtype=np.intp), scalars=optimizer.fused_scalars())
     for a, b in zip(weights, model.get_weights()):
         np.testing.assert_array_equal(a, b)
 
@@ -50,7 +52,7 @@ def test_a_quick_workload_reports_every_figure():
     r = benchmarking.run_workload("W1", quick=True)
     assert set(r["rates"]) >= {"refnn", "numpy"} and "cap" not in r["rates"]
     assert r["cap"] > 0 and all(rate > 0 for rate in r["rates"].values())
-    assert set(r["phases"]) == set(kernels.DenseTrainer.PHASES) | {"optimizer update", "rest"}
+    assert set(r["phases"]) == set(kernels.DenseTrainer.PHASES) | {"rest"}
     text = benchmarking.format_result(r)
     assert "GEMM-only cap" in text and "refnn's epoch, by phase: matrix products" in text
     assert 0 < r["fit_peak_mib"] < 64

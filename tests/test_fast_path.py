@@ -180,8 +180,9 @@ def test_the_gather_finds_any_non_finite_value_at_any_column(dtype, value):
 @pytest.mark.parametrize("hidden", [[], ["sigmoid"], ["relu", "tanh"]])
 def test_step_phases_tile_the_step(hidden):
     """phase_seconds() splits the steps' time into its phases: each clocked phase has run
-    (a network without hidden layers has no activations to time), together they fit inside
-    the wall-clock time of the calls, and reset_phases() starts again from zero."""
+    (a network without hidden layers has no activations to time; the optimizer update runs
+    once one is fused), together they fit inside the wall-clock time of the calls, and
+    reset_phases() starts again from zero."""
     import time
     rng = np.random.default_rng(0)
     sizes = [12] + [6] * len(hidden) + [3]
@@ -198,10 +199,107 @@ def test_step_phases_tile_the_step(hidden):
     wall = time.perf_counter() - start
     phases = trainer.phase_seconds()
     for name, seconds in phases.items():
-        if name == "activations" and not hidden:
+        if (name == "activations" and not hidden) or name == "optimizer update":
             assert seconds == 0.0
         else:
             assert seconds > 0.0, name
     assert sum(phases.values()) <= wall
+    optimizer = refnn.optimizers.SGD(learning_rate=0.1)
+    optimizer.build(W)
+    trainer.set_update(*optimizer.fused_rule())
+    trainer.step(np.arange(8, dtype=np.intp), scalars=optimizer.fused_scalars())
+    assert trainer.phase_seconds()["optimizer update"] > 0.0
     trainer.reset_phases()
     assert set(trainer.phase_seconds().values()) == {0.0}
+
+
+FUSABLE = {
+    "sgd": lambda: refnn.optimizers.SGD(learning_rate=0.1),
+    "momentum": lambda: refnn.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+    "nesterov": lambda: refnn.optimizers.SGD(learning_rate=0.1, momentum=0.9, nesterov=True),
+    "adagrad": lambda: refnn.optimizers.Adagrad(learning_rate=0.1),
+    "rmsprop": lambda: refnn.optimizers.RMSprop(learning_rate=0.01),
+    "rmsprop-centered-momentum": lambda: refnn.optimizers.RMSprop(
+        learning_rate=0.01, momentum=0.5, centered=True),
+    "adam": lambda: refnn.optimizers.Adam(learning_rate=0.01),
+    "amsgrad": lambda: refnn.optimizers.Adam(learning_rate=0.01, amsgrad=True),
+}
+
+
+def _trainer_pair(make_optimizer, dtype, hidden=("sigmoid", "relu")):
+    """Two trainers on copies of one network and data, each with its own fresh optimizer."""
+    rng = np.random.default_rng(3)
+    sizes = [9, 7, 5, 4][:len(hidden) + 1] + [4]
+    W = [a.astype(dtype) for n_in, n_out in zip(sizes[:-1], sizes[1:])
+         for a in (rng.normal(size=(n_in, n_out)), rng.normal(size=n_out) * 0.1)]
+    X = rng.normal(size=(30, 9)).astype(dtype)
+    Y = np.eye(4, dtype=dtype)[rng.integers(0, 4, 30)]
+    pair = []
+    for _ in range(2):
+        weights = [w.copy() for w in W]
+        trainer = refnn.kernels.DenseTrainer(weights, X, Y, list(hidden) + ["softmax"],
+                                             "softmax_crossentropy", 8)
+        optimizer = make_optimizer()
+        optimizer.build(weights)
+        pair.append((weights, trainer, optimizer))
+    return pair
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(FUSABLE))
+def test_the_fused_update_equals_the_optimizer_bit_for_bit(name, dtype):
+    """The optimizer's rule run inside the step, layer by layer, right after each layer's
+    backward pass, gives the weights and slots the optimizer's own apply gives after the step:
+    the same loops (src_c/_updates.pxd) on the same numbers."""
+    (w_a, fused, opt_a), (w_b, plain, opt_b) = _trainer_pair(FUSABLE[name], dtype)
+    fused.set_update(*opt_a.fused_rule())
+    for start in (0, 8, 16, 24, 0, 8):
+        order = np.arange(start, min(start + 8, 30), dtype=np.intp)
+        losses_a, _ = fused.step(order, scalars=opt_a.fused_scalars())
+        assert fused.updated
+        opt_a.iterations += 1
+        losses_b, _ = plain.step(order)
+        opt_b.apply_trusted(w_b, plain.grads)
+        np.testing.assert_array_equal(losses_a, losses_b)
+        for a, b in zip(w_a, w_b):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(opt_a.get_state(), opt_b.get_state()):
+        np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for a, b in zip(w_a, _trainer_pair(FUSABLE[name], dtype)[0][0]))
+
+
+def test_a_non_finite_loss_updates_nothing():
+    """A batch whose loss is not finite leaves weights and slots as they were (fit then stops
+    before that update), and says so."""
+    (weights, trainer, optimizer), _ = _trainer_pair(FUSABLE["adam"], np.float64, hidden=())
+    trainer.set_update(*optimizer.fused_rule())
+    weights[0][0, 0] = 1e308                       # h = 5e308 overflows: the loss is inf
+    trainer.X[:, 0] = 5
+    before = [w.copy() for w in weights] + optimizer.get_state()
+    with np.errstate(all="ignore"):
+        losses, _ = trainer.step(np.arange(8, dtype=np.intp), scalars=optimizer.fused_scalars())
+    assert not np.isfinite(losses).all() and not trainer.updated
+    for a, b in zip(before, weights + optimizer.get_state()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_fused_update_refuses_what_does_not_fit():
+    (weights, trainer, optimizer), _ = _trainer_pair(FUSABLE["adam"], np.float64)
+    order = np.arange(8, dtype=np.intp)
+    with pytest.raises(ValueError, match="no update was set"):
+        trainer.step(order, scalars=(0.1, 0.9, 0.999, 1e-7))
+    rule, slots = optimizer.fused_rule()
+    with pytest.raises(ValueError, match="unknown rule 'lbfgs'"):
+        trainer.set_update("lbfgs", slots)
+    with pytest.raises(ValueError, match="one tuple per weight"):
+        trainer.set_update(rule, slots[:-1])
+    with pytest.raises(ValueError, match=r"slots\[0\]\[1\] is required"):
+        trainer.set_update(rule, [(slots[0][0], None, None)] + slots[1:])
+    with pytest.raises(ValueError, match=r"slots\[1\]\[0\] must be a writable C-contiguous"):
+        trainer.set_update(rule, [slots[0], (slots[1][0].astype(np.float32),) + slots[1][1:]]
+                           + slots[2:])
+    trainer.set_update(rule, slots)
+    for bad in [(0.1, 0.9, 0.999), (0.1, 0.9, 0.999, float("nan")), (0.1, 0.9, 0.999, "x")]:
+        with pytest.raises(ValueError, match="scalars must be 4 finite numbers"):
+            trainer.step(order, scalars=bad)
+    assert not trainer.updated
