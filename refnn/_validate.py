@@ -151,6 +151,13 @@ def positive_int(name, value, *, allow_zero=False):
     return value
 
 
+def flag(name, value):
+    """True or False (a NumPy bool too); anything else is refused, naming what was received."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 def choice(name, value, valid):
     """One of the names in `valid`; the error lists them."""
     if not isinstance(value, str) or value not in valid:

@@ -30,7 +30,7 @@ import zlib
 
 import numpy as np
 
-from ._validate import as_dtype, positive_int, positive_number
+from ._validate import as_dtype, flag, positive_int, positive_number
 
 __all__ = ["load_idx", "IDXFormatError", "fashion_mnist", "mnist", "FASHION_MNIST_CLASSES",
            "spirals", "circles", "xor", "blobs", "TOY_DATASETS"]
@@ -185,11 +185,6 @@ def _locate(subdir, path, how_to_get):
                               f"(each plain or .gz). {how_to_get}")
 
 
-def _check_flag(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-    return bool(value)
-
 
 def _load_split(images_file, labels_file):
     x = load_idx(images_file)
@@ -211,8 +206,8 @@ def _load_split(images_file, labels_file):
 
 
 def _load_mnist_format(subdir, path, normalize, dtype, flatten, how_to_get):
-    normalize = _check_flag("normalize", normalize)
-    flatten = _check_flag("flatten", flatten)
+    normalize = flag("normalize", normalize)
+    flatten = flag("flatten", flatten)
     dtype = as_dtype("dtype", dtype)
     train_x, train_y, test_x, test_y = _locate(subdir, path, how_to_get)
     splits = []

@@ -5,6 +5,11 @@ makes the weights for an input shape, `forward` computes and remembers what `bac
 `backward` takes dE/dg (the gradient of the loss with respect to the layer's output) and
 returns dE/dg_prev, leaving the gradients of the layer's weights in `self.grads`.
 
+Freezing (Keras's `layer.trainable = False`) changes which weights the optimizer updates, not
+the derivatives: a frozen layer still passes dE/dg_prev back to the layers before it, and its
+weights move from `trainable_weights` to `non_trainable_weights` without changing their place
+in `weights`. A frozen batch normalisation runs in inference mode, as in Keras 3.
+
 Notation: g_prev the layer's input, h weighted sum, g = f(h) output, epsilon = dE/dh.
 All arrays are batch-major, C-contiguous, in the model's dtype; matrix products and
 activations run in the compiled kernels through refnn.kernels.
@@ -14,7 +19,7 @@ import math
 import numpy as np
 
 from . import kernels
-from ._validate import as_array, choice, positive_int, positive_number
+from ._validate import choice, flag, positive_int, positive_number
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "softmax", "linear")
 
@@ -24,14 +29,22 @@ def _activation_name(activation):
     return "linear" if activation is None else choice("activation", activation, ACTIVATIONS)
 
 
-class Context:
-    """What a forward pass needs to know: training or inference, the dropout generator, and
-    whether batch normalisation may update its moving statistics."""
 
-    def __init__(self, training=False, rng=None, update_state=False):
+class Context:
+    """What a forward pass needs to know: training or inference, the dropout generator,
+    whether batch normalisation may update its moving statistics, and which layers are frozen.
+
+    frozen: the set of layers a model froze at its last compile() (a model's changes of
+    `trainable` take effect there, as in Keras), or None: each layer's own `trainable`."""
+
+    def __init__(self, training=False, rng=None, update_state=False, frozen=None):
         self.training = training
         self.rng = rng
         self.update_state = update_state
+        self.frozen = frozen
+
+    def is_frozen(self, layer):
+        return (not layer.trainable) if self.frozen is None else layer in self.frozen
 
 
 # --------------------------------------------------------------------------- initialisers
@@ -75,10 +88,11 @@ INITIALIZERS = {
 class Layer:
     """A layer: build(input_shape) -> output_shape, forward, backward, weights and grads."""
 
-    def __init__(self, name=None, input_shape=None):
+    def __init__(self, name=None, input_shape=None, trainable=True):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, got {type(name).__name__}")
         self.name = name
+        self._trainable = flag("trainable", trainable)
         if input_shape is not None:
             if isinstance(input_shape, int):
                 input_shape = (input_shape,)
@@ -92,29 +106,69 @@ class Layer:
         self.dtype = None
         self.grads = []
 
-    # weights: trainable first, then non-trainable (Keras's get_weights order per layer)
+    # ------------------------------------------------------------------ trainable
     @property
-    def trainable_weights(self):
+    def trainable(self):
+        """Whether the optimizer trains this layer's weights (Keras's layer.trainable, default
+        True).
+
+        A frozen layer (trainable = False) keeps its weights through fit: they move to
+        non_trainable_weights (self.weights keeps its order), the optimizer has no slots for
+        them, gradients still flow through the layer to the layers before it, and a batch
+        normalisation runs in inference mode. Setting it sets it on every layer inside (a Dense
+        layer's batch normalisation, a Residual block's layers), as in Keras. A compiled model
+        takes the change at its next compile(), as in Keras."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        value = flag("trainable", value)
+        self._trainable = value
+        for layer in self._sublayers():
+            layer.trainable = value
+
+    def _sublayers(self):
+        """The layers inside this one (their trainable follows this layer's)."""
         return []
 
-    @property
-    def non_trainable_weights(self):
+    # ------------------------------------------------------------------ weights
+    # A layer's weights are its parameters (what backward computes gradients of: W, b, gamma,
+    # beta; self.grads holds them in this order), then its state (batch normalisation's moving
+    # statistics: set by forward, a constant of the loss, never trained).
+    def _parameters(self):
+        return []
+
+    def _state(self):
         return []
 
     @property
     def weights(self):
-        return self.trainable_weights + self.non_trainable_weights
+        """All weights, in get_weights() order: parameters, then state (frozen or not)."""
+        return self._parameters() + self._state()
+
+    def trainable_mask(self):
+        """For each entry of self.weights: is it trained by the optimizer? A parameter is, when
+        its layer is trainable; the state never is."""
+        return [self.trainable] * len(self._parameters()) + [False] * len(self._state())
+
+    # Keras's order per layer: trainable first, then non-trainable (for a plain layer, frozen
+    # or not, that is self.weights)
+    @property
+    def trainable_weights(self):
+        return [w for w, m in zip(self.weights, self.trainable_mask()) if m]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for w, m in zip(self.weights, self.trainable_mask()) if not m]
 
     def weight_names(self):
         return []
 
     def aligned_grads(self):
-        """The gradients in the order of self.weights: zeros for the non-trainable ones."""
-        return list(self.grads) + [np.zeros_like(w) for w in self.non_trainable_weights]
-
-    def trainable_mask(self):
-        """For each entry of self.weights: is it trained by the optimizer?"""
-        return [True] * len(self.trainable_weights) + [False] * len(self.non_trainable_weights)
+        """dL/dw for each entry of self.weights: the parameters' gradients (of a frozen layer's
+        too: freezing changes what the optimizer updates, not the derivative), then zeros for
+        the state, a constant of the loss."""
+        return list(self.grads) + [np.zeros_like(w) for w in self._state()]
 
     def count_params(self):
         return int(sum(w.size for w in self.weights))
@@ -138,7 +192,7 @@ class Layer:
     output_activation = None
 
     def get_config(self):
-        config = {"name": self.name}
+        config = {"name": self.name, "trainable": self.trainable}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
         return config
@@ -204,7 +258,7 @@ class Dense(Layer):
         self.bias_initializer = choice("bias_initializer", bias_initializer, INITIALIZERS)
         if not isinstance(batch_norm, bool):
             raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
-        self.batch_norm = BatchNormalization() if batch_norm else None
+        self.batch_norm = BatchNormalization(trainable=self.trainable) if batch_norm else None
         self.W = self.b = None
         self.kernel_mask = None
 
@@ -231,14 +285,24 @@ class Dense(Layer):
             self.batch_norm.build((self.units,), dtype, rng)
         return self.output_shape
 
-    @property
-    def trainable_weights(self):
-        own = [self.W, self.b] if self.use_bias else [self.W]
-        return own + (self.batch_norm.trainable_weights if self.batch_norm else [])
+    def _sublayers(self):
+        return [self.batch_norm] if self.batch_norm is not None else []
 
-    @property
-    def non_trainable_weights(self):
-        return self.batch_norm.non_trainable_weights if self.batch_norm else []
+    def _own_parameters(self):
+        return [self.W, self.b] if self.use_bias else [self.W]
+
+    def _parameters(self):
+        return self._own_parameters() + (self.batch_norm._parameters() if self.batch_norm else [])
+
+    def _state(self):
+        return self.batch_norm._state() if self.batch_norm else []
+
+    def trainable_mask(self):
+        """W, b trained when this layer is trainable; the batch normalisation's entries when
+        it is trainable too (set dense.trainable and both follow)."""
+        inner = self.batch_norm.trainable_mask() if self.batch_norm else []
+        return ([self.trainable] * len(self._own_parameters())
+                + [m and self.trainable for m in inner])
 
     def weight_names(self):
         own = ["kernel", "bias"] if self.use_bias else ["kernel"]
@@ -377,6 +441,8 @@ class BatchNormalization(Layer):
                dx = gamma / (n sqrt(var + epsilon_bn)) (n dy - sum(dy) - xhat sum(dy xhat))
     Keras defaults: momentum 0.99, epsilon 1e-3 (the Keras keyword `epsilon`; here `bn_epsilon`
     inside, since epsilon names the error term).
+    trainable=False (frozen) runs in inference mode also in fit, as in Keras 3: gamma and beta
+    stay, the moving statistics normalise and are not updated.
     """
 
     def __init__(self, momentum=0.99, epsilon=1e-3, center=True, scale=True, **kwargs):
@@ -399,12 +465,10 @@ class BatchNormalization(Layer):
         self.moving_variance = np.ones(d, self.dtype)
         return self.output_shape
 
-    @property
-    def trainable_weights(self):
+    def _parameters(self):
         return ([self.gamma] if self.scale else []) + ([self.beta] if self.center else [])
 
-    @property
-    def non_trainable_weights(self):
+    def _state(self):
         return [self.moving_mean, self.moving_variance]
 
     def weight_names(self):
@@ -414,7 +478,10 @@ class BatchNormalization(Layer):
     def forward(self, x, ctx):
         shape = x.shape
         x = x.reshape(-1, shape[-1])
-        if ctx.training:
+        # a frozen layer runs in inference mode also while training (Keras 3): the moving
+        # statistics normalise, and nothing updates them
+        batch_statistics = ctx.training and not ctx.is_frozen(self)
+        if batch_statistics:
             mu = x.mean(axis=0)
             var = x.var(axis=0)
             if ctx.update_state:
@@ -423,7 +490,7 @@ class BatchNormalization(Layer):
                 self.moving_variance[...] = m * self.moving_variance + (1 - m) * var
         else:
             mu, var = self.moving_mean, self.moving_variance
-        self.training = ctx.training
+        self.training = batch_statistics            # what backward differentiates through
         self.inv_std = (1 / np.sqrt(var + self.bn_epsilon)).astype(x.dtype)
         self.xhat = (x - mu) * self.inv_std
         return np.ascontiguousarray(self.gamma * self.xhat + self.beta).reshape(shape)
@@ -464,6 +531,12 @@ class Residual(Layer):
                    "a list holding " + ", ".join(sorted({type(l).__name__ for l in layers})))
             raise TypeError(f"Residual takes a layer or a non-empty list of layers, got {got}")
         self.layers = list(layers)
+        if not self.trainable:                 # as the setter: a frozen block freezes its layers
+            for layer in self.layers:
+                layer.trainable = False
+
+    def _sublayers(self):
+        return self.layers
 
     def build(self, input_shape, dtype, rng):
         super().build(input_shape, dtype, rng)
@@ -474,14 +547,6 @@ class Residual(Layer):
             raise ValueError(f"a Residual block must keep the shape: it receives {tuple(input_shape)} "
                              f"but its layers give {tuple(shape)}")
         return self.output_shape
-
-    @property
-    def trainable_weights(self):
-        return [w for l in self.layers for w in l.trainable_weights]
-
-    @property
-    def non_trainable_weights(self):
-        return [w for l in self.layers for w in l.non_trainable_weights]
 
     @property
     def weights(self):
@@ -507,7 +572,7 @@ class Residual(Layer):
         return list(self.grads)
 
     def trainable_mask(self):
-        return [m for l in self.layers for m in l.trainable_mask()]
+        return [m and self.trainable for l in self.layers for m in l.trainable_mask()]
 
     def get_config(self):
         return {**super().get_config(), "layers": [serialize(l) for l in self.layers]}

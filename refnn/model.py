@@ -8,6 +8,11 @@ One training step on a mini-batch (X_b, Y_b):
   update:    the optimizer moves every trainable weight (a fused C kernel per array)
 The mean of the per-sample gradients is the batch gradient; refnn.textbook shows the
 per-sample algorithm this generalises.
+
+Frozen layers (layer.trainable = False, as in Keras): compile() chooses the trainable weights
+(self._trainable, what the optimizer is built for) and the frozen layers (a frozen batch
+normalisation runs in inference mode); fit trains with that choice until the next compile(),
+as Keras does. A change of `trainable` after compile() is not applied by fit, which warns.
 """
 import json
 import math
@@ -15,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 import zipfile
 
 import numpy as np
@@ -24,8 +30,8 @@ from . import layers as layers_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from ._validate import (NonFiniteError, as_array, as_dtype, check_same_samples, positive_int,
-                        positive_number)
+from ._validate import (NonFiniteError, as_array, as_dtype, check_same_samples, flag,
+                        positive_int, positive_number)
 from .callbacks import Callback, History, ProgressDisplay
 from .layers import Context, Dense, Flatten, Layer
 
@@ -42,11 +48,12 @@ class Sequential:
 
     seed fixes the initial weights, the shuffling and the dropout masks (the same seed, data and
     thread count give bit-identical weights); dtype is "float32" (default, for training) or
-    "float64" (for verification).
+    "float64" (for verification). trainable=False freezes every layer (see `trainable`).
     """
 
-    def __init__(self, layers=None, seed=None, dtype="float32", name=None):
+    def __init__(self, layers=None, seed=None, dtype="float32", name=None, trainable=True):
         self.dtype = as_dtype("dtype", dtype)
+        self._model_trainable = flag("trainable", trainable)
         if seed is not None:
             seed = positive_int("seed", seed, allow_zero=True)
         self.seed = seed
@@ -61,6 +68,7 @@ class Sequential:
         # fit trains a plain stack of Dense layers through one compiled step per batch
         # (kernels.DenseTrainer); False forces the layer-by-layer path (same numbers)
         self.use_fast_path = True
+        self._frozen = frozenset()       # the layers frozen at the last compile (or build)
         self.loss = self.optimizer = None
         self.metrics = []
         self._metric_names = []
@@ -70,6 +78,8 @@ class Sequential:
             raise TypeError(f"layers must be a list of layers, got {type(layers).__name__}")
         for layer in layers or []:
             self.add(layer)
+        if not self._model_trainable:
+            self.trainable = False
 
     # ------------------------------------------------------------------ structure
     def add(self, layer):
@@ -133,10 +143,70 @@ class Sequential:
             self.optimizer = optimizers_module.deserialize(self.optimizer.get_config())
 
     def _refresh_weight_lists(self):
+        """The weights, and what fit trains: the trainable mask, the trainable weights (the
+        optimizer's) and the frozen layers, chosen now from the layers' `trainable`."""
         self._weights = [w for l in self.layers for w in l.weights]
-        mask = [m for l in self.layers for m in l.trainable_mask()]
+        mask = self._live_trainable_mask()
         self._trainable_mask = mask
         self._trainable = [w for w, m in zip(self._weights, mask) if m]
+        self._frozen = frozenset(l for top in self.layers
+                                 for l, trained in _walk(top, self.trainable) if not trained)
+        self._compiled_flags = self._trainable_flags()
+
+    # ------------------------------------------------------------------ trainable
+    @property
+    def trainable(self):
+        """Keras's model.trainable: setting it sets every layer's `trainable` (default True).
+
+        As in Keras, fit trains the weights that were trainable at the last compile(): after
+        changing `trainable` (of the model or of a layer), call compile() again. Until then fit
+        trains as before and warns; summary(), trainable_weights and non_trainable_weights
+        show the new setting."""
+        return self._model_trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        value = flag("trainable", value)
+        self._model_trainable = value
+        for layer in self.layers:
+            layer.trainable = value
+
+    def _live_trainable_mask(self):
+        return [m and self.trainable for l in self.layers for m in l.trainable_mask()]
+
+    def _trainable_flags(self):
+        """Per layer: whether it and each layer inside it are trained now."""
+        return [tuple(trained for _, trained in _walk(top, self.trainable)) for top in self.layers]
+
+    @property
+    def weights(self):
+        """All weights (the arrays themselves), in get_weights() order; [] before the build."""
+        return [w for l in self.layers for w in l.weights] if self.built else []
+
+    @property
+    def trainable_weights(self):
+        """The weights of trainable layers, in get_weights() order (the current setting)."""
+        if not self.built:
+            return []
+        return [w for w, m in zip(self.weights, self._live_trainable_mask()) if m]
+
+    @property
+    def non_trainable_weights(self):
+        """Frozen layers' weights and batch normalisation's moving statistics, in get_weights()
+        order (the current setting)."""
+        if not self.built:
+            return []
+        return [w for w, m in zip(self.weights, self._live_trainable_mask()) if not m]
+
+    def _warn_if_trainable_changed(self):
+        if not self.built or self._trainable_flags() == self._compiled_flags:
+            return
+        changed = [_layer_label(i, layer) for i, (layer, now, then) in
+                   enumerate(zip(self.layers, self._trainable_flags(), self._compiled_flags))
+                   if now != then]
+        warnings.warn(f"the trainable attribute of {', '.join(changed)} changed since compile(); "
+                      f"as in Keras, fit trains the weights chosen at compile() until you call "
+                      f"compile() again", UserWarning, stacklevel=3)
 
     def _require_built(self, what):
         if not self.built:
@@ -146,8 +216,7 @@ class Sequential:
     def weight_names(self):
         names = []
         for i, layer in enumerate(self.layers):
-            prefix = layer.name or f"{type(layer).__name__.lower()}_{i}"
-            names += [f"{prefix}/{n}" for n in layer.weight_names()]
+            names += [f"{_layer_label(i, layer)}/{n}" for n in layer.weight_names()]
         return names
 
     def get_weights(self):
@@ -176,7 +245,10 @@ class Sequential:
 
     # ------------------------------------------------------------------ compile
     def compile(self, loss, optimizer="rmsprop", metrics=None):
-        """Choose the loss, the optimizer (name or object) and the metrics (e.g. ["acc"])."""
+        """Choose the loss, the optimizer (name or object) and the metrics (e.g. ["acc"]).
+
+        Also fixes what fit trains, from the layers' `trainable` now (as Keras): the optimizer
+        gets slots for the trainable weights only."""
         loss = losses_module.get(loss)
         optimizer = optimizers_module.get(optimizer)
         if metrics is None:
@@ -190,7 +262,16 @@ class Sequential:
         for m in metrics:                        # unknown names fail now, not in fit
             metrics_module.get(m, loss, shape)
         if self.built:
-            optimizer.build(self._trainable)     # fails before anything is replaced
+            mask = self._live_trainable_mask()
+            trainable = [w for w, m in zip(self._weights, mask) if m]
+            try:
+                optimizer.build(trainable)       # fails before anything is replaced
+            except ValueError as e:
+                if optimizer is not self.optimizer:
+                    raise
+                raise ValueError(f"{e} (the trainable weights changed since the last compile(): "
+                                 f"compile with a new optimizer, e.g. optimizer='adam')") from None
+            self._refresh_weight_lists()
         self.loss, self.optimizer, self._metric_names = loss, optimizer, list(metrics)
         self.compiled = True
 
@@ -280,14 +361,18 @@ class Sequential:
         """The loss (mean over samples) and its gradients in get_weights() order.
 
         training=True is the gradient fit follows: batch statistics in batch normalisation
-        (moving statistics left alone) and dropout with a fixed mask (drawn from the model's
-        seed, the same on every call, so that finite differences see one function)."""
+        (moving statistics left alone; a frozen one uses them) and dropout with a fixed mask
+        (drawn from the model's seed, the same on every call, so that finite differences see
+        one function). A frozen layer's weights get their gradients too (fit does not apply
+        them); the moving statistics, constants of the loss, get zeros, also where they
+        normalise (training=False, or a frozen batch normalisation): finite differences see
+        them move the loss there, so gradcheck such a model over its other weights."""
         self._require_compiled("loss_and_gradients")
         if not isinstance(training, (bool, np.bool_)):
             raise TypeError(f"training must be True or False, got {training!r}")
         X, Y = self._prepare_xy(X, Y, "X", "Y")
         ctx = Context(training=bool(training), rng=np.random.default_rng(self._fixed_seed),
-                      update_state=False)
+                      update_state=False, frozen=self._frozen)
         with _overflow_names("X"):
             yhat = self._forward(X, ctx)
             per_sample, grads = self._backward(Y, yhat)
@@ -297,7 +382,8 @@ class Sequential:
         """Where the loss is not differentiable: relu's h > 0 in every layer, Huber's |r| <= delta.
         A finite-difference step that changes it crossed a kink (gradcheck skips that entry)."""
         X, Y = self._prepare_xy(X, Y, "X", "Y")
-        ctx = Context(training=True, rng=np.random.default_rng(self._fixed_seed), update_state=False)
+        ctx = Context(training=True, rng=np.random.default_rng(self._fixed_seed),
+                      update_state=False, frozen=self._frozen)
         signature = []
         g = X
         for layer in self.layers:
@@ -314,7 +400,7 @@ class Sequential:
         """A copy of the model computing in `dtype` (gradcheck checks in float64)."""
         self._require_built("astype")
         clone = Sequential([layers_module.deserialize(layers_module.serialize(l)) for l in self.layers],
-                           seed=self.seed, dtype=dtype, name=self.name)
+                           seed=self.seed, dtype=dtype, name=self.name, trainable=self.trainable)
         clone.build(self.input_shape)
         clone.set_weights(self.get_weights())
         if self.compiled:
@@ -331,6 +417,7 @@ class Sequential:
         Everything is checked before any weight moves: a bad argument changes nothing.
         Ctrl-C stops cleanly after the current batch; the model stays usable."""
         self._require_compiled("fit")
+        self._warn_if_trainable_changed()
         batch_size = positive_int("batch_size", batch_size)
         epochs = positive_int("epochs", epochs)
         initial_epoch = positive_int("initial_epoch", initial_epoch, allow_zero=True)
@@ -409,13 +496,18 @@ class Sequential:
     def _fast_plan(self):
         """(dense layers, their activations, the fused loss name) when fit can take the
         compiled step: Dense layers only (after an optional Flatten), with biases, no batch
-        normalisation, no kernel mask; the output and loss one of softmax + CE (or sparse CE),
-        sigmoid + BCE, or an elementwise activation + MSE; a stochastic optimizer."""
+        normalisation, no kernel mask, none frozen (the step updates every W and b); the
+        output and loss one of softmax + CE (or sparse CE), sigmoid + BCE, or an elementwise
+        activation + MSE; a stochastic optimizer."""
         if not self.use_fast_path or not self.optimizer.stochastic:
             return None
         layers = self.layers[1:] if isinstance(self.layers[0], Flatten) else self.layers
         if not layers or not all(type(l) is Dense and l.batch_norm is None and l.use_bias and
                                  l.kernel_mask is None for l in layers):
+            return None
+        # a frozen layer: the layer-by-layer step (before the first build, the setting the
+        # build will take)
+        if not all(self._trainable_mask if self.built else self._live_trainable_mask()):
             return None
         acts = [l.activation for l in layers]
         if any(a not in self._ELEMENTWISE for a in acts[:-1]):
@@ -490,7 +582,8 @@ class Sequential:
         """The layer-by-layer step: forward, loss gradient, backward through every layer."""
         def step(idx):
             xb, yb = x[idx], y[idx]                           # the batch, gathered
-            ctx = Context(training=True, rng=self._dropout_rng, update_state=True)
+            ctx = Context(training=True, rng=self._dropout_rng, update_state=True,
+                          frozen=self._frozen)
             try:
                 yhat = self._forward(xb, ctx)
                 per_sample, grads = self._backward(yb, yhat)
@@ -560,7 +653,8 @@ class Sequential:
             cb.on_epoch_end(epoch, logs)
 
     def _fit_full_batch(self, x, y, epochs, initial_epoch, val, callbacks):
-        """L-BFGS: each epoch one scipy.optimize run on the packed parameter vector."""
+        """L-BFGS: each epoch one scipy.optimize run on the packed vector of the trainable
+        weights (a frozen layer's are not in it)."""
         shapes = [w.shape for w in self._trainable]
         sizes = [w.size for w in self._trainable]
 
@@ -571,7 +665,8 @@ class Sequential:
         def fun(v):
             for w, p in zip(self._trainable, unpack(v)):
                 w[...] = p
-            ctx = Context(training=True, rng=np.random.default_rng(self._fixed_seed), update_state=False)
+            ctx = Context(training=True, rng=np.random.default_rng(self._fixed_seed),
+                          update_state=False, frozen=self._frozen)
             yhat = self._forward(x, ctx)
             per_sample, grads = self._backward(y, yhat)
             flat = np.concatenate([np.ravel(g) for g, m in zip(grads, self._trainable_mask) if m])
@@ -580,10 +675,14 @@ class Sequential:
         for epoch in range(initial_epoch, initial_epoch + epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
-            x0 = np.concatenate([w.ravel() for w in self._trainable]).astype(np.float64)
-            v, info = self.optimizer.minimize(fun, x0)
-            for w, p in zip(self._trainable, unpack(np.asarray(v))):
-                w[...] = p
+            if self._trainable:
+                x0 = np.concatenate([w.ravel() for w in self._trainable]).astype(np.float64)
+                v, info = self.optimizer.minimize(fun, x0)
+                for w, p in zip(self._trainable, unpack(np.asarray(v))):
+                    w[...] = p
+            else:                                   # every layer frozen: nothing to minimise
+                info = {"stop_reason": "no trainable weights", "grad_norm": 0.0,
+                        "n_iterations": 0, "n_function_evals": 0}
             values = self._evaluate_prepared(x, y, batch_size=max(1024, x.shape[0]))
             logs = {"loss": values[0], **dict(zip(self._metric_names, values[1:])),
                     "stop_reason": info["stop_reason"], "grad_norm": info["grad_norm"],
@@ -639,14 +738,14 @@ class Sequential:
         rows = [("Layer (type)", "Output Shape", "Param #")]
         for i, layer in enumerate(self.layers):
             kind = type(layer).__name__
-            rows.append((f"{layer.name or kind.lower() + '_' + str(i)} ({kind})",
+            rows.append((f"{_layer_label(i, layer)} ({kind})",
                          str((None,) + tuple(layer.output_shape)), f"{layer.count_params():,}"))
         widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
         line = "-" * sum(widths)
         text = [f'Model: "{self.name}"', line,
                 "".join(c.ljust(w) for c, w in zip(rows[0], widths)), "=" * sum(widths)]
         text += ["".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows[1:]]
-        trainable = sum(w.size for w in self._trainable)
+        trainable = sum(w.size for w in self.trainable_weights)     # frozen layers' are not
         total = self.count_params()
         text += ["=" * sum(widths), f"Total params: {total:,}",
                  f"Trainable params: {trainable:,}", f"Non-trainable params: {total - trainable:,}",
@@ -658,6 +757,7 @@ class Sequential:
     # ------------------------------------------------------------------ save / load
     def get_config(self):
         return {"name": self.name, "seed": self.seed, "dtype": self.dtype.name,
+                "trainable": self.trainable,
                 "layers": [layers_module.serialize(l) for l in self.layers],
                 "input_shape": list(self.input_shape) if self.built else None}
 
@@ -669,7 +769,10 @@ class Sequential:
         if self.compiled:
             config["compile"] = {"loss": self.loss.get_config(),
                                  "optimizer": self.optimizer.get_config(),
-                                 "metrics": list(self._metric_names)}
+                                 "metrics": list(self._metric_names),
+                                 # what the optimizer state belongs to (the layers' configs
+                                 # hold trainable as it is now, applied by load's compile)
+                                 "trainable_mask": [bool(m) for m in self._trainable_mask]}
             for i, s in enumerate(self.optimizer.get_state()):
                 arrays[f"optimizer_{i}"] = np.asarray(s)
             config["compile"]["n_optimizer_state"] = len(self.optimizer.get_state())
@@ -690,6 +793,21 @@ class Sequential:
 
     def __repr__(self):
         return f"Sequential({self.layers!r}, dtype={self.dtype.name!r})"
+
+
+def _layer_label(i, layer):
+    """The layer's name, or its class and position (dense_1), as summary() shows it."""
+    return layer.name or f"{type(layer).__name__.lower()}_{i}"
+
+
+def _walk(layer, trained=True):
+    """(layer, trained) for the layer and every layer inside it, outside in: a layer is trained
+    when it and every layer around it are trainable (as in Keras, a frozen block's weights are
+    all non-trainable)."""
+    trained = trained and layer.trainable
+    yield layer, trained
+    for sub in layer._sublayers():
+        yield from _walk(sub, trained)
 
 
 def _leaves(layer):
@@ -744,7 +862,7 @@ def load_model(path):
 def _model_from_config(config, arrays, path):
     mc = config["model"]
     model = Sequential([layers_module.deserialize(s) for s in mc["layers"]], seed=mc["seed"],
-                       dtype=mc["dtype"], name=mc["name"])
+                       dtype=mc["dtype"], name=mc["name"], trainable=mc.get("trainable", True))
     if not model.built and mc.get("input_shape") is not None:
         model.build(mc["input_shape"])
     n_weights = len(model._weights)
@@ -762,6 +880,15 @@ def _model_from_config(config, arrays, path):
         model.compile(losses_module.deserialize(cc["loss"]),
                       optimizers_module.deserialize(cc["optimizer"]), cc["metrics"])
         n_state = int(cc.get("n_optimizer_state", 0))
+        saved_mask = cc.get("trainable_mask")
+        if n_state and saved_mask is not None and list(saved_mask) != model._trainable_mask:
+            # trainable was changed after compile() and before save(): compiled with the new
+            # setting, the optimizer has other slots; it starts afresh (as Keras 3 does)
+            warnings.warn(f"{path}: the trainable attribute of some layers changed after "
+                          f"compile() and before save(); the model is compiled with the new "
+                          f"setting and its optimizer state is not restored", UserWarning,
+                          stacklevel=3)
+            n_state = 0
         if n_state:
             if not all(f"optimizer_{i}" in arrays for i in range(n_state)):
                 _missing(path, "optimizer state")

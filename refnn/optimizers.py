@@ -20,7 +20,7 @@ import numpy as np
 from scipy import optimize as scipy_optimize
 
 from . import kernels
-from ._validate import FLOAT_DTYPES, as_array, choice, positive_int, positive_number
+from ._validate import FLOAT_DTYPES, as_array, choice, flag, positive_int, positive_number
 
 
 # ---------------------------------------------------------------- hyper-parameter checks
@@ -31,11 +31,6 @@ def _fraction(name, value):
         raise ValueError(f"{name} must be in [0, 1), got {value!r}")
     return value
 
-
-def _flag(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-    return bool(value)
 
 
 def _check_weight_list(weights, name="weights"):
@@ -301,7 +296,7 @@ class SGD(Optimizer):
         super().__init__()
         self.learning_rate = learning_rate
         self.momentum = _fraction("momentum", momentum)
-        self.nesterov = _flag("nesterov", nesterov)
+        self.nesterov = flag("nesterov", nesterov)
 
     def _slot_specs(self):
         return [("momentum", 0.0)] if self.momentum > 0 else []
@@ -393,7 +388,7 @@ class RMSprop(Optimizer):
         self.rho = _fraction("rho", rho)
         self.momentum = _fraction("momentum", momentum)
         self.epsilon = positive_number("epsilon", epsilon)
-        self.centered = _flag("centered", centered)
+        self.centered = flag("centered", centered)
 
     def _slot_specs(self):
         specs = [("velocity", 0.0)]
@@ -453,7 +448,7 @@ class Adam(Optimizer):
         self.beta_1 = _fraction("beta_1", beta_1)
         self.beta_2 = _fraction("beta_2", beta_2)
         self.epsilon = positive_number("epsilon", epsilon)
-        self.amsgrad = _flag("amsgrad", amsgrad)
+        self.amsgrad = flag("amsgrad", amsgrad)
 
     def _slot_specs(self):
         specs = [("momentum", 0.0), ("velocity", 0.0)]
