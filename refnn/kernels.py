@@ -318,6 +318,7 @@ class DenseTrainer:
                                       self.losses, self.yhat)
         self.rule = None            # set_update() fuses an optimizer's update into step()
         self.updated = False        # whether the last step updated the weights
+        self.mean_loss = None       # the last step's mean loss over its batch
 
     UPDATE_RULES = tuple(_train.UPDATE_RULES)     # what set_update() accepts
     # the slots each rule reads: required ones, then optional ones (None when off)
@@ -373,16 +374,17 @@ class DenseTrainer:
         if scalars is not None:
             if self.rule is None:
                 raise ValueError("scalars were given, but no update was set (set_update)")
-            if len(scalars) != self._scalar_count or not all(
-                    isinstance(v, (int, float)) and np.isfinite(v) for v in scalars):
+            if len(scalars) != self._scalar_count:
                 raise ValueError(f"scalars must be {self._scalar_count} finite numbers for "
                                  f"{self.rule}, got {scalars!r}")
         self.updated = False
-        status = self._step.step(order, check_finite, scalars)  # checks each index is a row
+        # the step checks each index is a row of X and each scalar is a finite number
+        status = self._step.step(order, check_finite, scalars)
         if status >= 0:
             raise NonFiniteError(f"X must be finite, but sample {status} holds NaN or infinity")
         self.updated = scalars is not None and status == _train.STEP_DONE
         m = order.shape[0]
+        self.mean_loss = self._step.loss_sum / m       # L = 1/m sum_i loss_i, summed in double
         return self.losses[:m], self.yhat[:m]
 
     def phase_seconds(self):

@@ -631,7 +631,7 @@ class Sequential:
             scalars = None if fused is None else optimizer.fused_scalars()
             losses, yhat = trainer.step(idx, check_finite=check, scalars=scalars)
             seen += len(idx)
-            loss = float(np.mean(losses, dtype=np.float64))
+            loss = trainer.mean_loss                 # the losses' mean, summed in double
             if fused is None:
                 return loss, yhat, apply
             if not trainer.updated:              # the loss is not finite: fit stops here

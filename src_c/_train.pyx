@@ -175,6 +175,7 @@ cdef Py_ssize_t train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int
                           bint check_finite,                          # IN  check each row
                           int rule, const double* scalars,            # IN  update rule, or -1
                           floating** slots,                           # IN/OUT 3 per W_l, b_l
+                          double* loss_sum_out,                       # OUT sum of the losses
                           double* phases,                             # IN/OUT seconds per phase
                           ) noexcept nogil:
     """Returns STEP_DONE; or (check_finite) the position in the batch of the first sample
@@ -225,7 +226,8 @@ cdef Py_ssize_t train_step_core(Py_ssize_t L, const Py_ssize_t* sizes, const int
     memcpy(yhat_out, g[L - 1], m * k * sizeof(floating))
     cdef double loss_sum = 0
     for s in range(m):
-        loss_sum += loss_out[s]
+        loss_sum += loss_out[s]                           # in double, as the mean is reported
+    loss_sum_out[0] = loss_sum
     cdef bint updating = rule >= 0 and isfinite(loss_sum)
     t = lap(phases, P_OUTPUT, t)
     # backward, output side inwards
@@ -279,6 +281,7 @@ cdef class DenseStep:
     cdef void** slots                   # its slots: 3 per weight array (W_1, b_1, ...), or NULL
     cdef list slot_refs
     cdef double scalars[4]
+    cdef readonly double loss_sum       # the last step's sum of the per-sample losses
 
     def __cinit__(self):
         self.sizes = NULL
@@ -363,7 +366,10 @@ cdef class DenseStep:
             if not 1 <= len(scalars) <= 4:
                 raise ValueError(f"scalars must hold 1 to 4 numbers, got {len(scalars)}")
             for i in range(len(scalars)):
-                self.scalars[i] = scalars[i]
+                value = scalars[i]
+                if not isinstance(value, (int, float)) or not isfinite(value):
+                    raise ValueError(f"scalars must be finite numbers, got {scalars!r}")
+                self.scalars[i] = value
             rule = self.rule
         for s in range(m):
             if order[s] < 0 or order[s] >= self.n:
@@ -377,7 +383,7 @@ cdef class DenseStep:
                     <double**> (p + 5 * L), <double*> p[6 * L], <double*> p[6 * L + 1],
                     &order[0], m, <double*> p[6 * L + 2], <double*> p[6 * L + 3],
                     <double*> p[6 * L + 5], <double*> p[6 * L + 6], check_finite,
-                    rule, self.scalars, <double**> self.slots, self.phases)
+                    rule, self.scalars, <double**> self.slots, &self.loss_sum, self.phases)
             else:
                 bad = train_step_core[float](
                     L, self.sizes, self.activations, self.loss_code,
@@ -386,7 +392,7 @@ cdef class DenseStep:
                     <float**> (p + 5 * L), <float*> p[6 * L], <float*> p[6 * L + 1],
                     &order[0], m, <float*> p[6 * L + 2], <float*> p[6 * L + 3],
                     <float*> p[6 * L + 5], <float*> p[6 * L + 6], check_finite,
-                    rule, self.scalars, <float**> self.slots, self.phases)
+                    rule, self.scalars, <float**> self.slots, &self.loss_sum, self.phases)
         return bad if bad < 0 else order[bad]
 
 

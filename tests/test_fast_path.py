@@ -261,6 +261,7 @@ def test_the_fused_update_equals_the_optimizer_bit_for_bit(name, dtype):
         losses_b, _ = plain.step(order)
         opt_b.apply_trusted(w_b, plain.grads)
         np.testing.assert_array_equal(losses_a, losses_b)
+        assert fused.mean_loss == pytest.approx(np.mean(losses_b, dtype=np.float64), rel=1e-15)
         for a, b in zip(w_a, w_b):
             np.testing.assert_array_equal(a, b)
     for a, b in zip(opt_a.get_state(), opt_b.get_state()):
@@ -299,7 +300,8 @@ def test_the_fused_update_refuses_what_does_not_fit():
         trainer.set_update(rule, [slots[0], (slots[1][0].astype(np.float32),) + slots[1][1:]]
                            + slots[2:])
     trainer.set_update(rule, slots)
-    for bad in [(0.1, 0.9, 0.999), (0.1, 0.9, 0.999, float("nan")), (0.1, 0.9, 0.999, "x")]:
-        with pytest.raises(ValueError, match="scalars must be 4 finite numbers"):
+    for bad in [(0.1, 0.9, 0.999), (0.1, 0.9, 0.999, float("nan")), (0.1, 0.9, 0.999, "x"),
+                (0.1, 0.9, 0.999, float("inf"))]:
+        with pytest.raises(ValueError, match="scalars must be .*finite numbers"):
             trainer.step(order, scalars=bad)
     assert not trainer.updated
