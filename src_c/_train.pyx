@@ -100,6 +100,15 @@ cdef inline bint copy_finite(const floating* src, floating* dst, Py_ssize_t n) n
     return not nonfinite
 
 
+cdef inline floating row_max(const floating* h, Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef floating mx = h[0]
+    for j in range(1, k):
+        if h[j] > mx:
+            mx = h[j]
+    return mx
+
+
 cdef void output_error(int loss_code, int activation, const floating* h, floating* g,
                        const floating* y, Py_ssize_t m, Py_ssize_t k,
                        floating* epsilon, floating* loss_out) noexcept nogil:
@@ -111,6 +120,17 @@ cdef void output_error(int loss_code, int activation, const floating* h, floatin
     cdef floating* es
     cdef floating* gs
     cdef const floating* ys
+    if loss_code == C_SOFTMAX_CROSSENTROPY:
+        # e^(h - max h) for the whole batch first: one loop over m k values vectorises fully,
+        # where rows of a few classes would each leave a scalar tail
+        for s in range(m):
+            hs = h + s * k
+            es = epsilon + s * k
+            mx = row_max(hs, k)
+            for j in range(k):
+                es[j] = hs[j] - mx
+        for j in range(m * k):
+            epsilon[j] = c_exp(epsilon[j])
     for s in range(m):
         hs = h + s * k
         es = epsilon + s * k
@@ -118,12 +138,7 @@ cdef void output_error(int loss_code, int activation, const floating* h, floatin
         ys = y + s * k
         if loss_code == C_SOFTMAX_CROSSENTROPY:
             # loss = sum_k y_k (log sum_j e^(h_j - max h) - (h_k - max h));  yhat = softmax(h)
-            mx = hs[0]
-            for j in range(1, k):
-                if hs[j] > mx:
-                    mx = hs[j]
-            for j in range(k):
-                es[j] = c_exp(hs[j] - mx)                  # its own loop: it vectorises
+            mx = row_max(hs, k)                            # es holds e^(h - max h) already
             total = 0
             for j in range(k):
                 total += es[j]
