@@ -130,14 +130,32 @@ def check_same_samples(**arrays):
                              f"got {first.shape[0]} and {arr.shape[0]}")
 
 
-def positive_number(name, value, *, allow_zero=False):
-    """A finite real number > 0 (or >= 0)."""
+def _real(name, value, bound=""):
+    """A real number (bools refused) as a float; an int too large for a float is refused as
+    not finite, naming the argument."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    value = float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be a finite number{bound}, got an integer of "
+                         f"{int(value).bit_length()} bits, too large for a float") from None
+
+
+def positive_number(name, value, *, allow_zero=False):
+    """A finite real number > 0 (or >= 0)."""
+    bound = " >= 0" if allow_zero else " > 0"
+    value = _real(name, value, bound)
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
+    return value
+
+
+def finite_number(name, value):
+    """A finite real number of either sign (a threshold, an offset); bools are refused."""
+    value = _real(name, value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     return value
 
 

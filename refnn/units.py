@@ -13,12 +13,12 @@ refnn.kernels, which take only C-contiguous float32/float64 arrays. A fit that f
 leaves the fitted attributes of a previous fit unchanged: weights are trained in local
 arrays and stored only at the end.
 """
-import numbers
 import warnings
 
 import numpy as np
 
 from . import kernels
+from ._validate import all_finite, as_dtype, check_dim, finite_number, positive_int, positive_number
 
 __all__ = ["ThresholdUnit", "Perceptron", "SigmoidUnit", "ConvergenceWarning", "NotFittedError"]
 
@@ -33,6 +33,10 @@ class NotFittedError(ValueError, AttributeError):
 
 # ---------------------------------------------------------------------------
 # input validation (private; shared by the three units)
+#
+# Numbers, dtypes and feature counts go through refnn._validate. Arrays keep the checks
+# below: their messages (the hint to reshape one sample, one label per sample, the count of
+# non-finite values) are the units' own, and the tests pin them.
 # ---------------------------------------------------------------------------
 
 _REAL_KINDS = "biuf"   # bool, signed int, unsigned int, float
@@ -55,12 +59,13 @@ def _as_real_array(name, a):
 
 
 def _check_finite(name, arr):
+    if all_finite(arr):
+        return
     finite = np.isfinite(arr)
-    if not finite.all():
-        first = tuple(int(i) for i in np.argwhere(~finite)[0])
-        n_bad = arr.size - int(np.count_nonzero(finite))
-        raise ValueError(f"{name} must contain only finite values, got {n_bad} NaN or "
-                         f"infinite value(s) (first at index {first}: {arr[first]})")
+    first = tuple(int(i) for i in np.argwhere(~finite)[0])
+    n_bad = arr.size - int(np.count_nonzero(finite))
+    raise ValueError(f"{name} must contain only finite values, got {n_bad} NaN or "
+                     f"infinite value(s) (first at index {first}: {arr[first]})")
 
 
 def _to_float(name, arr, dtype):
@@ -71,7 +76,7 @@ def _to_float(name, arr, dtype):
         _check_finite(name, arr)
     with np.errstate(over="ignore"):                      # reported just below
         out = np.ascontiguousarray(arr, dtype=dtype)
-    if arr.dtype.kind == "f" and not np.isfinite(out).all():
+    if arr.dtype.kind == "f" and not all_finite(out):
         raise ValueError(f"{name} has values too large for {np.dtype(dtype).name} "
                          f"(largest magnitude {np.max(np.abs(arr))}); use dtype='float64'")
     return out
@@ -113,61 +118,33 @@ def _as_binary_targets(name, y, n_samples, dtype):
     return np.ascontiguousarray(arr, dtype=dtype).reshape(-1, 1)
 
 
-def _check_n_features(name, X, n_features, owner):
-    if X.shape[1] != n_features:
-        raise ValueError(f"{name} has {X.shape[1]} features, but {owner} "
-                         f"expects {n_features} features")
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_integer(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _check_positive_real(name, value):
-    if not _is_number(value):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _check_positive_int(name, value):
-    if not _is_integer(value):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def _check_seed(value):
-    if value is None:
-        return None
-    if not _is_integer(value):
-        raise TypeError(f"seed must be None or an integer >= 0, "
-                        f"got {type(value).__name__} {value!r}")
-    if value < 0:
-        raise ValueError(f"seed must be None or an integer >= 0, got {value!r}")
-    return int(value)
-
-
-def _check_float_dtype(name, dtype):
+def _count(name, value):
+    """An int >= 1: positive_int, with the range worded 'an integer >= 1'."""
     try:
-        valid = dtype is not None and np.dtype(dtype) in (np.float32, np.float64)
-    except TypeError:
-        valid = False
-    if not valid:
-        raise TypeError(f"{name} must be 'float32' or 'float64', got {dtype!r}")
-    return np.dtype(dtype)
+        return positive_int(name, value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}") from None
 
 
-def _check_fitted(unit):
+def _seed(seed):
+    """None, or an int >= 0 for numpy.random.default_rng."""
+    if seed is None:
+        return None
+    try:
+        return positive_int("seed", seed, allow_zero=True)
+    except ValueError:
+        raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}") from None
+
+
+def _fitted_input(unit, X, dtype):
+    """X for a fitted Perceptron or SigmoidUnit: 2-D, finite, with the fitted number of features."""
     if getattr(unit, "coef_", None) is None:
         raise NotFittedError(f"this {type(unit).__name__} is not fitted yet; "
                              f"call fit(X, y) before using it")
+    X = _as_2d_float("X", X, dtype)
+    check_dim("X", X.shape[1], unit.coef_.shape[0], "features",
+              f"the fitted {type(unit).__name__} expects {{expected}} features")
+    return X
 
 
 # ---------------------------------------------------------------------------
@@ -207,12 +184,7 @@ class ThresholdUnit:
             raise ValueError(f"weights must be a 1-D array of shape (n_inputs,), "
                              f"got an array of shape {arr.shape}")
         self.weights = _to_float("weights", arr, np.float64)                # w (d,)
-        if not _is_number(threshold):
-            raise TypeError(f"threshold must be a number, "
-                            f"got {type(threshold).__name__} {threshold!r}")
-        if not np.isfinite(threshold):
-            raise ValueError(f"threshold must be a finite number, got {threshold!r}")
-        self.threshold = float(threshold)                                   # theta
+        self.threshold = finite_number("threshold", threshold)              # theta
 
     def __repr__(self):
         return f"ThresholdUnit(weights={self.weights.tolist()}, threshold={self.threshold})"
@@ -223,12 +195,9 @@ class ThresholdUnit:
         if arr.ndim not in (1, 2):
             raise ValueError(f"X must be one sample of shape ({d},) or a batch of shape "
                              f"(n_samples, {d}), got an array of shape {arr.shape}")
-        n_features = arr.shape[-1]
-        if n_features != d:
-            hint = ("; for a batch of 1-feature samples pass shape (n_samples, 1)"
-                    if arr.ndim == 1 and d == 1 else "")
-            raise ValueError(f"X has {n_features} features, but the unit has {d} "
-                             f"weight(s){hint}")
+        hint = ("; for a batch of 1-feature samples pass shape (n_samples, 1)"
+                if arr.ndim == 1 and d == 1 else "")
+        check_dim("X", arr.shape[-1], d, "features", "the unit has {expected} weight(s)" + hint)
         return _to_float("X", arr, np.float64)
 
     def weighted_sum(self, X):
@@ -270,11 +239,11 @@ class Perceptron:
     """
 
     def __init__(self, n_inputs=None, eta=1.0, max_epochs=100, seed=None, shuffle=False):
-        self.n_inputs = None if n_inputs is None else _check_positive_int("n_inputs", n_inputs)
-        self.eta = _check_positive_real("eta", eta)
-        self.max_epochs = _check_positive_int("max_epochs", max_epochs)
-        self.seed = _check_seed(seed)
-        if not isinstance(shuffle, (bool, np.bool_)):
+        self.n_inputs = None if n_inputs is None else _count("n_inputs", n_inputs)
+        self.eta = positive_number("eta", eta)
+        self.max_epochs = _count("max_epochs", max_epochs)
+        self.seed = _seed(seed)
+        if not isinstance(shuffle, (bool, np.bool_)):     # flag() would add the type name
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
         self.shuffle = bool(shuffle)
         self.coef_ = None
@@ -284,7 +253,8 @@ class Perceptron:
         X = _as_2d_float("X", X, np.float64)                                  # (n, d)
         n, d = X.shape
         if self.n_inputs is not None:
-            _check_n_features("X", X, self.n_inputs, f"Perceptron(n_inputs={self.n_inputs})")
+            check_dim("X", d, self.n_inputs, "features",
+                      f"Perceptron(n_inputs={self.n_inputs}) expects {{expected}} features")
         labels = _as_labels("y", y, n)
         classes = np.unique(labels)
         if classes.shape[0] != 2:
@@ -328,10 +298,7 @@ class Perceptron:
         return self
 
     def _checked_input(self, X):
-        _check_fitted(self)
-        X = _as_2d_float("X", X, np.float64)
-        _check_n_features("X", X, self.coef_.shape[0], "the fitted Perceptron")
-        return X
+        return _fitted_input(self, X, np.float64)
 
     def weighted_sum(self, X):
         """h = X w + b  (n,)"""
@@ -373,10 +340,12 @@ class SigmoidUnit:
     """
 
     def __init__(self, eta=0.1, epochs=1000, seed=0, dtype="float64"):
-        self.eta = _check_positive_real("eta", eta)
-        self.epochs = _check_positive_int("epochs", epochs)
-        self.seed = _check_seed(seed)
-        self.dtype = _check_float_dtype("dtype", dtype)
+        self.eta = positive_number("eta", eta)
+        self.epochs = _count("epochs", epochs)
+        self.seed = _seed(seed)
+        if dtype is None:                       # as_dtype would take None as float64
+            raise TypeError("dtype must be 'float32' or 'float64', got None")
+        self.dtype = as_dtype("dtype", dtype)
         self.coef_ = None
 
     def fit(self, X, y):
@@ -412,10 +381,7 @@ class SigmoidUnit:
         return self
 
     def _checked_input(self, X):
-        _check_fitted(self)
-        X = _as_2d_float("X", X, self.dtype)
-        _check_n_features("X", X, self.coef_.shape[0], "the fitted SigmoidUnit")
-        return X
+        return _fitted_input(self, X, self.dtype)
 
     def _h(self, X):
         W = np.ascontiguousarray(self.coef_, dtype=self.dtype).reshape(-1, 1)   # (d, 1)

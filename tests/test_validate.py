@@ -1,0 +1,59 @@
+"""The shared argument checks (refnn._validate): each refuses what it must, naming the
+argument, what was expected and what was received, and returns the value it accepts."""
+import fractions
+
+import numpy as np
+import pytest
+
+from refnn._validate import finite_number, flag, positive_int, positive_number
+
+
+@pytest.mark.parametrize("value,expected", [(2, 2.0), (0.5, 0.5), (np.float32(0.25), 0.25),
+                                            (np.int64(3), 3.0), (fractions.Fraction(1, 4), 0.25),
+                                            (10**30, 1e30)])
+def test_positive_number_accepts_real_numbers_as_floats(value, expected):
+    result = positive_number("eta", value)
+    assert type(result) is float and result == expected
+
+
+@pytest.mark.parametrize("value,error,message", [
+    (0, ValueError, r"^eta must be a finite number > 0, got 0\.0$"),
+    (-1.5, ValueError, r"^eta must be a finite number > 0, got -1\.5$"),
+    (float("nan"), ValueError, r"^eta must be a finite number > 0, got nan$"),
+    (float("inf"), ValueError, r"^eta must be a finite number > 0, got inf$"),
+    (10**400, ValueError, r"^eta must be a finite number > 0, got an integer of 1329 bits, "
+                          r"too large for a float$"),
+    (True, TypeError, r"^eta must be a number, got bool True$"),
+    ("0.1", TypeError, r"^eta must be a number, got str '0\.1'$"),
+    (None, TypeError, r"^eta must be a number, got NoneType None$"),
+])
+def test_positive_number_refuses_with_the_argument_named(value, error, message):
+    with pytest.raises(error, match=message):
+        positive_number("eta", value)
+
+
+def test_positive_number_may_allow_zero():
+    assert positive_number("rate", 0, allow_zero=True) == 0.0
+    with pytest.raises(ValueError, match=r"^rate must be a finite number >= 0, got -1\.0$"):
+        positive_number("rate", -1, allow_zero=True)
+
+
+def test_finite_number_takes_either_sign_and_refuses_the_rest():
+    assert finite_number("threshold", -3) == -3.0
+    for value, message in ((float("-inf"), "got -inf"), (-10**400, "got an integer of 1329 bits")):
+        with pytest.raises(ValueError, match=f"^threshold must be a finite number, {message}"):
+            finite_number("threshold", value)
+    with pytest.raises(TypeError, match="^threshold must be a number, got bool False$"):
+        finite_number("threshold", False)
+
+
+def test_positive_int_and_flag():
+    assert positive_int("epochs", np.int32(3)) == 3
+    assert positive_int("seed", 0, allow_zero=True) == 0
+    with pytest.raises(TypeError, match=r"^epochs must be an integer, got float 3\.0$"):
+        positive_int("epochs", 3.0)
+    with pytest.raises(ValueError, match=r"^epochs must be > 0, got 0$"):
+        positive_int("epochs", 0)
+    assert flag("shuffle", np.bool_(False)) is False
+    with pytest.raises(TypeError, match=r"^shuffle must be True or False, got int 1$"):
+        flag("shuffle", 1)
