@@ -17,7 +17,6 @@ trace, the XOR run), 2 a usage or data error, reported on one line (`refnn: erro
 without a traceback; REFNN_TRACEBACK=1 shows the traceback of such an error.
 """
 import argparse
-import csv
 import difflib
 import json
 import math
@@ -35,7 +34,7 @@ from .gradcheck import gradcheck
 from .layers import Dense, Dropout
 from .model import Sequential
 from .optimizers import OPTIMIZERS
-from .plotting import MissingMatplotlibError
+from .plotting import DEFAULT_DPI, FIGSIZE, MissingMatplotlibError, save_plot
 from .textbook import BackpropNetwork
 from .utils import split, to_categorical
 
@@ -48,12 +47,11 @@ TOY_SETS = tuple(datasets.TOY_DATASETS)
 HIDDEN_ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 LOSSES = ("auto", "sparse_categorical_crossentropy", "categorical_crossentropy",
           "binary_crossentropy", "mse", "huber")
-FIGSIZE = (12.0, 4.0)          # inches; the PNG is FIGSIZE * dpi pixels
-DEFAULT_DPI = 100
 # a value, not a flag: -1, -0.5, -1e-3, and lists such as -1,0.5
 NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?(,-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?)*",
                     re.IGNORECASE)
-MAX_CLASSES = 20               # a CSV target with more integer values is a regression target
+# datasets.load_csv's errors name these flags instead of its arguments path, target, drop
+CSV_FLAGS = {"path": "--csv {}", "target": "--target {}", "drop": "--drop {}"}
 
 # defaults per kind of data (a flag left out takes these)
 PROFILES = {
@@ -266,7 +264,7 @@ def _add_data_flags(p, default_dataset, samples, samples_help=None):
                    help="with --csv: leave this column out (repeatable), e.g. an id")
     p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
                    help="with --csv: auto is classification when the target holds text or at "
-                        f"most {MAX_CLASSES} distinct whole numbers, else regression")
+                        f"most {datasets.CSV_MAX_CLASSES} distinct whole numbers, else regression")
     p.add_argument("--test-fraction", type=_fraction, default=0.2, metavar="F",
                    help="part of a CSV file or 2-D set held out for testing (seeded)")
     p.add_argument("--limit", type=_positive_int, metavar="N",
@@ -633,130 +631,29 @@ def load_toy(name, samples, noise, seed, test_fraction):
                 raw_train=(Xa, ya), raw_test=(Xb, yb), scale=(mean, std))
 
 
-def _number(text):
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def read_csv(path):
-    """(column names, rows of strings) of a CSV file with a header row."""
-    if os.path.isdir(path):
-        raise UsageError(f"--csv {path} is a folder; give a CSV file")
-    if not os.path.isfile(path):
-        raise UsageError(f"--csv {path}: no such file")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        sample = f.read(65536)
-        f.seek(0)
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        rows = [row for row in csv.reader(f, dialect) if any(cell.strip() for cell in row)]
-    if len(rows) < 2:
-        raise UsageError(f"{path}: expected a header row and data rows, got {len(rows)} rows")
-    header = [name.strip() for name in rows[0]]
-    for i, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise UsageError(f"{path}, line {i}: {len(row)} fields, but the header has "
-                             f"{len(header)}")
-    return header, [[cell.strip() for cell in row] for row in rows[1:]]
-
-
-def _target_column(header, target, path):
-    if target is None:
-        return len(header) - 1
-    if target in header:
-        return header.index(target)
-    try:
-        index = int(target)
-    except ValueError:
-        raise UsageError(f"{path} has no column {target!r}; its columns: "
-                         f"{', '.join(header)}") from None
-    if not -len(header) <= index < len(header):
-        raise UsageError(f"--target {index} is out of range: {path} has {len(header)} columns "
-                         f"(0 to {len(header) - 1})")
-    return index % len(header)
-
-
-def _feature_matrix(path, header, rows, columns):
-    """The feature columns as numbers: a numeric column as it is, a column of text only
-    one-hot encoded (one 0/1 column per value, named column=value)."""
-    blocks, names, encoded = [], [], []
-    for c in columns:
-        values = [_number(row[c]) for row in rows]
-        if all(v is not None for v in values):
-            blocks.append(np.array(values)[:, None])
-            names.append(header[c])
-        elif all(v is None for v in values):
-            levels = sorted(set(row[c] for row in rows))
-            blocks.append(np.array([[row[c] == v for v in levels] for row in rows], dtype=float))
-            names += [f"{header[c]}={v}" for v in levels]
-            encoded.append(f"{header[c]} ({len(levels)} values)")
-        else:
-            i = next(i for i, v in enumerate(values) if v is None)
-            raise UsageError(f"{path}, line {i + 2}, column {header[c]!r}: expected a number, "
-                             f"got {rows[i][c]!r} (the column holds numbers elsewhere; fix the "
-                             f"value, or leave the column out with --drop {header[c]})")
-    return np.hstack(blocks), names, encoded
-
-
 def load_csv(path, target, task, test_fraction, seed, limit=None, drop=()):
-    header, rows = read_csv(path)
-    t = _target_column(header, target, path)
-    for name in drop:
-        if name not in header:
-            raise UsageError(f"--drop {name}: {path} has no such column; its columns: "
-                             f"{', '.join(header)}")
-        if header.index(name) == t:
-            raise UsageError(f"--drop {name} is the target column")
-    features = [c for c in range(len(header)) if c != t and header[c] not in drop]
-    if not features:
-        raise UsageError(f"{path} has no feature columns besides the target {header[t]!r}")
-    X, feature_names, encoded = _feature_matrix(path, header, rows, features)
-    raw = [row[t] for row in rows]
-    numbers = [_number(v) for v in raw]
-    numeric = all(v is not None for v in numbers)
-    if task == "auto":
-        few_integers = numeric and all(v == round(v) for v in numbers) and \
-            len(set(numbers)) <= MAX_CLASSES
-        task = "classification" if (not numeric or few_integers) else "regression"
-    if task == "regression":
-        if not numeric:
-            i = next(i for i, v in enumerate(numbers) if v is None)
-            raise UsageError(f"{path}, line {i + 2}: the regression target {header[t]!r} must "
-                             f"be a number, got {raw[i]!r}")
-        y = np.array(numbers)
-        class_names = None
-    else:
-        keys = numbers if numeric else raw
-        values = sorted(set(keys))
-        if len(values) < 2:
-            raise UsageError(f"the target {header[t]!r} has a single value {values[0]!r}; "
-                             f"there is nothing to learn")
-        index = {v: k for k, v in enumerate(values)}
-        y = np.array([index[v] for v in keys], dtype=np.int64)
-        class_names = [f"{v:g}" if numeric else v for v in values]
-    (Xa, ya), (Xb, yb) = split(X, y, test_fraction, seed=seed)
+    """A CSV file read by datasets.load_csv (its errors naming the flags), split and
+    standardised."""
+    table = datasets.load_csv(path, target, drop, task, argument_names=CSV_FLAGS)
+    task = table.task
+    (Xa, ya), (Xb, yb) = split(table.X, table.y, test_fraction, seed=seed)
     if limit is not None:
         Xa, ya = Xa[:limit], ya[:limit]
     xa, xb, mean, std = _standardise(Xa, Xb)
-    prep = {"inputs": "(x - mean) / std", "features": feature_names,
-            "mean": mean.tolist(), "std": std.tolist(), "target": header[t]}
+    prep = {"inputs": "(x - mean) / std", "features": table.feature_names,
+            "mean": mean.tolist(), "std": std.tolist(), "target": table.target}
     if task == "regression":
         y_mean, y_std = float(ya.mean()), float(ya.std()) or 1.0
         ya, yb = (ya - y_mean) / y_std, (yb - y_mean) / y_std
         prep.update(target_mean=y_mean, target_std=y_std,
                     outputs="prediction * target_std + target_mean")
     else:
-        prep["classes"] = class_names
-    name = f"{os.path.basename(path)} (target {header[t]!r})"
-    if encoded:
-        prep["one_hot"] = encoded
-    return Data(name, "csv", task, (xa, ya), (xb, yb), class_names=class_names,
-                feature_names=feature_names, preprocessing=prep, scale=(mean, std))
+        prep["classes"] = table.class_names
+    name = f"{os.path.basename(path)} (target {table.target!r})"
+    if table.one_hot:
+        prep["one_hot"] = [f"{column} ({len(values)} values)" for column, values in table.one_hot]
+    return Data(name, "csv", task, (xa, ya), (xb, yb), class_names=table.class_names,
+                feature_names=table.feature_names, preprocessing=prep, scale=(mean, std))
 
 
 def load_data(args):
@@ -905,74 +802,6 @@ def fit(model, data, args, loss, metrics, targets, callbacks=(), verbose=0):
     train_scores = model.evaluate(data.x_train, y_train, batch_size=4096, verbose=0)
     test_scores = model.evaluate(data.x_test, y_test, batch_size=4096, verbose=0)
     return history, seconds, train_scores, test_scores
-
-
-# --------------------------------------------------------------------------- pictures
-PLAYGROUND_COLORS = ("#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
-
-
-def save_plot(path, history, title, dpi=DEFAULT_DPI, boundary=None, metric_name="acc"):
-    """Training curves (loss, and the metric), with the decision boundary in front for 2-D data.
-
-    boundary: (classify, probability, (X_train, y_train), (X_test, y_test)) in the plane's
-    own coordinates; probability maps points to P(class 1) for a binary model, else None."""
-    from .plotting import pyplot
-    plt = pyplot()
-    from matplotlib.colors import LinearSegmentedColormap, ListedColormap
-    from matplotlib.ticker import MaxNLocator
-    n_panels = 3 if boundary is not None else 2
-    fig, axes = plt.subplots(1, n_panels, figsize=FIGSIZE)
-    fig.suptitle(title)
-    h = history.history
-    epochs = np.arange(1, len(h["loss"]) + 1)
-    panel = 0
-    if boundary is not None:
-        classify, probability, (Xa, ya), (Xb, yb) = boundary
-        ax = axes[0]
-        allX = np.concatenate([Xa, Xb])
-        x1_min, x1_max, x2_min, x2_max = terminal.plane_bounds(allX)
-        g1, g2 = np.meshgrid(np.linspace(x1_min, x1_max, 200), np.linspace(x2_min, x2_max, 200))
-        grid = np.column_stack([g1.ravel(), g2.ravel()])
-        k = int(max(ya.max(), yb.max())) + 1
-        colors = PLAYGROUND_COLORS[:max(k, 2)]
-        p1 = probability(grid)
-        if p1 is not None:
-            cmap = LinearSegmentedColormap.from_list("playground", [colors[0], "#ffffff",
-                                                                    colors[1]])
-            ax.contourf(g1, g2, p1.reshape(g1.shape), levels=np.linspace(0, 1, 11), cmap=cmap,
-                        alpha=0.7)
-            ax.contour(g1, g2, p1.reshape(g1.shape), levels=[0.5], colors="k", linewidths=1)
-        else:
-            labels = classify(grid).reshape(g1.shape)
-            ax.contourf(g1, g2, labels, levels=np.arange(-0.5, k), cmap=ListedColormap(colors),
-                        alpha=0.35)
-        for c in range(k):
-            ax.scatter(Xa[ya == c, 0], Xa[ya == c, 1], s=12, color=colors[c],
-                       edgecolors="white", linewidths=0.5, label=f"class {c}")
-            ax.scatter(Xb[yb == c, 0], Xb[yb == c, 1], s=14, color=colors[c],
-                       edgecolors="black", linewidths=0.8)
-        ax.set_xlim(x1_min, x1_max)
-        ax.set_ylim(x2_min, x2_max)
-        ax.set_xlabel("x1")
-        ax.set_ylabel("x2")
-        ax.set_title("decision boundary (test points outlined)")
-        ax.legend(loc="upper right", fontsize="small")
-        panel = 1
-    titles = {"acc": "accuracy", "mae": "mean absolute error (standardised target)"}
-    for ax, key, label in ((axes[panel], "loss", "loss"),
-                           (axes[panel + 1], metric_name, titles.get(metric_name, metric_name))):
-        if key in h:
-            ax.plot(epochs, h[key], label="training")
-        if f"val_{key}" in h:
-            ax.plot(epochs, h[f"val_{key}"], label="test")
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(label)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
 
 
 # --------------------------------------------------------------------------- demo

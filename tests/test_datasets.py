@@ -1,10 +1,12 @@
 """Data: the IDX reader against files written here byte by byte with struct (an independent
 writer), bad and damaged files, the MNIST/Fashion-MNIST folder search, the real Fashion-MNIST
-when installed, the toy 2-D sets, and the helpers of refnn.utils (one-hot, splits)."""
+when installed, the toy 2-D sets, CSV files written by hand with their numbers worked out, and
+the helpers of refnn.utils (one-hot, splits)."""
 import gzip
 import math
 import os
 import pathlib
+import re
 import struct
 import zlib
 
@@ -489,6 +491,179 @@ def test_toy_bad_arguments(name, kwargs, error, words):
 def test_blobs_bad_n_classes():
     with pytest.raises(ValueError, match="n_classes must be > 0"):
         datasets.blobs(n_classes=0)
+
+
+# ---------------------------------------------------------------------------
+# CSV files: hand-written files whose numbers are worked out here
+# ---------------------------------------------------------------------------
+
+PETS = """id,height,colour,species
+1,1.5,red,cat
+2,2.0,blue,dog
+3,2.5,red,cat
+4,3.0,green,bird
+"""
+
+
+def write_text(path, text, encoding="utf-8"):
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def test_load_csv_encodes_text_features_and_a_text_target(tmp_path):
+    table = datasets.load_csv(write_text(tmp_path / "pets.csv", PETS), target="species",
+                              drop=["id"])
+    # colour one-hot in sorted order: blue, green, red
+    np.testing.assert_array_equal(table.X, [[1.5, 0, 0, 1],
+                                            [2.0, 1, 0, 0],
+                                            [2.5, 0, 0, 1],
+                                            [3.0, 0, 1, 0]])
+    assert table.X.dtype == np.float64
+    # classes in sorted order: bird 0, cat 1, dog 2
+    np.testing.assert_array_equal(table.y, [1, 2, 1, 0])
+    assert table.y.dtype == np.int64
+    assert table.task == "classification"
+    assert table.class_names == ["bird", "cat", "dog"]
+    assert table.feature_names == ["height", "colour=blue", "colour=green", "colour=red"]
+    assert table.target == "species"
+    assert table.one_hot == [("colour", ["blue", "green", "red"])]
+
+
+def test_load_csv_reads_semicolons_a_bom_blank_lines_and_padded_cells(tmp_path):
+    path = write_text(tmp_path / "semi.csv", "a ; b ; y\n\n 1 ; 10 ; 0 \n2;20;1\n\n3;30;0\n",
+                      encoding="utf-8-sig")
+    table = datasets.load_csv(path)                      # target: the last column
+    np.testing.assert_array_equal(table.X, [[1, 10], [2, 20], [3, 30]])
+    np.testing.assert_array_equal(table.y, [0, 1, 0])
+    assert table.feature_names == ["a", "b"] and table.target == "y"
+    assert table.class_names == ["0", "1"] and table.one_hot == []
+
+
+@pytest.mark.parametrize("target", [0, "0", -3, "-3", np.int64(0), "a"])
+def test_load_csv_target_by_index_or_name(tmp_path, target):
+    path = write_text(tmp_path / "t.csv", "a,b,c\n5,1,2\n6,3,4\n")
+    table = datasets.load_csv(path, target=target)
+    assert table.target == "a"
+    np.testing.assert_array_equal(table.X, [[1, 2], [3, 4]])
+    np.testing.assert_array_equal(table.y, [0, 1])      # 5 -> class 0, 6 -> class 1
+
+
+def test_load_csv_a_column_named_like_an_index_is_taken_by_name(tmp_path):
+    path = write_text(tmp_path / "t.csv", "x,0,z\n1,7,3\n2,8,4\n")
+    assert datasets.load_csv(path, target="0").target == "0"
+
+
+def test_load_csv_task_auto_and_forced(tmp_path):
+    path = write_text(tmp_path / "n.csv", "x,y\n1,3\n2,1\n3,2\n4,3\n")
+    auto = datasets.load_csv(path)                       # 3 distinct whole numbers: classes
+    assert auto.task == "classification" and auto.class_names == ["1", "2", "3"]
+    np.testing.assert_array_equal(auto.y, [2, 0, 1, 2])
+    many = datasets.load_csv(path, max_classes=2)        # more than 2 values: a regression
+    assert many.task == "regression" and many.class_names is None
+    np.testing.assert_array_equal(many.y, [3.0, 1.0, 2.0, 3.0])
+    assert many.y.dtype == np.float64
+    forced = datasets.load_csv(path, task="regression")
+    np.testing.assert_array_equal(forced.y, [3.0, 1.0, 2.0, 3.0])
+    real = datasets.load_csv(write_text(tmp_path / "r.csv", "x,y\n1,0.5\n2,1.5\n"))
+    assert real.task == "regression"                     # not whole numbers
+    np.testing.assert_array_equal(real.y, [0.5, 1.5])
+    classes = datasets.load_csv(tmp_path / "r.csv", task="classification")
+    assert classes.class_names == ["0.5", "1.5"]
+    np.testing.assert_array_equal(classes.y, [0, 1])
+
+
+# file contents, keyword arguments, exception, message (a regular expression; FILE is the path)
+BAD_CSV = {
+    "header only": ("a,b\n", {}, ValueError,
+                    r"FILE: expected a header row and data rows, got 1 rows"),
+    "empty": ("", {}, ValueError, r"FILE: expected a header row and data rows, got 0 rows"),
+    "ragged": ("a,b,y\n1,2,0\n3,4\n", {}, ValueError,
+               r"FILE, line 3: 2 fields, but the header has 3"),
+    "unknown target": ("a,y\n1,0\n2,1\n", {"target": "w"}, ValueError,
+                       r"FILE has no column 'w'; its columns: a, y"),
+    "target out of range": ("a,y\n1,0\n2,1\n", {"target": 2}, ValueError,
+                            r"target=2 is out of range: FILE has 2 columns \(0 to 1\)"),
+    "unknown drop": ("a,b,y\n1,2,0\n3,4,1\n", {"drop": ["c"]}, ValueError,
+                     r"drop=\['c'\]: FILE has no such column; its columns: a, b, y"),
+    "drop the target": ("a,b,y\n1,2,0\n3,4,1\n", {"drop": ["y"]}, ValueError,
+                        r"drop=\['y'\] is the target column"),
+    "no feature": ("y\n0\n1\n", {}, ValueError,
+                   r"FILE has no feature columns besides the target 'y'"),
+    "word among numbers": ("a,b,y\n1,2,0\n3,oops,1\n", {}, ValueError,
+                           r"FILE, line 3, column 'b': expected a number, got 'oops' \(the "
+                           r"column holds numbers elsewhere; fix the value, or leave the "
+                           r"column out with drop=\['b'\]\)"),
+    "one class": ("a,y\n1,5\n2,5\n", {}, ValueError,
+                  r"the target 'y' has a single value 5.0; there is nothing to learn"),
+    "text regression target": ("a,y\n1,0.5\n2,big\n", {"task": "regression"}, ValueError,
+                               r"FILE, line 3: the regression target 'y' must be a number, "
+                               r"got 'big'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CSV))
+def test_load_csv_rejects_bad_files_naming_file_line_and_column(tmp_path, case):
+    text, kwargs, error, message = BAD_CSV[case]
+    path = write_text(tmp_path / "bad.csv", text)
+    with pytest.raises(error) as info:
+        datasets.load_csv(path, **kwargs)
+    assert re.fullmatch(message.replace("FILE", re.escape(str(path))), str(info.value)), \
+        str(info.value)
+
+
+def test_load_csv_missing_file_and_folder(tmp_path):
+    missing = tmp_path / "nothing.csv"
+    with pytest.raises(FileNotFoundError) as info:
+        datasets.load_csv(missing)
+    assert str(info.value) == f"path={str(missing)!r}: no such file"
+    with pytest.raises(IsADirectoryError) as info:
+        datasets.load_csv(tmp_path)
+    assert str(info.value) == f"path={str(tmp_path)!r} is a folder; give a CSV file"
+
+
+def test_load_csv_argument_names_spell_the_command_line_flags(tmp_path):
+    flags = {"path": "--csv {}", "target": "--target {}", "drop": "--drop {}"}
+    path = write_text(tmp_path / "bad.csv", "a,b,y\n1,2,0\n3,oops,1\n")
+    expected = [
+        ({"path": str(tmp_path / "no.csv")}, f"--csv {tmp_path / 'no.csv'}: no such file"),
+        ({"path": str(tmp_path)}, f"--csv {tmp_path} is a folder; give a CSV file"),
+        ({"target": "9"}, f"--target 9 is out of range: {path} has 3 columns (0 to 2)"),
+        ({"drop": ["c"]}, f"--drop c: {path} has no such column; its columns: a, b, y"),
+        ({"drop": ["y"]}, "--drop y is the target column"),
+        ({}, f"{path}, line 3, column 'b': expected a number, got 'oops' (the column holds "
+             f"numbers elsewhere; fix the value, or leave the column out with --drop b)"),
+    ]
+    for kwargs, message in expected:
+        kwargs = {"path": str(path), **kwargs}
+        with pytest.raises((ValueError, OSError)) as info:
+            datasets.load_csv(**kwargs, argument_names=flags)
+        assert str(info.value) == message
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"path": 3}, TypeError, r"path must be a file name \(str or os.PathLike\), got int 3"),
+    ({"target": 1.5}, TypeError, r"target must be a column name \(str\), a 0-based column "
+                                 r"index \(int\) or None, got float 1.5"),
+    ({"target": True}, TypeError, r"target must be a column name"),
+    ({"drop": "id"}, TypeError, r"drop must be a list of column names such as \['id'\], "
+                                r"got str 'id'"),
+    ({"drop": 3}, TypeError, r"drop must be a list of column names, got int 3"),
+    ({"drop": [3]}, TypeError, r"drop must hold column names \(str\), got int 3"),
+    ({"task": "both"}, ValueError, r"unknown task 'both'; valid: auto, classification, "
+                                   r"regression"),
+    ({"max_classes": 0}, ValueError, r"max_classes must be > 0, got 0"),
+    ({"max_classes": 2.0}, TypeError, r"max_classes must be an integer"),
+    ({"argument_names": {"file": "--csv {}"}}, TypeError, r"argument_names must be a dict"),
+])
+def test_load_csv_bad_arguments(tmp_path, kwargs, error, words):
+    kwargs = {"path": write_text(tmp_path / "pets.csv", PETS), **kwargs}
+    with pytest.raises(error, match=words):
+        datasets.load_csv(**kwargs)
+
+
+def test_datasets_public_names():
+    assert {"load_csv", "CSVData", "CSV_MAX_CLASSES"} <= set(datasets.__all__)
+    assert all(hasattr(datasets, name) for name in datasets.__all__)
 
 
 # ---------------------------------------------------------------------------
