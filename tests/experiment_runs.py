@@ -3,7 +3,7 @@ by the experiment tests (tests/test_experiments*.py)."""
 import pytest
 
 from refnn import experiments
-from refnn.experiments import double_descent
+from refnn.experiments import _common
 
 NEEDS_FASHION_MNIST = ("double_descent", "lottery_ticket", "flatness")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -13,7 +13,7 @@ _cache = {}
 
 def fashion_mnist_installed():
     try:
-        double_descent._fashion_mnist_uint8()
+        _common._fashion_mnist_uint8()
     except FileNotFoundError:
         return False
     return True

@@ -10,7 +10,8 @@ then run on a generated stand-in, which one test checks with the data set hidden
 import numpy as np
 import pytest
 
-from refnn.experiments import approximation_rate, double_descent, flatness, lottery_ticket
+from refnn.experiments import (_common, approximation_rate, double_descent, flatness,
+                               lottery_ticket)
 
 from experiment_runs import quick
 
@@ -95,13 +96,13 @@ def test_label_noise_moves_the_stated_fraction_to_other_classes():
 def test_without_fashion_mnist_a_generated_set_stands_in(monkeypatch):
     def absent():
         raise FileNotFoundError("no Fashion-MNIST here")
-    monkeypatch.setattr(double_descent, "_fashion_mnist_uint8", absent)
+    monkeypatch.setattr(_common, "_fashion_mnist_uint8", absent)
     monkeypatch.setitem(double_descent.SETTINGS, True,
                         {**double_descent.SETTINGS[True], "network_widths": [2, 3],
                          "random_features_widths": [5, 6], "max_iterations": 5})
     r = double_descent.run(quick=True, seed=0)
     assert r.settings["dataset"].startswith("generated")
-    x, y, x_test, y_test, description = double_descent.fashion_mnist_subset(50, 20, 0)
+    x, y, x_test, y_test, description = _common.fashion_mnist_subset(50, 20, 0)
     assert x.shape == (50, 784) and x_test.shape == (20, 784)
     assert 0 < x.min() and x.max() < 1 and set(np.unique(y)) <= set(range(10))
 

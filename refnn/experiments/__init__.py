@@ -5,6 +5,7 @@ Each experiment is a module here with
     run(quick=True, seed=0)     -> ExperimentResult (quick: seconds, for tests; full: minutes)
     plot(result, path)          writes a PNG (needs the matplotlib extra)
 and is reached by name: refnn.experiments.run("depth"), python -m refnn experiment depth.
+What several experiments use (data, networks built alike, the log-log slope) is in _common.
 """
 import importlib
 from dataclasses import dataclass, field

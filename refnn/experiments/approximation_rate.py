@@ -33,6 +33,7 @@ from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import LBFGS
 from . import ExperimentResult
+from ._common import log_log_slope
 
 CLAIM = ("Depth cannot improve the approximation rate alpha (error ~ C W^-alpha in the number "
          "of weights W) for smooth functions, but it does for functions with jumps and with "
@@ -138,8 +139,7 @@ def fit(f, singular, graded, widths, n_train, max_iterations, restarts, seed):
 
 def rate(W, errors):
     """alpha of the least-squares line log e = log C - alpha log W."""
-    slope = np.polyfit(np.log(np.asarray(W, float)), np.log(np.asarray(errors, float)), 1)[0]
-    return float(-slope)
+    return -log_log_slope(W, errors)
 
 
 def run(quick=True, seed=0):

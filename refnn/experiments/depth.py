@@ -19,10 +19,9 @@ curves. A network "learns" when its training accuracy reaches `learned_acc`.
 import numpy as np
 
 from .. import datasets
-from ..layers import Dense, Residual
-from ..model import Sequential
 from ..optimizers import Adam
 from . import ExperimentResult
+from ._common import deep_network
 
 NAME = "depth"
 CLAIM = ("Past some depth a plain network stops learning (a deeper one trains worse than a "
@@ -45,16 +44,9 @@ def build(kind, depth, width, seed):
     """`depth` Dense layers in all (the output included)."""
     if depth < 2 or depth % 2:
         raise ValueError(f"depth must be an even number >= 2, got {depth}")
-    layers = [Dense(width, activation="relu", input_shape=(2,))]
-    if kind == "plain":
-        layers += [Dense(width, activation="relu") for _ in range(depth - 2)]
-    elif kind == "residual":
-        layers += [Residual([Dense(width, activation="relu"), Dense(width)])
-                   for _ in range((depth - 2) // 2)]
-    else:
+    if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    layers.append(Dense(1, activation="sigmoid"))
-    return Sequential(layers, seed=seed, dtype="float64")
+    return deep_network(2, depth, width, "relu", residual=kind == "residual", seed=seed)
 
 
 def run(quick=True, seed=0):

@@ -17,16 +17,15 @@ network just manages to fit every training target, noise included, and the lectu
 that the test error peaks there, between a first descent (below) and a second one (above).
 When Fashion-MNIST is not installed, a generated data set stands in (settings["dataset"] says so).
 """
-import functools
 import time
 
 import numpy as np
 
-from .. import datasets
 from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import LBFGS
 from . import ExperimentResult
+from ._common import average_pool, fashion_mnist_subset
 
 CLAIM = ("With label noise and no regularisation, test error against model size falls, rises to "
          "a peak at the interpolation threshold (parameters ~ samples x outputs), and falls again "
@@ -46,53 +45,7 @@ SETTINGS = {
 }
 
 
-# ---------------------------------------------------------------- data (shared by the lab)
-@functools.lru_cache(maxsize=1)
-def _fashion_mnist_uint8():
-    (x, y), (x_test, y_test) = datasets.fashion_mnist(normalize=False, flatten=True)
-    for a in (x, y, x_test, y_test):
-        a.setflags(write=False)
-    return x, y, x_test, y_test
-
-
-def generated_images(n, seed, n_classes=K, latent=16, noise=1.0):
-    """A stand-in for Fashion-MNIST: (n, 784) inputs in (0, 1) and labels 0..n_classes-1.
-    Class k draws a latent point z = mu_k + noise N(0, I) (the prototypes mu_k ~ N(0, I) are fixed),
-    and the 784 inputs are sigmoid(A z) for one fixed random A: overlapping classes on a
-    16-dimensional manifold."""
-    structure = np.random.default_rng(12345)               # the same classes for every seed
-    mu = structure.normal(size=(n_classes, latent))
-    A = structure.normal(size=(latent, 784)) / np.sqrt(latent)
-    rng = np.random.default_rng([seed, 7])
-    y = rng.integers(0, n_classes, n)
-    z = mu[y] + noise * rng.normal(size=(n, latent))
-    return 1.0 / (1.0 + np.exp(-(z @ A))), y
-
-
-def fashion_mnist_subset(n_train, n_test, seed):
-    """(x_train, y_train, x_test, y_test, description): random subsets (fixed by seed) of
-    Fashion-MNIST as (n, 784) float64 in [0, 1] with int64 labels, drawn from its training and
-    test splits; a generated stand-in (see generated_images) when Fashion-MNIST is absent."""
-    rng = np.random.default_rng([seed, 3])
-    try:
-        x, y, x_test, y_test = _fashion_mnist_uint8()
-    except FileNotFoundError:
-        x, y = generated_images(n_train, seed)
-        x_test, y_test = generated_images(n_test, seed + 10 ** 6)
-        return (x, y.astype(np.int64), x_test, y_test.astype(np.int64),
-                "generated (Fashion-MNIST not installed): 10 Gaussian classes on a 16-dim "
-                "manifold in 784 dims")
-    i = rng.choice(x.shape[0], n_train, replace=False)
-    j = rng.choice(x_test.shape[0], n_test, replace=False)
-    return (x[i] / 255.0, y[i].astype(np.int64), x_test[j] / 255.0, y_test[j].astype(np.int64),
-            f"Fashion-MNIST: {n_train} training images, {n_test} test images")
-
-
-def pool7(x):
-    """(n, 784) 28x28 images -> (n, 49): the mean of each 4x4 block."""
-    return x.reshape(-1, 7, 4, 7, 4).mean(axis=(2, 4)).reshape(-1, 49)
-
-
+# ---------------------------------------------------------------- data
 def noisy_labels(y, fraction, rng):
     """A copy of y with round(fraction n) labels, chosen at random, moved to another class."""
     y = y.copy()
@@ -103,7 +56,7 @@ def noisy_labels(y, fraction, rng):
 
 def data(n_train, n_test, label_noise, seed):
     x, y, x_test, y_test, description = fashion_mnist_subset(n_train, n_test, seed)
-    x, x_test = pool7(x), pool7(x_test)
+    x, x_test = average_pool(x, 4), average_pool(x_test, 4)         # 7x7: d = 49
     mean, scale = x.mean(axis=0), x.std()
     x, x_test = (x - mean) / scale, (x_test - mean) / scale
     y_noisy, flipped = noisy_labels(y, label_noise, np.random.default_rng([seed, 5]))

@@ -25,11 +25,9 @@ import time
 import numpy as np
 
 from ..callbacks import Callback
-from ..layers import Dense
-from ..model import Sequential
 from ..optimizers import SGD
 from . import ExperimentResult
-from .double_descent import fashion_mnist_subset
+from ._common import average_pool, classifier, fashion_mnist_subset
 
 CLAIM = ("Small-batch training ends in flat minima and large-batch training in sharp ones "
          "(the loss rises faster along random directions around them), and the sharp minima "
@@ -60,18 +58,6 @@ class StopAtLoss(Callback):
         if logs is not None and logs.get("loss", np.inf) <= self.target:
             self.reached = True
             self.model.stop_training = True
-
-
-def pool2(x):
-    """(n, 784) 28x28 images -> (n, 196): the mean of each 2x2 block."""
-    return x.reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4)).reshape(-1, 196)
-
-
-def network(hidden, seed):
-    layers = [Dense(hidden[0], activation="relu", input_shape=(196,))]
-    layers += [Dense(h, activation="relu") for h in hidden[1:]]
-    layers.append(Dense(10, activation="softmax"))
-    return Sequential(layers, seed=seed)
 
 
 def direction(weights, names, rng, normalisation="filter"):
@@ -110,7 +96,7 @@ def train_and_slice(x, y, x_test, y_test, batch_size, ts, s, seed):
     """Train the network from its seed's initial weights with one batch size until the target
     loss; return its scores and its loss slices along s["directions"] random directions of each
     normalisation (the same Gaussian draws for every batch size)."""
-    model = network(s["hidden"], seed)
+    model = classifier(196, s["hidden"], seed)                  # 14x14 inputs
     model.compile(loss="sparse_categorical_crossentropy", metrics=["acc"],
                   optimizer=SGD(learning_rate=s["learning_rate"], momentum=s["momentum"]))
     stop = StopAtLoss(s["target_loss"])
@@ -141,7 +127,7 @@ def run(quick=True, seed=0):
         seed_r = seed + repeat
         x, y, x_test, y_test, description = fashion_mnist_subset(s["n_train"], s["n_test"],
                                                                  seed_r)
-        x, x_test = pool2(x).astype(np.float32), pool2(x_test).astype(np.float32)
+        x, x_test = (average_pool(a, 2).astype(np.float32) for a in (x, x_test))  # 14x14
         for label, batch_size in zip(("small", "large"), s["batch_sizes"]):
             r = train_and_slice(x, y, x_test, y_test, batch_size, ts, s, seed_r)
             runs[label].append(r)

@@ -18,10 +18,9 @@ import time
 import numpy as np
 
 from ..layers import Dense
-from ..model import Sequential
 from ..optimizers import Adam
 from . import ExperimentResult
-from .double_descent import fashion_mnist_subset
+from ._common import classifier, fashion_mnist_subset
 
 CLAIM = ("A network pruned to a small fraction of its weights and rewound to its original "
          "initialisation (a winning ticket) retrains to the accuracy of the dense network, while "
@@ -36,10 +35,8 @@ SETTINGS = {
 
 
 def network(hidden, seed):
-    layers = [Dense(hidden[0], activation="relu", input_shape=(784,))]
-    layers += [Dense(h, activation="relu") for h in hidden[1:]]
-    layers.append(Dense(10, activation="softmax"))
-    return Sequential(layers, seed=seed)
+    """784 -> hidden (relu) -> 10 (softmax); see _common.classifier."""
+    return classifier(784, hidden, seed)
 
 
 def magnitude_masks(kernels, fraction):

@@ -31,6 +31,7 @@ from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import SGD
 from . import ExperimentResult
+from ._common import log_log_slope
 
 NAME = "overparameterization"
 CLAIM = ("As the width of a network grows, gradient descent drives the training loss to about 0 "
@@ -76,11 +77,6 @@ def relative_movement(w, w0):
     return float(np.linalg.norm(w - w0) / np.linalg.norm(w0))
 
 
-def log_slope(xs, ys):
-    """The least-squares slope of log y against log x."""
-    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
-
-
 def run(quick=True, seed=0):
     s = dict(QUICK if quick else FULL)
     X, y = sphere_data(s["n_samples"], s["n_features"], seed)
@@ -112,7 +108,7 @@ def run(quick=True, seed=0):
         series[f"{parameterization}/movement"] = movements
         # the over-parameterised widths: more hidden units than training samples
         wide = [i for i, m in enumerate(s["widths"]) if m >= n]
-        findings[f"{parameterization}_movement_slope"] = log_slope(
+        findings[f"{parameterization}_movement_slope"] = log_log_slope(
             [s["widths"][i] for i in wide], [movements[i] for i in wide])
     f = findings
     widest, narrowest = s["widths"][-1], s["widths"][0]

@@ -22,10 +22,9 @@ which is about 1 when the gradient reaches the input intact and << 1 when it van
 """
 import numpy as np
 
-from ..layers import Dense, Residual
-from ..model import Sequential
 from ..optimizers import SGD
 from . import ExperimentResult
+from ._common import deep_network
 
 NAME = "vanishing_gradients"
 CLAIM = ("In a deep sigmoid network the gradient shrinks layer by layer towards the input, so "
@@ -55,24 +54,10 @@ def build(activation, architecture, depth, width, seed):
     """`depth` Dense layers in all (the output included), float64."""
     if depth < 4:
         raise ValueError(f"depth must be at least 4, got {depth}")
-    first = dict(input_shape=(width,))
-    if architecture == "plain":
-        layers = [Dense(width, activation=activation, **(first if i == 0 else {}))
-                  for i in range(depth - 1)]
-    elif architecture == "batch_norm":
-        layers = [Dense(width, activation=activation, batch_norm=True, **(first if i == 0 else {}))
-                  for i in range(depth - 1)]
-    elif architecture == "skip":
-        layers = [Dense(width, activation=activation, **first)]
-        blocks, odd = divmod(depth - 2, 2)
-        layers += [Residual([Dense(width, activation=activation), Dense(width)])
-                   for _ in range(blocks)]
-        if odd:
-            layers.append(Dense(width, activation=activation))
-    else:
+    if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
-    layers.append(Dense(1, activation="sigmoid"))
-    return Sequential(layers, seed=seed, dtype="float64")
+    return deep_network(width, depth, width, activation, residual=architecture == "skip",
+                        batch_norm=architecture == "batch_norm", seed=seed)
 
 
 def kernel_gradient_norms(model, X, y):
