@@ -6,7 +6,6 @@ from refnn import experiments
 from refnn.experiments import _common
 
 NEEDS_FASHION_MNIST = ("double_descent", "lottery_ticket", "flatness")
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 _cache = {}
 

@@ -4,7 +4,6 @@ valid PNGs of the size asked for; the terminal drawing of a decision boundary.""
 import csv
 import os
 import re
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +12,9 @@ import numpy as np
 import pytest
 
 from refnn import benchmarking, cli, datasets, experiments, load_model, terminal
+from png_files import PNG_SIGNATURE, png_size
 
 REPO = Path(__file__).resolve().parents[1]
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def run(*args, python_code=None, env=None, timeout=120):
@@ -48,14 +47,6 @@ def main_error(argv, capsys, *fragments):
     assert err.startswith("refnn: error: ")
     for fragment in fragments:
         assert fragment in err, err
-
-
-def png_size(path):
-    """(width, height) from the IHDR chunk, after checking the PNG signature."""
-    data = Path(path).read_bytes()
-    assert data[:8] == PNG_SIGNATURE
-    assert data[12:16] == b"IHDR"
-    return struct.unpack(">II", data[16:24])
 
 
 def accuracies(stdout):

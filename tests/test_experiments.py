@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from experiment_runs import PNG_SIGNATURE, plain, quick
+from experiment_runs import plain, quick
+from png_files import PNG_SIGNATURE
 from refnn import experiments
 from refnn.experiments import ExperimentResult
 

@@ -1,9 +1,7 @@
 """refnn.plotting.save_plot: the image file it writes (size read from the PNG header with
 struct, colours read back pixel by pixel), its argument checks (no matplotlib needed), and the
 error that says how to install matplotlib."""
-import struct
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +9,8 @@ import pytest
 from refnn import plotting
 from refnn.callbacks import History
 from refnn.plotting import FIGSIZE, PLAYGROUND_COLORS, MissingMatplotlibError, save_plot
+from png_files import png_size
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HISTORY = {"loss": [0.9, 0.5, 0.3], "acc": [0.5, 0.7, 0.9],
            "val_loss": [1.0, 0.6, 0.4], "val_acc": [0.4, 0.6, 0.8]}
 
@@ -20,14 +18,6 @@ HISTORY = {"loss": [0.9, 0.5, 0.3], "acc": [0.5, 0.7, 0.9],
 def needs_matplotlib():
     pytest.importorskip("matplotlib", reason="matplotlib is an optional extra "
                                              "(pip install -e '.[plot]')")
-
-
-def png_size(path):
-    """(width, height) from the IHDR chunk, after checking the PNG signature."""
-    data = Path(path).read_bytes()
-    assert data[:8] == PNG_SIGNATURE
-    assert data[12:16] == b"IHDR"
-    return struct.unpack(">II", data[16:24])
 
 
 def rgb_pixels(path):
