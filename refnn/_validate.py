@@ -47,16 +47,7 @@ def as_array(name, a, *, dtype=None, ndim=None, allow_int=True, allow_empty=Fals
     """
     if a is None:
         raise TypeError(f"{name} must be an array of numbers, got None")
-    if isinstance(a, np.ndarray):
-        arr = a
-    else:
-        if isinstance(a, (str, bytes)):
-            raise TypeError(f"{name} must be an array of numbers, got a {type(a).__name__}")
-        try:
-            arr = np.asarray(a)
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{name} must be a rectangular array of numbers; "
-                             f"could not convert it: {e}") from None
+    arr = to_ndarray(name, a)
     if arr.dtype.byteorder not in "=|":                  # big-endian data: the same numbers, native
         arr = arr.astype(arr.dtype.newbyteorder("="))
     kind = arr.dtype.kind
@@ -95,6 +86,20 @@ def as_array(name, a, *, dtype=None, ndim=None, allow_int=True, allow_empty=Fals
         raise NonFiniteError(f"{name} must be finite, got {arr[where]} at index "
                          f"{where if len(where) != 1 else where[0]}")
     return arr
+
+
+def to_ndarray(name, a, what="numbers"):
+    """a as a NumPy array (itself if it is one), or an error naming it: a string is not an
+    array of `what`, and a ragged list cannot be one."""
+    if isinstance(a, np.ndarray):
+        return a
+    if isinstance(a, (str, bytes)):
+        raise TypeError(f"{name} must be an array of {what}, got a {type(a).__name__}")
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{name} must be a rectangular array of {what}; "
+                         f"could not convert it: {e}") from None
 
 
 def all_finite(arr):

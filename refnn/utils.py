@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from ._validate import positive_int
+from ._validate import positive_int, to_ndarray
 
 __all__ = ["to_categorical", "split", "holdout_last"]
 
@@ -51,13 +51,7 @@ def to_categorical(y, num_classes=None, dtype="float32"):
 
 def _as_labels(y):
     """y as an int64 vector (n,) of non-negative class indices, or an error naming y."""
-    if isinstance(y, (str, bytes)):
-        raise TypeError(f"y must be an array of class indices, got a {type(y).__name__}")
-    try:
-        arr = np.asarray(y)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"y must be a rectangular array of class indices; "
-                         f"could not convert it: {e}") from None
+    arr = to_ndarray("y", y, "class indices")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"y must hold integer class indices, got dtype {arr.dtype.name!r}")
     if arr.ndim == 2 and arr.shape[1] == 1:

@@ -57,3 +57,15 @@ def test_positive_int_and_flag():
     assert flag("shuffle", np.bool_(False)) is False
     with pytest.raises(TypeError, match=r"^shuffle must be True or False, got int 1$"):
         flag("shuffle", 1)
+
+
+def test_to_ndarray_names_what_it_expected():
+    from refnn._validate import to_ndarray
+    a = np.arange(3)
+    assert to_ndarray("x", a) is a
+    np.testing.assert_array_equal(to_ndarray("x", [[1, 2], [3, 4]]), [[1, 2], [3, 4]])
+    with pytest.raises(TypeError, match=r"^y must be an array of class indices, got a str$"):
+        to_ndarray("y", "012", "class indices")
+    with pytest.raises(ValueError, match=r"^x must be a rectangular array of numbers; "
+                                         r"could not convert it: "):
+        to_ndarray("x", [[1, 2], [3]])
