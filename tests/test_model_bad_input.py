@@ -413,16 +413,21 @@ def test_fit_takes_a_single_callback_or_refuses_it_by_name(dtype):
 def test_early_stopping_on_a_value_fit_does_not_report_moves_no_weight_before_failing(dtype):
     """EarlyStopping(monitor="val_loss") without validation data. Keras warns and trains on;
     refusing is fine too, but then before the first update, not after an epoch of them."""
+    import warnings
     model = make_model(dtype)
     before = snapshot(model)
     try:
-        model.fit(X, ONE_HOT, batch_size=4, epochs=2, verbose=0,
-                  callbacks=[EarlyStopping(monitor="val_loss")])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(X, ONE_HOT, batch_size=4, epochs=2, verbose=0,
+                      callbacks=[EarlyStopping(monitor="val_loss")])
     except ValueError as e:
         assert "val_loss" in str(e)
         assert_unchanged(before, snapshot(model))
     else:
         assert model.optimizer.iterations > before["iterations"]
+        assert any(issubclass(w.category, RuntimeWarning) and "'val_loss'" in str(w.message)
+                   for w in caught), [str(w.message) for w in caught]
 
 
 EVALUATE_PREDICT_ARGS = [
