@@ -212,8 +212,9 @@ class Optimizer:
 
     def set_state(self, state):
         """Restore what get_state() returned. Checked first (count, shapes, dtypes, finiteness):
-        a refused state changes nothing. An optimizer not built yet takes the weights' shapes
-        and dtypes from the slots."""
+        a refused state changes nothing. A built optimizer's slots are overwritten in place (as
+        Keras assigns its variables), so whatever holds them sees the restored state; an
+        optimizer not built yet takes the weights' shapes and dtypes from the slots."""
         if not isinstance(state, (list, tuple)):
             raise TypeError(f"state must be a list of arrays, got {type(state).__name__}")
         if len(state) == 0:
@@ -253,7 +254,13 @@ class Optimizer:
                     raise ValueError(f"{label} must be >= 0 (an average of g^2), "
                                      f"got {a.min()}")
                 slots[name].append(a.copy())
-        self._slots, self.iterations = slots, iterations
+        if self.built and all(name in self._slots for name in names):
+            for name in names:                  # in place: a compiled training step holds them
+                for live, new in zip(self._slots[name], slots[name]):
+                    live[...] = new
+        else:
+            self._slots = slots
+        self.iterations = iterations
         if not self.built and names:
             self._specs = specs
 

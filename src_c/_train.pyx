@@ -19,22 +19,23 @@ Inputs were validated in Python (refnn/model.py): arrays C-contiguous, of one dt
 matching, the data finite, order a permutation of the sample indices.
 
 Each step also adds the wall-clock time of its phases (PHASES) to a running total, so that a
-benchmark can say where an epoch goes; the six clock readings cost well under a microsecond
-against a step of about a millisecond.
+benchmark can say where an epoch goes; its dozen clock readings cost well under a
+microsecond, against a step of about a millisecond.
 """
 from cython cimport floating
+from libc.math cimport isfinite
 from libc.string cimport memcpy
 from libc.stdlib cimport malloc, free
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
-cdef extern from *:
-    void __builtin_prefetch(const void* address, int rw, int locality) noexcept nogil
 from _core cimport refnn_use_blas
+from _core cimport (gemm, activate, multiply_derivative, sigmoid, c_exp, c_log, c_log1p,
+                    c_abs)
 from _updates cimport (update, RULE_SGD, RULE_SGD_MOMENTUM, RULE_ADAGRAD, RULE_RMSPROP,
                        RULE_ADAM)
-from libc.math cimport isfinite
-from _core cimport (gemm, activate, multiply_derivative, softmax_row, sigmoid, c_exp, c_log,
-                    c_log1p, c_abs, SOFTMAX, SIGMOID)
+
+cdef extern from *:
+    void __builtin_prefetch(const void* address, int rw, int locality) noexcept nogil
 
 # output/loss pairs of the fast path
 cdef enum:

@@ -305,3 +305,29 @@ def test_the_fused_update_refuses_what_does_not_fit():
         with pytest.raises(ValueError, match="scalars must be .*finite numbers"):
             trainer.step(order, scalars=bad)
     assert not trainer.updated
+
+
+class _RestoreOptimizerEachEpoch(refnn.callbacks.Callback):
+    """Puts the optimizer's state of the first epoch's end back at every later epoch's end."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            self.state = self.model.optimizer.get_state()
+        else:
+            self.model.optimizer.set_state(self.state)
+
+
+def test_a_state_restored_during_fit_reaches_the_fused_update():
+    """set_state overwrites the slots in place, so the compiled step, which holds them, goes on
+    from the restored state: fit equals the layer-by-layer fit with the same callback."""
+    x, y = data("onehot")
+    fast = build(["sigmoid"], "softmax", "categorical_crossentropy", OPTIMIZERS[0], "float64", True)
+    slow = build(["sigmoid"], "softmax", "categorical_crossentropy", OPTIMIZERS[0], "float64", False)
+    slots = fast.optimizer.slots if fast.optimizer.built else None
+    for model in (fast, slow):
+        model.fit(x, y, batch_size=16, epochs=4, verbose=0, callbacks=[_RestoreOptimizerEachEpoch()])
+    for a, b in zip(fast.get_weights() + fast.optimizer.get_state(),
+                    slow.get_weights() + slow.optimizer.get_state()):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+    if slots is not None:
+        assert all(u is v for name in slots for u, v in zip(slots[name], fast.optimizer.slots[name]))
