@@ -22,7 +22,7 @@ typedef void (*refnn_dgemm64_t)(const char*, const char*, const int64_t*, const 
 static refnn_sgemm64_t refnn_sgemm64 = NULL;
 static refnn_dgemm64_t refnn_dgemm64 = NULL;
 
-static void refnn_use_blas(size_t sgemm64, size_t dgemm64) {
+static inline void refnn_use_blas(size_t sgemm64, size_t dgemm64) {
     refnn_sgemm64 = (refnn_sgemm64_t) sgemm64;
     refnn_dgemm64 = (refnn_dgemm64_t) dgemm64;
 }
