@@ -78,8 +78,15 @@ class Metric:
         """m_i for each sample: (n,) float64."""
         raise NotImplementedError
 
-    def update(self, y, yhat):
-        values = self.per_sample(y, yhat)
+    def _values(self, y, yhat):
+        """per_sample on arrays the caller has checked (fit and evaluate: their own outputs and
+        prepared targets); by default it checks them anyway."""
+        return self.per_sample(y, yhat)
+
+    def update(self, y, yhat, checked=False):
+        """total += sum_i m_i, count += n. checked=True: y and yhat were checked by the caller
+        (shapes that match, finite numbers), so the formula runs on them as they are."""
+        values = self._values(y, yhat) if checked else self.per_sample(y, yhat)
         self.total += float(np.sum(values))
         self.count += int(values.shape[0])
 
@@ -127,6 +134,9 @@ class BinaryAccuracy(Metric):
     def per_sample(self, y, yhat):
         return binary_accuracy(y, yhat, self.threshold)
 
+    def _values(self, y, yhat):
+        return _binary_accuracy(_dense_like(y, yhat), yhat, self.threshold)
+
     def get_config(self):
         return {**super().get_config(), "threshold": self.threshold}
 
@@ -138,6 +148,9 @@ class CategoricalAccuracy(Metric):
     def per_sample(self, y, yhat):
         return categorical_accuracy(y, yhat)
 
+    def _values(self, y, yhat):
+        return _categorical_accuracy(y, yhat)
+
 
 class SparseCategoricalAccuracy(Metric):
     """m_i = [y == argmax_k yhat_k]   (y a class index)"""
@@ -146,6 +159,9 @@ class SparseCategoricalAccuracy(Metric):
     def per_sample(self, y, yhat):
         return sparse_categorical_accuracy(y, yhat)
 
+    def _values(self, y, yhat):
+        return _sparse_categorical_accuracy(y.reshape(-1), yhat)
+
 
 class MeanAbsoluteError(Metric):
     """m_i = 1/k sum_k |yhat_k - y_k|"""
@@ -153,6 +169,9 @@ class MeanAbsoluteError(Metric):
 
     def per_sample(self, y, yhat):
         return mean_absolute_error(y, yhat)
+
+    def _values(self, y, yhat):
+        return _mean_absolute_error(_dense_like(y, yhat), yhat)
 
 
 class _LossMetric(Metric):
@@ -194,28 +213,47 @@ class SparseCategoricalCrossentropy(_LossMetric):
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """m_i = 1/k sum_k [y_k == (yhat_k > threshold)]"""
     yhat = _as_yhat(y_pred)
-    y = _as_dense_y(y_true, yhat)
-    return np.mean(y == (yhat > threshold), axis=1, dtype=np.float64)
+    return _binary_accuracy(_as_dense_y(y_true, yhat), yhat, threshold)
 
 
 def categorical_accuracy(y_true, y_pred):
     """m_i = [argmax_k y_k == argmax_k yhat_k]  (the first maximum, as np.argmax)"""
     yhat = _as_yhat(y_pred)
-    y = _as_dense_y(y_true, yhat)
-    return (np.argmax(y, axis=1) == np.argmax(yhat, axis=1)).astype(np.float64)
+    return _categorical_accuracy(_as_dense_y(y_true, yhat), yhat)
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
     """m_i = [y == argmax_k yhat_k]"""
     yhat = _as_yhat(y_pred)
-    y = _as_class_index(y_true, yhat)
-    return (y == np.argmax(yhat, axis=1)).astype(np.float64)
+    return _sparse_categorical_accuracy(_as_class_index(y_true, yhat), yhat)
 
 
 def mean_absolute_error(y_true, y_pred):
     """m_i = 1/k sum_k |yhat_k - y_k|"""
     yhat = _as_yhat(y_pred)
-    y = _as_dense_y(y_true, yhat)
+    return _mean_absolute_error(_as_dense_y(y_true, yhat), yhat)
+
+
+# the formulas themselves, on checked arrays: y (n, k) like yhat, or (n,) class indices
+
+def _dense_like(y, yhat):
+    """a checked y of (n,) for a one-unit output, as (n, 1) like yhat"""
+    return y.reshape(yhat.shape) if y.ndim == 1 else y
+
+
+def _binary_accuracy(y, yhat, threshold):
+    return np.mean(y == (yhat > threshold), axis=1, dtype=np.float64)
+
+
+def _categorical_accuracy(y, yhat):
+    return (np.argmax(y, axis=1) == np.argmax(yhat, axis=1)).astype(np.float64)
+
+
+def _sparse_categorical_accuracy(y, yhat):
+    return (y == np.argmax(yhat, axis=1)).astype(np.float64)
+
+
+def _mean_absolute_error(y, yhat):
     return np.mean(np.abs(yhat.astype(np.float64) - y), axis=1)
 
 

@@ -550,7 +550,7 @@ class Sequential:
                 else:
                     apply()                                  # the optimizer's update
                     for m in metrics:
-                        m.update(y[idx], yhat)
+                        m.update(y[idx], yhat, checked=True)
                 loss_sum += batch_loss * len(idx)
                 seen += len(idx)
                 logs = {"loss": loss_sum / seen, **{m.name: m.result() for m in metrics}}
@@ -704,7 +704,7 @@ class Sequential:
             yhat = self._forward(xb, ctx)
             loss_sum += float(np.sum(self.loss.per_sample(yb, yhat), dtype=np.float64))
             for m in metrics:
-                m.update(yb, yhat)
+                m.update(yb, yhat, checked=True)
         return [loss_sum / x.shape[0]] + [m.result() for m in metrics]
 
     def evaluate(self, x, y, batch_size=32, verbose="auto"):

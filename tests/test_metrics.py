@@ -231,3 +231,33 @@ def test_config_errors():
         metrics.deserialize({"class_name": "CategoricalAccuracy", "threshold": 0.5})
     with pytest.raises(TypeError, match=r"^name must be a string"):
         BinaryAccuracy(name=3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_checked_update_gives_what_the_checking_one_gives(dtype):
+    """fit and evaluate pass their own checked arrays (checked=True): every metric's running
+    value is then the same as when it checks and converts them itself."""
+    rng = np.random.default_rng(5)
+    n, k = 37, 4
+    yhat = rng.dirichlet(np.ones(k), n).astype(dtype)
+    labels = rng.integers(0, k, n)
+    one_hot = np.eye(k, dtype=dtype)[labels]
+    yhat1 = rng.random((n, 1)).astype(dtype)
+    binary = (rng.random(n) < 0.5).astype(dtype)
+    cases = [(metrics.CategoricalAccuracy(), one_hot, yhat),
+             (metrics.SparseCategoricalAccuracy(), labels.astype(dtype), yhat),
+             (metrics.SparseCategoricalAccuracy(), labels.reshape(-1, 1), yhat),
+             (metrics.BinaryAccuracy(), binary, yhat1),
+             (metrics.BinaryAccuracy(threshold=0.3), binary.reshape(-1, 1), yhat1),
+             (metrics.BinaryAccuracy(), one_hot, yhat),
+             (metrics.MeanAbsoluteError(), one_hot, yhat),
+             (metrics.MeanAbsoluteError(), binary, yhat1),
+             (metrics.MeanSquaredError(), one_hot, yhat),
+             (metrics.CategoricalCrossentropy(), one_hot, yhat)]
+    for metric, y, p in cases:
+        for chunk in (slice(0, 20), slice(20, n)):
+            metric.update(y[chunk], p[chunk], checked=True)
+        fresh = type(metric).from_config(metric.get_config())
+        fresh.update(y, p)
+        assert metric.result() == pytest.approx(fresh.result(), rel=1e-15, abs=0), metric
+        assert metric.count == n
