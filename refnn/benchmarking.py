@@ -411,9 +411,8 @@ def run_workload(name, threads=1, quick=False, repeat=5, seed=0):
         result["rates"][impl] = count / best[impl]
     if name != "W2":
         result["cap"] = result["rates"].pop("cap")
-        phases, total = min((epoch_phases(w, X, Y, seed) for _ in range(repeat)),
-                            key=lambda measured: measured[1])
-        result["phases"] = phases
+        result["phases"] = min((epoch_phases(w, X, Y, seed) for _ in range(repeat)),
+                               key=lambda measured: measured[1])[0]
     if name == "W1":
         result["fit_peak_mib"] = fit_peak_mib(w, X, Y, seed)
     return result

@@ -321,9 +321,6 @@ class DenseTrainer:
         self.mean_loss = None       # the last step's mean loss over its batch
 
     UPDATE_RULES = tuple(_train.UPDATE_RULES)     # what set_update() accepts
-    # the slots each rule reads: required ones, then optional ones (None when off)
-    _SLOTS = {"sgd": (0, 0), "sgd_momentum": (1, 0), "adagrad": (1, 0), "rmsprop": (1, 2),
-              "adam": (2, 1)}
 
     def set_update(self, rule, slots):
         """Fuse an optimizer's update into step(): after the backward pass through each layer,
@@ -332,9 +329,9 @@ class DenseTrainer:
         in order, a tuple of its slot arrays (as the rule's kernel takes them: sgd_momentum m;
         adagrad accumulator; rmsprop velocity, average_grad or None, m or None; adam m, v,
         v_hat or None), each of the weight's shape and dtype, C-contiguous and writable.
-        refnn.optimizers' Optimizer.fused_update() gives both."""
+        refnn.optimizers' Optimizer.fused_rule() gives both."""
         rule = choice("rule", rule, self.UPDATE_RULES)
-        required, optional = self._SLOTS[rule]
+        code, n_scalars, required, optional = _train.UPDATE_RULES[rule]
         if not isinstance(slots, (list, tuple)) or len(slots) != len(self.weights):
             raise ValueError(f"slots must hold one tuple per weight array ({len(self.weights)})")
         table = []
@@ -352,8 +349,8 @@ class DenseTrainer:
                     raise ValueError(f"slots[{i}][{j}] must be a writable C-contiguous "
                                      f"{w.dtype.name} array of shape {w.shape}")
             table.append(own + (None,) * (3 - len(own)))
-        self._scalar_count = _train.UPDATE_RULES[rule][1]
-        self._step.set_update(_train.UPDATE_RULES[rule][0], table)
+        self._scalar_count = n_scalars
+        self._step.set_update(code, table)
         self.rule = rule
 
     def step(self, order, check_finite=False, scalars=None):

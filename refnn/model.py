@@ -629,14 +629,11 @@ class Sequential:
             nonlocal seen
             check = seen < n                     # the first epoch checks each row it gathers
             scalars = None if fused is None else optimizer.fused_scalars()
-            losses, yhat = trainer.step(idx, check_finite=check, scalars=scalars)
+            _, yhat = trainer.step(idx, check_finite=check, scalars=scalars)
             seen += len(idx)
-            loss = trainer.mean_loss                 # the losses' mean, summed in double
-            if fused is None:
-                return loss, yhat, apply
-            if not trainer.updated:              # the loss is not finite: fit stops here
-                return (loss if not math.isfinite(loss) else math.inf), yhat, None
-            return loss, yhat, count
+            loss = trainer.mean_loss             # the losses' mean, from the sum the step
+            # judged: the step updated exactly when it is finite, which is when fit applies
+            return loss, yhat, (apply if fused is None else count)
         return step
 
     def _end_epoch(self, epoch, logs, val, callbacks):

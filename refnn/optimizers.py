@@ -254,7 +254,7 @@ class Optimizer:
                     raise ValueError(f"{label} must be >= 0 (an average of g^2), "
                                      f"got {a.min()}")
                 slots[name].append(a.copy())
-        if self.built and all(name in self._slots for name in names):
+        if self.built:
             for name in names:                  # in place: a compiled training step holds them
                 for live, new in zip(self._slots[name], slots[name]):
                     live[...] = new

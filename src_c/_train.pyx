@@ -56,10 +56,10 @@ cdef enum:
     P_UPDATE = 6
     N_PHASES = 7
 
-# the optimizers' rules the step can fuse, and how many scalars each takes
-UPDATE_RULES = {"sgd": (RULE_SGD, 1), "sgd_momentum": (RULE_SGD_MOMENTUM, 3),
-                "adagrad": (RULE_ADAGRAD, 2), "rmsprop": (RULE_RMSPROP, 4),
-                "adam": (RULE_ADAM, 4)}
+# the optimizers' rules the step can fuse: (code, scalars, required slots, optional slots)
+UPDATE_RULES = {"sgd": (RULE_SGD, 1, 0, 0), "sgd_momentum": (RULE_SGD_MOMENTUM, 3, 1, 0),
+                "adagrad": (RULE_ADAGRAD, 2, 1, 0), "rmsprop": (RULE_RMSPROP, 4, 1, 2),
+                "adam": (RULE_ADAM, 4, 2, 1)}
 
 # what step() returns besides a row index: all done; the loss was not finite, so no update
 cdef enum:

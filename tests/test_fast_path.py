@@ -331,3 +331,29 @@ def test_a_state_restored_during_fit_reaches_the_fused_update():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
     if slots is not None:
         assert all(u is v for name in slots for u, v in zip(slots[name], fast.optimizer.slots[name]))
+
+
+def test_a_diverging_fit_stops_at_the_same_batch_on_both_paths(capsys):
+    """A learning rate far too large: the loss overflows, and fit stops before that batch's
+    update on the compiled path just as on the layer-by-layer one (same losses, weights and
+    step count), with every weight still finite."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 3)) * 1e3, rng.normal(size=(64, 2)) * 1e3
+    models = []
+    for fast in (True, False):
+        model = Sequential([Dense(4, activation="linear", input_shape=(3,)), Dense(2)], seed=0,
+                           dtype="float64")
+        model.compile(loss="mse", optimizer=refnn.optimizers.SGD(learning_rate=10.0))
+        model.use_fast_path = fast
+        with np.errstate(over="ignore"):             # the squared error overflows in NumPy
+            history = model.fit(x, y, batch_size=8, epochs=5, verbose=0).history
+        models.append((model, history))
+    (fast, h_fast), (slow, h_slow) = models
+    assert fast._fast_plan() is not None
+    assert np.isinf(h_fast["loss"][-1]) and len(h_fast["loss"]) == 1
+    assert fast.optimizer.iterations == slow.optimizer.iterations < 8
+    np.testing.assert_array_equal(h_fast["loss"], h_slow["loss"])
+    for a, b in zip(fast.get_weights(), slow.get_weights()):
+        assert np.isfinite(a).all()
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert capsys.readouterr().err.count("training stopped before that update") == 2
