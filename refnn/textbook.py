@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import kernels
+from . import activations, kernels
 from ._validate import TrainingDivergedError, as_array, as_dtype, check_same_samples, choice, positive_int, positive_number
 from .reference import pure, vectorized
 from .units import ConvergenceWarning, Perceptron, SigmoidUnit, ThresholdUnit
@@ -122,7 +122,7 @@ class BackpropNetwork:
             raise ValueError(f"sizes must be a list of at least two layer sizes (input, ..., "
                              f"output), got {sizes!r}")
         self.sizes = [positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
-        self.activation = choice("activation", activation, kernels.DIFFERENTIABLE)
+        self.activation = choice("activation", activation, activations.DIFFERENTIABLE)
         self.backend = choice("backend", backend, BACKENDS)
         self.dtype = as_dtype("dtype", dtype)
         if self.backend == "python" and self.dtype != np.float64:
