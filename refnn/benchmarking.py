@@ -205,10 +205,9 @@ def _run_refnn(w, X, Y, seed):
 
 def epoch_phases(w, X, Y, seed=0):
     """Where an epoch of refnn's mini-batch training goes: one epoch of the workload run as
-    fit runs it (training.CompiledStep: the compiled step, kernels.DenseTrainer, with the
-    optimizer's update fused into it, batch after batch), timed by phase. Returns
-    ({phase: seconds}, epoch seconds): the step's phases (DenseTrainer.PHASES) and "rest"
-    (the Python loop around them)."""
+    fit runs it (training.CompiledStep, the compiled step with the optimizer's update fused
+    into it, batch after batch), timed by phase. Returns ({phase: seconds}, epoch seconds):
+    the step's phases (DenseTrainer.PHASES) and "rest" (the Python loop around them)."""
     from .training import CompiledStep
     sizes = _sizes(w)
     weights = _glorot(sizes, w["dtype"], seed)

@@ -136,8 +136,7 @@ class Sequential:
         """The weights, and what fit trains: the trainable mask, the trainable weights (the
         optimizer's) and the frozen layers, chosen now from the layers' `trainable`."""
         self._weights = [w for l in self.layers for w in l.weights]
-        mask = self._live_trainable_mask()
-        self._trainable_mask = mask
+        self._trainable_mask = mask = self._live_trainable_mask()
         self._trainable = [w for w, m in zip(self._weights, mask) if m]
         self._frozen = self._frozen_now()
 
@@ -244,8 +243,7 @@ class Sequential:
         shape = (1,) + tuple(self.output_shape) if self.built else (1, 2)
         metrics = metrics_module.check_names(metrics, loss, shape)
         if self.built:
-            mask = self._live_trainable_mask()
-            trainable = [w for w, m in zip(self._weights, mask) if m]
+            trainable = [w for w, m in zip(self._weights, self._live_trainable_mask()) if m]
             try:
                 optimizer.build(trainable)       # fails before anything is replaced
             except ValueError as e:
@@ -277,9 +275,7 @@ class Sequential:
     def _prepare_x(self, x, name="x", check_finite=True):
         x = self._samples(x, name, check_finite)
         if not self.built:
-            self.build(x.shape[1:])
-            if self.optimizer is not None:
-                self.optimizer.build(self._trainable)
+            self.build(x.shape[1:])                  # builds the optimizer too, if compiled
         if tuple(x.shape[1:]) != tuple(self.input_shape):
             raise ValueError(f"{name} has per-sample shape {tuple(x.shape[1:])}, but the model "
                              f"expects {tuple(self.input_shape)}")

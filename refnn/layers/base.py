@@ -130,10 +130,21 @@ class Layer:
         """All weights, in get_weights() order: parameters, then state (frozen or not)."""
         return self._parameters() + self._state()
 
+    # What the layer holds itself, without the layers inside it (a Dense layer's W and b, not
+    # its batch normalisation's): for a layer without sublayers, all of it.
+    def _own_parameters(self):
+        return self._parameters()
+
+    def _own_state(self):
+        return self._state()
+
     def trainable_mask(self):
         """For each entry of self.weights: is it trained by the optimizer? A parameter is, when
-        its layer is trainable; the state never is."""
-        return [self.trainable] * len(self._parameters()) + [False] * len(self._state())
+        its layer and every layer around it are trainable (as `walk` says); the state never
+        is."""
+        own = [self.trainable] * len(self._own_parameters()) + [False] * len(self._own_state())
+        return own + [m and self.trainable for sub in self._sublayers()
+                      for m in sub.trainable_mask()]
 
     # Keras's order per layer: trainable first, then non-trainable (for a plain layer, frozen
     # or not, that is self.weights)

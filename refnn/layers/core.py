@@ -104,17 +104,14 @@ class Dense(Layer):
         return [self.W, self.b] if self.use_bias else [self.W]
 
     def _parameters(self):
-        return self._own_parameters() + (self.batch_norm._parameters() if self.batch_norm else [])
+        return self._own_parameters() + (self.batch_norm._parameters() if self.batch_norm
+                                          else [])
 
     def _state(self):
         return self.batch_norm._state() if self.batch_norm else []
 
-    def trainable_mask(self):
-        """W, b trained when this layer is trainable; the batch normalisation's entries when
-        it is trainable too (set dense.trainable and both follow)."""
-        inner = self.batch_norm.trainable_mask() if self.batch_norm else []
-        return ([self.trainable] * len(self._own_parameters())
-                + [m and self.trainable for m in inner])
+    def _own_state(self):
+        return []
 
     def weight_names(self):
         own = ["kernel", "bias"] if self.use_bias else ["kernel"]

@@ -63,9 +63,6 @@ class Residual(Layer):
     def aligned_grads(self):
         return list(self.grads)
 
-    def trainable_mask(self):
-        return [m and self.trainable for l in self.layers for m in l.trainable_mask()]
-
     def get_config(self):
         return {**super().get_config(), "layers": [serialize(l) for l in self.layers]}
 
