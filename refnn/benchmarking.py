@@ -205,24 +205,21 @@ def _run_refnn(w, X, Y, seed):
 
 def epoch_phases(w, X, Y, seed=0):
     """Where an epoch of refnn's mini-batch training goes: one epoch of the workload run as
-    fit runs it (the compiled step, kernels.DenseTrainer, with the optimizer's update fused
+    fit runs it (training.CompiledStep, the compiled step with the optimizer's update fused
     into it, batch after batch), timed by phase. Returns ({phase: seconds}, epoch seconds):
     the step's phases (DenseTrainer.PHASES) and "rest" (the Python loop around them)."""
+    from .training import CompiledStep
     sizes = _sizes(w)
     weights = _glorot(sizes, w["dtype"], seed)
     activations = [w["activation"]] * (len(sizes) - 2) + ["softmax"]
     batch = w["batch_size"]
-    trainer = kernels.DenseTrainer(weights, X, Y, activations, "softmax_crossentropy", batch)
-    optimizer = _optimizer(w)
-    optimizer.build(weights)
-    trainer.set_update(*optimizer.fused_rule())
+    step = CompiledStep(weights, X, Y, activations, "softmax_crossentropy", batch, _optimizer(w))
     order = np.random.default_rng(seed).permutation(X.shape[0]).astype(np.intp)
     start = time.perf_counter()
     for first in range(0, X.shape[0], batch):
-        trainer.step(order[first:first + batch], scalars=optimizer.fused_scalars())
-        optimizer.iterations += 1
+        step.step(order[first:first + batch])
     total = time.perf_counter() - start
-    phases = trainer.phase_seconds()
+    phases = step.trainer.phase_seconds()
     phases["rest"] = max(0.0, total - sum(phases.values()))
     return phases, total
 

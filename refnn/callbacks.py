@@ -135,7 +135,8 @@ class ProgressDisplay(Callback):
     def _bar(self, step):
         done = int(self.width * step / self.steps)
         arrow = ">" if step < self.steps else "="
-        return "[" + "=" * max(done - 1, 0) + (arrow if done else "") + "." * (self.width - done) + "]"
+        return ("[" + "=" * max(done - 1, 0) + (arrow if done else "")
+                + "." * (self.width - done) + "]")
 
     def on_batch_end(self, batch, logs=None):
         if self.verbose != 1:

@@ -23,6 +23,10 @@ output layer by the C kernels (refnn.kernels), exactly, with no clipping:
     softmax + categorical CE   epsilon = dL/dh = (yhat - y) / n
     sigmoid + binary CE        epsilon = dL/dh = (yhat - y) / (n k)   (Keras averages over k)
 
+Each class declares these pairs itself: `fused_activation` (the output activation whose logits
+give epsilon directly) and `compiled_step` (the loss kind of the compiled training step,
+kernels.DenseTrainer); `compiled_kind(activation)` reads both, for fit.
+
 From probabilities every loss computes in float64; gradients come back in the dtype of yhat
 (the fused ones in the dtype of h, computed by the kernel in that dtype).
 """
@@ -30,7 +34,7 @@ import inspect
 
 import numpy as np
 
-from . import kernels
+from . import activations, kernels
 from ._validate import as_array, as_dtype, choice, positive_number
 
 __all__ = ["Loss", "MeanSquaredError", "Huber", "BinaryCrossentropy",
@@ -79,6 +83,7 @@ class Loss:
     """
     name = None               # the canonical (Keras function) name
     fused_activation = None   # the output activation this loss fuses with, if any
+    compiled_step = None      # the compiled step's loss kind (kernels.DenseTrainer), if any
     unit_interval = False     # targets must lie in [0, 1]
     sparse = False            # targets are class indices
     _config_keys = ()         # constructor arguments kept in get_config()
@@ -197,6 +202,22 @@ class Loss:
         """True when this loss has a fused gradient from the logits of `activation`."""
         return self.fused_activation is not None and activation == self.fused_activation
 
+    def compiled_kind(self, activation):
+        """The compiled training step's loss kind (kernels.DenseTrainer) for this loss after an
+        output layer of `activation`, or None when that step cannot train the pair.
+
+        A fused loss pairs with its own activation only (softmax + categorical CE, sigmoid +
+        binary CE: epsilon = yhat - y from the logits); squared error with any elementwise
+        activation (epsilon = 2 r f'(h) / (k n)). Only the class that declares `compiled_step`
+        has it: a subclass made elsewhere may change the formula, so it takes the
+        layer-by-layer step."""
+        kind = type(self).__dict__.get("compiled_step")
+        if kind is None:
+            return None
+        if self.fused_activation is not None:
+            return kind if activation == self.fused_activation else None
+        return kind if activation in activations.DIFFERENTIABLE else None
+
     def fused_gradient(self, y, h):
         """(l_i (n,) float64, epsilon = dL/dh (n, k) in h's dtype) from the logits h."""
         raise ValueError(f"{self.name} has no fused gradient (only softmax with "
@@ -213,6 +234,7 @@ class Loss:
 class MeanSquaredError(Loss):
     """l_i = 1/k sum_k (yhat_k - y_k)^2;   dL/dyhat = 2 r / (k n)"""
     name = "mean_squared_error"
+    compiled_step = "mean_squared_error"
 
     def _per_sample(self, y, yhat):
         r = yhat - y                               # (n, k)
@@ -264,6 +286,7 @@ class BinaryCrossentropy(Loss):
     """
     name = "binary_crossentropy"
     fused_activation = "sigmoid"
+    compiled_step = "sigmoid_binary_crossentropy"
     unit_interval = True
 
     def _per_sample(self, y, yhat):
@@ -297,6 +320,7 @@ class CategoricalCrossentropy(Loss):
     """
     name = "categorical_crossentropy"
     fused_activation = "softmax"
+    compiled_step = "softmax_crossentropy"
     unit_interval = True
 
     def _one_hot(self, y, k):
@@ -343,6 +367,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     name = "sparse_categorical_crossentropy"
     unit_interval = False
     sparse = True
+    compiled_step = "softmax_crossentropy"     # with the class indices made one-hot
 
     def _one_hot(self, y, k):
         return _one_hot(y, k)

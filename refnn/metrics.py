@@ -316,6 +316,21 @@ def get(identifier, loss=None, output_shape=None):
     return _BY_NAME[choice("metric", identifier, valid)](name=identifier)
 
 
+def check_names(metrics, loss, output_shape):
+    """A model's compile(metrics=...): None or a list of names such as ["acc"], each one known
+    (checked now, not at the first fit); returns the list of names."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
+        raise TypeError(f"metrics must be a list of names such as ['acc'], got {metrics!r}")
+    for m in metrics:
+        if not isinstance(m, str):
+            raise TypeError(f"metrics must be names such as 'acc', got {m!r}")
+    for m in metrics:
+        get(m, loss, output_shape)
+    return list(metrics)
+
+
 def deserialize(config):
     """The Metric a get_config() dict describes."""
     if not isinstance(config, dict):

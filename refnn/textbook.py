@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import kernels
-from ._validate import TrainingDivergedError, as_array, as_dtype, check_same_samples, choice, positive_int, positive_number
+from . import activations, kernels
+from ._validate import (TrainingDivergedError, as_array, as_dtype, check_same_samples, choice,
+                        positive_int, positive_number)
 from .reference import pure, vectorized
 from .units import ConvergenceWarning, Perceptron, SigmoidUnit, ThresholdUnit
 
@@ -87,7 +88,8 @@ def format_trace(trace):
         lines.append("  update:  w' = w - eta dE/dw")
         for l in range(1, L + 1):
             lines.append(f"    W{l}' =")
-            lines.extend("      " + row for row in _fmt(trace.weights_after[2 * (l - 1)]).splitlines())
+            W_after = trace.weights_after[2 * (l - 1)]
+            lines.extend("      " + row for row in _fmt(W_after).splitlines())
             lines.append(f"    b{l}' = {_fmt(trace.weights_after[2 * (l - 1) + 1])}")
     return "\n".join(lines)
 
@@ -122,7 +124,7 @@ class BackpropNetwork:
             raise ValueError(f"sizes must be a list of at least two layer sizes (input, ..., "
                              f"output), got {sizes!r}")
         self.sizes = [positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
-        self.activation = choice("activation", activation, kernels.DIFFERENTIABLE)
+        self.activation = choice("activation", activation, activations.DIFFERENTIABLE)
         self.backend = choice("backend", backend, BACKENDS)
         self.dtype = as_dtype("dtype", dtype)
         if self.backend == "python" and self.dtype != np.float64:

@@ -334,6 +334,31 @@ def test_fused_table():
             loss.fused_gradient([[0.0]], [[0.0]])
 
 
+def test_each_loss_declares_its_compiled_step():
+    """The pairs the compiled training step trains, written out by hand: the fused ones with
+    their own activation only, squared error after any elementwise differentiable one."""
+    expected = {
+        CategoricalCrossentropy: {"softmax": "softmax_crossentropy"},
+        SparseCategoricalCrossentropy: {"softmax": "softmax_crossentropy"},
+        BinaryCrossentropy: {"sigmoid": "sigmoid_binary_crossentropy"},
+        MeanSquaredError: {a: "mean_squared_error" for a in ("sigmoid", "tanh", "relu", "linear")},
+        Huber: {},
+    }
+    for cls, pairs in expected.items():
+        for activation in ("sigmoid", "tanh", "relu", "linear", "softmax", "step", None):
+            assert cls().compiled_kind(activation) == pairs.get(activation), (cls, activation)
+
+
+def test_a_loss_subclass_made_elsewhere_does_not_inherit_the_compiled_step():
+    """Its formula may differ from its parent's: the layer-by-layer step trains it."""
+    class Scaled(MeanSquaredError):
+        def _per_sample(self, y, yhat):
+            return 2 * super()._per_sample(y, yhat)
+
+    assert MeanSquaredError().compiled_kind("linear") == "mean_squared_error"
+    assert Scaled().compiled_kind("linear") is None
+
+
 def test_gradient_keeps_the_dtype_of_yhat():
     y = np.array([[0, 1]], dtype=np.float32)
     for loss in ALL_LOSSES[:5]:

@@ -9,7 +9,7 @@ import pytest
 import refnn
 from refnn import Sequential, load_model
 from refnn.callbacks import Callback, EarlyStopping, TerminateOnNaN
-from refnn.layers import (Activation, BatchNormalization, Dense, Dropout, Flatten, Residual)
+from refnn.layers import BatchNormalization, Dense, Dropout, Flatten, Residual
 from refnn.utils import to_categorical
 
 

@@ -481,7 +481,7 @@ def test_failed_calls_leave_training_exactly_where_it_was(dtype):
     """After every failing call above, the next fit (shuffling, dropout masks, Adam's step)
     gives bit-for-bit the weights of a twin model that never saw them."""
     model, twin = make_model(dtype), make_model(dtype)
-    for label, call in FAILING_CALLS:
+    for _label, call in FAILING_CALLS:
         with pytest.raises((ValueError, TypeError)):
             call(model)
     for m in (model, twin):

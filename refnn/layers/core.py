@@ -1,0 +1,242 @@
+"""Flatten, Dense, Activation and Dropout.
+
+Dense and Activation take their activation by name from refnn.activations, the one table.
+"""
+import numpy as np
+
+from .. import activations, kernels
+from .._validate import choice, positive_int, positive_number
+from .base import INITIALIZERS, Layer
+from .normalization import BatchNormalization
+
+
+def _activation_name(activation):
+    """None means linear, as in Keras."""
+    return "linear" if activation is None else choice("activation", activation,
+                                                       activations.LAYER_NAMES)
+
+
+def _activation_backward(activation, g, dE_dg):
+    """epsilon = dE/dh from dE/dg through g = f(h):
+    elementwise f: epsilon = dE/dg * f'(h), f' written from g;
+    softmax: epsilon_k = g_k (dE/dg_k - sum_j dE/dg_j g_j)
+             (the softmax Jacobian applied to dE/dg)."""
+    if activation == "linear":
+        return dE_dg
+    if activation == "softmax":
+        return g * (dE_dg - np.sum(dE_dg * g, axis=1, keepdims=True))
+    return dE_dg * kernels.activation_derivative(g, activation)
+
+
+# --------------------------------------------------------------------------- layers
+class Flatten(Layer):
+    """(n, d1, d2, ...) -> (n, d1 * d2 * ...)"""
+
+    def compute_output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, g_prev, ctx):
+        self._shape = g_prev.shape
+        return g_prev.reshape(g_prev.shape[0], -1)
+
+    def backward(self, dE_dg):
+        self.grads = []
+        return dE_dg.reshape(self._shape)
+
+
+class Dense(Layer):
+    """Fully connected layer.
+
+    forward:   h = g_prev @ W + b,   g = f(h)
+    backward:  epsilon = dE/dg * f'(h)
+               (f' written from g: sigmoid g(1-g), tanh 1-g², relu [h>0])
+               dW = g_prev.T @ epsilon,  db = sum(epsilon),  dE/dg_prev = epsilon @ W.T
+
+    With batch_norm=True the weighted sum is normalised before the activation (the lecture's
+    second placement): h = BN(g_prev @ W + b), g = f(h).
+
+    Shape: input (n, fan_in), output (n, units); kernel W (fan_in, units), bias b (units,).
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", batch_norm=False, **kwargs):
+        super().__init__(**kwargs)
+        self.units = positive_int("units", units)
+        self.activation = _activation_name(activation)
+        if not isinstance(use_bias, bool):
+            raise TypeError(f"use_bias must be True or False, got {use_bias!r}")
+        self.use_bias = use_bias
+        self.kernel_initializer = choice("kernel_initializer", kernel_initializer, INITIALIZERS)
+        self.bias_initializer = choice("bias_initializer", bias_initializer, INITIALIZERS)
+        if not isinstance(batch_norm, bool):
+            raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
+        self.batch_norm = BatchNormalization(trainable=self.trainable) if batch_norm else None
+        self.W = self.b = None
+        self.kernel_mask = None
+
+    @property
+    def output_activation(self):
+        return self.activation
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"Dense expects inputs of shape (n, features), got per-sample shape "
+                             f"{input_shape}; put a Flatten layer before it")
+        return (self.units,)
+
+    def build(self, input_shape, dtype, rng):
+        super().build(input_shape, dtype, rng)
+        fan_in = input_shape[0]
+        W = INITIALIZERS[self.kernel_initializer](rng, (fan_in, self.units))
+        self.W = np.ascontiguousarray(W, dtype=self.dtype)
+        self.b = np.ascontiguousarray(INITIALIZERS[self.bias_initializer](rng, (self.units,)),
+                                      dtype=self.dtype)
+        if not self.use_bias:
+            self.b[:] = 0                     # a constant zero bias: h = g_prev @ W
+        if self.batch_norm is not None:
+            self.batch_norm.build((self.units,), dtype, rng)
+        return self.output_shape
+
+    def _sublayers(self):
+        return [self.batch_norm] if self.batch_norm is not None else []
+
+    def _own_parameters(self):
+        return [self.W, self.b] if self.use_bias else [self.W]
+
+    def _parameters(self):
+        return self._own_parameters() + (self.batch_norm._parameters() if self.batch_norm
+                                          else [])
+
+    def _state(self):
+        return self.batch_norm._state() if self.batch_norm else []
+
+    def _own_state(self):
+        return []
+
+    def weight_names(self):
+        own = ["kernel", "bias"] if self.use_bias else ["kernel"]
+        return own + (self.batch_norm.weight_names() if self.batch_norm else [])
+
+    def forward(self, g_prev, ctx):
+        self.g_prev = g_prev                                         # (n, fan_in)
+        h = kernels.dense_forward(g_prev, self.W, self.b)            # h = g_prev W + b
+        if self.batch_norm is not None:
+            h = self.batch_norm.forward(h, ctx)
+        self.h = h                                                   # (n, units)
+        self.g = kernels.activation_forward(h, self.activation)      # g = f(h)
+        return self.g
+
+    def backward(self, dE_dg):
+        return self.backward_from_h(_activation_backward(self.activation, self.g, dE_dg))
+
+    def backward_from_h(self, epsilon):
+        """From epsilon = dE/dh (given directly by a fused loss): the weight gradients and
+        dE/dg_prev."""
+        bn_grads = []
+        if self.batch_norm is not None:
+            epsilon = self.batch_norm.backward(epsilon)
+            bn_grads = self.batch_norm.grads
+        dW, db, dg_prev = kernels.dense_backward(self.g_prev, self.W, epsilon)
+        if self.kernel_mask is not None:
+            dW *= self.kernel_mask        # a pruned weight gets no gradient: it stays 0
+        self.grads = ([dW, db] if self.use_bias else [dW]) + bn_grads
+        return dg_prev
+
+    def set_kernel_mask(self, mask):
+        """Prune: W_ij = 0 and kept at 0 through training wherever mask_ij is False.
+
+        The mask zeroes the kernel now and every kernel gradient after; a weight that is 0
+        with gradient 0 stays exactly 0 under SGD, momentum, Adagrad, RMSprop and Adam (their
+        updates are multiples of the gradient and of slot values that stay 0). mask=None
+        removes the mask (the pruned weights stay 0 until trained)."""
+        if not self.built:
+            raise ValueError("set_kernel_mask: the layer has no kernel yet; build the model first")
+        if mask is None:
+            self.kernel_mask = None
+            return
+        mask = np.asarray(mask)
+        if mask.shape != self.W.shape:
+            raise ValueError(f"mask must have the kernel's shape {self.W.shape}, got {mask.shape}")
+        if mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
+            raise ValueError("mask must hold only 0/1 or False/True")
+        self.kernel_mask = mask.astype(self.dtype)
+        self.W *= self.kernel_mask
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation,
+                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer,
+                "batch_norm": self.batch_norm is not None}
+
+    def __repr__(self):
+        return f"Dense({self.units}, activation={self.activation!r})"
+
+
+class Activation(Layer):
+    """g = f(h) on its own: sigmoid, tanh, relu, softmax (over the last axis), linear."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = _activation_name(activation)
+
+    @property
+    def output_activation(self):
+        return self.activation
+
+    def forward(self, g_prev, ctx):
+        self.h = g_prev.reshape(-1, g_prev.shape[-1])
+        self.g = kernels.activation_forward(self.h, self.activation)
+        return self.g.reshape(g_prev.shape)
+
+    def backward(self, dE_dg):
+        shape = dE_dg.shape
+        epsilon = _activation_backward(self.activation, self.g, dE_dg.reshape(self.g.shape))
+        return self.backward_from_h(epsilon).reshape(shape)
+
+    def backward_from_h(self, epsilon):
+        self.grads = []
+        return epsilon
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation}
+
+
+class Dropout(Layer):
+    """Drops each input with probability `rate` while training.
+
+    mode="inverted" (Keras, default): training g = g_prev * mask / (1 - rate); inference g = g_prev.
+    mode="scale_at_inference" (the textbook's): training g = g_prev * mask; inference
+    g = g_prev * (1 - rate), i.e. the next layer's weights scaled by the keep ratio.
+    Both give the same expected output; the mask is drawn from the model's seeded generator.
+    """
+
+    MODES = ("inverted", "scale_at_inference")
+
+    def __init__(self, rate, mode="inverted", **kwargs):
+        super().__init__(**kwargs)
+        rate = positive_number("rate", rate, allow_zero=True)
+        if rate >= 1:
+            raise ValueError(f"rate must be in [0, 1), got {rate}")
+        self.rate = rate
+        self.mode = choice("mode", mode, self.MODES)
+
+    def forward(self, g_prev, ctx):
+        keep = 1 - self.rate
+        if not ctx.training or self.rate == 0:
+            self.mask = None
+            return g_prev * keep if self.mode == "scale_at_inference" else g_prev
+        self.mask = (ctx.rng.random(g_prev.shape) >= self.rate).astype(g_prev.dtype)
+        if self.mode == "inverted":
+            self.mask /= keep
+        return g_prev * self.mask
+
+    def backward(self, dE_dg):
+        self.grads = []
+        if self.mask is None:
+            return dE_dg * (1 - self.rate) if self.mode == "scale_at_inference" else dE_dg
+        return dE_dg * self.mask
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "mode": self.mode}
+
+

@@ -1,0 +1,141 @@
+"""Saving and loading a Sequential model: one .npz file holding the weights, the optimizer's
+state and the kernel masks as arrays, and a JSON entry for everything else (architecture,
+compile state, random generators). No pickle: loading runs no code, and the JSON names only
+refnn's own classes.
+
+    save_model(model, path)      what Sequential.save(path) does
+    load_model(path)             the model back, compiled, so that training continues where
+                                 it stopped (refnn.load_model)
+"""
+import json
+import os
+import warnings
+import zipfile
+
+import numpy as np
+
+from . import layers as layers_module
+from . import losses as losses_module
+from . import optimizers as optimizers_module
+
+__all__ = ["save_model", "load_model", "ModelFileNotFoundError", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+
+
+def save_model(model, path):
+    """Architecture, weights, compile state and optimizer state in one .npz (no pickle)."""
+    model._require_built("save")
+    config = {"format": "refnn", "version": FORMAT_VERSION, "model": model.get_config()}
+    arrays = {f"weight_{i}": w for i, w in enumerate(model.weights)}
+    if model.compiled:
+        optimizer_state = model.optimizer.get_state()
+        config["compile"] = {"loss": model.loss.get_config(),
+                             "optimizer": model.optimizer.get_config(),
+                             "metrics": list(model._metric_names),
+                             # what the optimizer state belongs to (the layers' configs
+                             # hold trainable as it is now, applied by load's compile)
+                             "trainable_mask": [bool(m) for m in model._trainable_mask],
+                             "n_optimizer_state": len(optimizer_state)}
+        for i, s in enumerate(optimizer_state):
+            arrays[f"optimizer_{i}"] = np.asarray(s)
+    rng_state = {"shuffle": model._shuffle_rng.bit_generator.state,
+                 "dropout": model._dropout_rng.bit_generator.state}
+    config["rng"] = json.loads(json.dumps(rng_state, default=int))
+    masks = {i: leaf.kernel_mask for i, leaf in enumerate(model.leaf_layers())
+             if getattr(leaf, "kernel_mask", None) is not None}
+    for i, mask in masks.items():
+        arrays[f"kernel_mask_{i}"] = mask
+    config["kernel_masks"] = sorted(masks)
+    arrays["config_json"] = np.array(json.dumps(config))
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+class ModelFileNotFoundError(FileNotFoundError, ValueError):
+    """No model file at the path (a ValueError too, as Keras raises for a missing file)."""
+
+
+def load_model(path):
+    """A model saved by Sequential.save: architecture, weights, loss, metrics, optimizer and its
+    state, so that training continues where it stopped. The file is read with
+    allow_pickle=False and its JSON names only refnn's own classes: loading runs no code."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or os.PathLike), got "
+                        f"{type(path).__name__}")
+    if not os.path.isfile(path):
+        raise ModelFileNotFoundError(f"no model file at {path}" +
+                                     (" (it is a directory)" if os.path.isdir(path) else ""))
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("not an .npz archive")
+        with data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path} is not a refnn model file: {e}") from None
+    if "config_json" not in arrays:
+        raise ValueError(f"{path} is not a refnn model file (no config_json entry)")
+    try:
+        config = json.loads(str(arrays["config_json"]))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: its configuration is not valid JSON: {e}") from None
+    if not isinstance(config, dict) or config.get("format") != "refnn":
+        raise ValueError(f"{path} is not a refnn model file")
+    if config.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{path} has format version {config.get('version')}, this refnn reads "
+                         f"{FORMAT_VERSION}")
+    try:
+        return _model_from_config(config, arrays, path)
+    except (KeyError, TypeError, AttributeError, ValueError, MemoryError) as e:
+        if isinstance(e, ValueError) and str(e).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: malformed refnn model file ({type(e).__name__}: {e})") from None
+
+
+def _model_from_config(config, arrays, path):
+    from .model import Sequential             # the model imports this module
+    mc = config["model"]
+    model = Sequential([layers_module.deserialize(s) for s in mc["layers"]], seed=mc["seed"],
+                       dtype=mc["dtype"], name=mc["name"], trainable=mc.get("trainable", True))
+    if not model.built and mc.get("input_shape") is not None:
+        model.build(mc["input_shape"])
+    n_weights = len(model._weights)
+    if not all(f"weight_{i}" in arrays for i in range(n_weights)):
+        _missing(path, "weights")
+    model.set_weights([arrays[f"weight_{i}"] for i in range(n_weights)])
+    leaves = model.leaf_layers()
+    for i in config.get("kernel_masks", []):
+        if not (isinstance(i, int) and 0 <= i < len(leaves)
+                and hasattr(leaves[i], "set_kernel_mask") and f"kernel_mask_{i}" in arrays):
+            raise ValueError(f"{path}: kernel mask {i!r} does not belong to a Dense layer")
+        leaves[i].set_kernel_mask(arrays[f"kernel_mask_{i}"])
+    if "compile" in config:
+        cc = config["compile"]
+        model.compile(losses_module.deserialize(cc["loss"]),
+                      optimizers_module.deserialize(cc["optimizer"]), cc["metrics"])
+        n_state = int(cc.get("n_optimizer_state", 0))
+        saved_mask = cc.get("trainable_mask")
+        if n_state and saved_mask is not None and list(saved_mask) != model._trainable_mask:
+            # trainable was changed after compile() and before save(): compiled with the new
+            # setting, the optimizer has other slots; it starts afresh (as Keras 3 does)
+            warnings.warn(f"{path}: the trainable attribute of some layers changed after "
+                          f"compile() and before save(); the model is compiled with the new "
+                          f"setting and its optimizer state is not restored", UserWarning,
+                          stacklevel=3)
+            n_state = 0
+        if n_state:
+            if not all(f"optimizer_{i}" in arrays for i in range(n_state)):
+                _missing(path, "optimizer state")
+            model.optimizer.set_state([arrays[f"optimizer_{i}"] for i in range(n_state)])
+    if "rng" in config:
+        try:
+            model._shuffle_rng.bit_generator.state = config["rng"]["shuffle"]
+            model._dropout_rng.bit_generator.state = config["rng"]["dropout"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path}: bad random-generator state: {e}") from None
+    return model
+
+
+def _missing(path, what):
+    raise ValueError(f"{path} is incomplete: its {what} are missing")

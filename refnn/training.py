@@ -1,0 +1,390 @@
+"""The fit loop of Sequential: one step protocol, three strategies behind it.
+
+A strategy trains the model one batch at a time through one call:
+
+    loss, yhat, logs = strategy.step(idx)
+
+computes the loss (the mean over the batch idx, before the update) and the gradients, then
+updates the weights, unless the loss is not finite (training diverged: the loop stops before
+that update). yhat are the batch's outputs, for the metrics. logs is None for a mini-batch step;
+a full-batch step gives its batch's complete logs itself (loss, metrics and its diagnostics).
+
+    CompiledStep   a plain stack of Dense layers: one compiled call per batch
+                   (kernels.DenseTrainer) computes the gradients and runs the optimizer's
+                   fused update right after each layer's backward pass
+    LayerStep      any model: forward, loss gradient and backward through every layer, then
+                   optimizer.apply(weights, grads)
+    FullBatch      a full-batch optimizer (optimizer.stochastic is False, e.g. L-BFGS): each
+                   epoch is one batch of every sample, one optimizer.minimize(fun, x0) run
+
+`strategy_for(model)` chooses; `compiled_plan(model)` says whether the compiled step can train
+the model, from the loss's own declaration (Loss.compiled_kind) and the activation table.
+The compiled and the layer-by-layer steps compute the same numbers (tests hold them to 1e-12
+in float64).
+"""
+import math
+import signal
+import sys
+import threading
+
+import numpy as np
+
+from . import activations, kernels
+from . import optimizers as optimizers_module
+from ._validate import NonFiniteError, as_array, positive_int, positive_number
+from .callbacks import Callback, History, ProgressDisplay
+from .layers import Context, Dense, Flatten
+
+
+# --------------------------------------------------------------------------- strategies
+def compiled_plan(model):
+    """(dense layers, their activations, the compiled loss kind) when fit can take the
+    compiled step, else None: Dense layers only (after an optional Flatten), with biases, no
+    batch normalisation, no kernel mask, none frozen (the step updates every W and b); hidden
+    activations elementwise and differentiable; the output activation and loss a pair the loss
+    declares (Loss.compiled_kind); a stochastic optimizer."""
+    if not model.use_fast_path or not model.optimizer.stochastic:
+        return None
+    layers = model.layers[1:] if isinstance(model.layers[0], Flatten) else model.layers
+    if not layers or not all(type(l) is Dense and l.batch_norm is None and l.use_bias and
+                             l.kernel_mask is None for l in layers):
+        return None
+    # a frozen layer: the layer-by-layer step (before the first build, the setting the build
+    # will take)
+    if not all(model._trainable_mask if model.built else model._live_trainable_mask()):
+        return None
+    acts = [l.activation for l in layers]
+    if any(a not in activations.DIFFERENTIABLE for a in acts[:-1]):
+        return None
+    kind = model.loss.compiled_kind(acts[-1])
+    return None if kind is None else (layers, acts, kind)
+
+
+class CompiledStep:
+    """The compiled step with the optimizer's update (the one place that drives it):
+
+        trainer = kernels.DenseTrainer(weights, X, Y, activations, kind, batch_size)
+        trainer.set_update(*optimizer.fused_rule())          once
+        trainer.step(idx, scalars=optimizer.fused_scalars())  per batch; iterations += 1
+
+    An optimizer without a fused rule updates through optimizer.apply(weights, grads).
+    check_rows: the first pass over the data (the first n samples gathered) checks each row of
+    X for NaN and infinity as it is gathered, instead of a separate pass before training."""
+
+    full_batch = False
+
+    def __init__(self, weights, X, Y, activations, kind, batch_size, optimizer,
+                 check_rows=False):
+        self.trainer = kernels.DenseTrainer(weights, X, Y, activations, kind, batch_size)
+        self.weights = weights
+        self.optimizer = optimizer
+        optimizer.build(weights)
+        rule = optimizer.fused_rule()            # the update run inside the step, if it can
+        self.fused = rule is not None
+        if self.fused:
+            self.trainer.set_update(*rule)
+        self._unchecked = X.shape[0] if check_rows else 0    # rows still to check
+
+    @classmethod
+    def for_model(cls, model, plan, x, y, batch_size):
+        """The step for `model` on its checked data (x, y), following compiled_plan's `plan`."""
+        layers, acts, kind = plan
+        n = x.shape[0]
+        X = x.reshape(n, -1)                                  # Flatten: a view
+        Y = y
+        if model.loss.sparse:                                 # class indices -> one-hot
+            Y = np.zeros((n, model.output_shape[-1]), model.dtype)
+            Y[np.arange(n), y.astype(np.intp)] = 1
+        weights = [w for l in layers for w in (l.W, l.b)]
+        return cls(weights, X, Y, acts, kind, min(batch_size, n), model.optimizer,
+                   check_rows=True)
+
+    def step(self, idx):
+        trainer, optimizer = self.trainer, self.optimizer
+        check = self._unchecked > 0
+        self._unchecked -= len(idx)
+        if self.fused:
+            _, yhat = trainer.step(idx, check_finite=check, scalars=optimizer.fused_scalars())
+            if trainer.updated:                  # the step updated the weights itself
+                optimizer.iterations += 1
+        else:
+            _, yhat = trainer.step(idx, check_finite=check)
+            if math.isfinite(trainer.mean_loss):
+                optimizer.apply(self.weights, trainer.grads)
+        # the losses' mean, from the sum the step judged: it updated exactly when it is finite
+        return trainer.mean_loss, yhat, None
+
+
+class LayerStep:
+    """The layer-by-layer step: forward, loss gradient, backward through every layer, then
+    optimizer.apply on the trainable weights (a frozen layer's are not among them)."""
+
+    full_batch = False
+
+    def __init__(self, model, x, y):
+        self.model, self.x, self.y = model, x, y
+
+    def step(self, idx):
+        model = self.model
+        xb, yb = self.x[idx], self.y[idx]                     # the batch, gathered
+        ctx = Context(training=True, rng=model._dropout_rng, update_state=True,
+                      frozen=model._frozen)
+        try:
+            yhat = model._forward(xb, ctx)
+            per_sample, grads = model._backward(yb, yhat)
+        except NonFiniteError:
+            # the inputs were checked: a value that overflowed inside the network means
+            # training diverged
+            return math.nan, None, None
+        loss = float(np.mean(per_sample, dtype=np.float64))
+        if math.isfinite(loss):
+            model.optimizer.apply(model._trainable,
+                                  [g for g, m in zip(grads, model._trainable_mask) if m])
+        return loss, yhat, None
+
+
+class FullBatch:
+    """A full-batch optimizer (stochastic is False): the step is one optimizer.minimize(fun, x0)
+    run on the packed vector of the trainable weights (a frozen layer's are not in it); then
+    the loss and metrics over the data set, in inference mode."""
+
+    full_batch = True
+
+    def __init__(self, model, x, y):
+        self.model, self.x, self.y = model, x, y
+        self.shapes = [w.shape for w in model._trainable]
+        self.sizes = [w.size for w in model._trainable]
+
+    def _unpack(self, v):
+        parts = np.split(v, np.cumsum(self.sizes)[:-1])
+        return [p.reshape(s) for p, s in zip(parts, self.shapes)]
+
+    def _fun(self, v):
+        """(L(v), dL/dv) for the packed trainable weights v, in float64."""
+        model = self.model
+        for w, p in zip(model._trainable, self._unpack(v)):
+            w[...] = p
+        ctx = Context(training=True, rng=np.random.default_rng(model._fixed_seed),
+                      update_state=False, frozen=model._frozen)
+        yhat = model._forward(self.x, ctx)
+        per_sample, grads = model._backward(self.y, yhat)
+        flat = np.concatenate([np.ravel(g) for g, m in zip(grads, model._trainable_mask) if m])
+        return float(np.mean(per_sample, dtype=np.float64)), flat.astype(np.float64)
+
+    def step(self, idx):
+        model = self.model
+        if model._trainable:
+            x0 = np.concatenate([w.ravel() for w in model._trainable]).astype(np.float64)
+            v, info = model.optimizer.minimize(self._fun, x0)
+            for w, p in zip(model._trainable, self._unpack(np.asarray(v))):
+                w[...] = p
+        else:                                   # every layer frozen: nothing to minimise
+            info = {"stop_reason": "no trainable weights", "grad_norm": 0.0,
+                    "n_iterations": 0, "n_function_evals": 0}
+        values = model._evaluate_prepared(self.x, self.y, batch_size=max(1024, self.x.shape[0]))
+        logs = {"loss": values[0], **dict(zip(model._metric_names, values[1:])),
+                "stop_reason": info["stop_reason"], "grad_norm": info["grad_norm"],
+                "iterations": info["n_iterations"], "function_evals": info["n_function_evals"]}
+        return values[0], None, logs
+
+
+def strategy_for(model, x, y, batch_size):
+    """The strategy that trains `model` on its checked data (x, y)."""
+    if not model.optimizer.stochastic:
+        return FullBatch(model, x, y)
+    plan = compiled_plan(model)
+    if plan is not None:
+        return CompiledStep.for_model(model, plan, x, y, batch_size)
+    return LayerStep(model, x, y)
+
+
+# --------------------------------------------------------------------------- the loop
+def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0.0,
+        validation_data=None, shuffle=True, callbacks=None, initial_epoch=0):
+    """Sequential.fit: everything checked before any weight moves, then epochs of steps."""
+    model._require_compiled("fit")
+    model._warn_if_trainable_changed()
+    batch_size = positive_int("batch_size", batch_size)
+    epochs = positive_int("epochs", epochs)
+    initial_epoch = positive_int("initial_epoch", initial_epoch, allow_zero=True)
+    verbose = verbosity(verbose)
+    validation_split = positive_number("validation_split", validation_split, allow_zero=True)
+    if validation_split >= 1:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+    if not isinstance(shuffle, bool):
+        raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+    callbacks = _callback_list(callbacks)
+    # the compiled step checks x row by row in the first epoch (one pass less over the data);
+    # should a row be bad, everything is put back as it was before raising
+    deferred = compiled_plan(model) is not None
+    x, y = model._prepare_xy(x, y, check_finite=not deferred)
+    val = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            got = (f"a {type(validation_data).__name__} of {len(validation_data)} items"
+                   if isinstance(validation_data, (tuple, list))
+                   else f"{type(validation_data).__name__}")
+            raise ValueError(f"validation_data must be a tuple (x_val, y_val), got {got}")
+        val = model._prepare_xy(*validation_data, "x_val", "y_val")
+    elif validation_split > 0:
+        n_val = int(math.floor(x.shape[0] * validation_split))
+        if n_val == 0 or n_val == x.shape[0]:
+            raise ValueError(f"validation_split={validation_split} of {x.shape[0]} samples "
+                             f"leaves no validation or no training samples")
+        # as Keras: the last samples, before any shuffling
+        val = (x[-n_val:], y[-n_val:])
+        x, y = x[:-n_val], y[:-n_val]
+        if deferred:                                   # rows the training never gathers
+            as_array("x", val[0], dtype=model.dtype)
+
+    history = History()
+    steps = -(-x.shape[0] // batch_size)
+    history.params = {"epochs": epochs, "steps": steps, "batch_size": batch_size,
+                      "verbose": verbose}
+    all_callbacks = [history] + callbacks
+    if verbose:
+        all_callbacks.append(ProgressDisplay(verbose, epochs, steps))
+    for cb in all_callbacks:
+        cb.set_model(model)
+    history.model = model
+    model.stop_training = False
+    for cb in all_callbacks:
+        cb.on_train_begin()
+    before = _snapshot(model) if deferred else None
+    with _StopOnInterrupt(model):
+        try:
+            strategy = strategy_for(model, x, y, batch_size)
+            _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, val,
+                    all_callbacks)
+        except NonFiniteError as e:
+            if before is None:
+                raise
+            _restore(model, before)
+            raise NonFiniteError(str(e).replace("X must", "x must", 1)) from None
+    for cb in all_callbacks:
+        cb.on_train_end()
+    return history
+
+
+def _callback_list(callbacks):
+    if isinstance(callbacks, Callback):
+        callbacks = [callbacks]
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of Callback objects, got "
+                        f"{type(callbacks).__name__}")
+    callbacks = list(callbacks or [])
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must be refnn.callbacks.Callback objects, got "
+                            f"{type(cb).__name__}")
+    return callbacks
+
+
+def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, val, callbacks):
+    """Epochs of strategy.step over the batches; a full-batch strategy gets every sample in
+    order as its one batch."""
+    n = x.shape[0]
+    if strategy.full_batch:
+        batch_size, shuffle = n, False
+    step = strategy.step
+    for epoch in range(initial_epoch, initial_epoch + epochs):
+        for cb in callbacks:
+            cb.on_epoch_begin(epoch)
+        order = model._shuffle_rng.permutation(n) if shuffle else np.arange(n)
+        order = order.astype(np.intp, copy=False)
+        metrics = model._new_metrics()
+        loss_sum, seen = 0.0, 0
+        for batch, start in enumerate(range(0, n, batch_size)):
+            idx = order[start:start + batch_size]
+            batch_loss, yhat, logs = step(idx)
+            if logs is None:
+                if not math.isfinite(batch_loss):
+                    model.stop_training = True
+                    print(f"refnn: the loss became {batch_loss} in epoch {epoch + 1}, batch "
+                          f"{batch + 1}; training stopped before that update (try a smaller "
+                          f"learning rate)", file=sys.stderr)
+                else:
+                    for m in metrics:
+                        m.update(y[idx], yhat, checked=True)
+                loss_sum += batch_loss * len(idx)
+                seen += len(idx)
+                logs = {"loss": loss_sum / seen, **{m.name: m.result() for m in metrics}}
+                batch_logs = logs if math.isfinite(batch_loss) else {**logs, "loss": batch_loss}
+            else:
+                batch_logs = logs
+            for cb in callbacks:
+                cb.on_batch_end(batch, batch_logs)
+            if model.stop_training:
+                break
+        _end_epoch(model, epoch, logs, val, callbacks)
+        if model.stop_training:
+            break
+
+
+def _end_epoch(model, epoch, logs, val, callbacks):
+    logs = dict(logs)
+    if val is not None:
+        try:
+            values = model._evaluate_prepared(*val, batch_size=1024)
+        except NonFiniteError:              # the network overflowed on x_val: report nan
+            values = [math.nan] * (1 + len(model._metric_names))
+        logs["val_loss"] = values[0]
+        for name, v in zip(model._metric_names, values[1:]):
+            logs[f"val_{name}"] = v
+    for cb in callbacks:
+        cb.on_epoch_end(epoch, logs)
+
+
+def _snapshot(model):
+    """What fit changes: the weights, the optimizer's state, the shuffling generator."""
+    return (model.get_weights(),
+            model.optimizer.get_state() if model.optimizer.built else None,
+            model._shuffle_rng.bit_generator.state)
+
+
+def _restore(model, snapshot):
+    weights, state, rng = snapshot
+    model.set_weights(weights)
+    if state is not None:
+        model.optimizer.set_state(state)
+    else:
+        model.optimizer = optimizers_module.deserialize(model.optimizer.get_config())
+    model._shuffle_rng.bit_generator.state = rng
+
+
+def verbosity(verbose):
+    """verbose as Keras takes it: 0 silent, 1 progress bar, 2 one line per epoch, "auto"."""
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
+
+
+class _StopOnInterrupt:
+    """During fit, Ctrl-C sets model.stop_training: the current batch finishes, training stops,
+    and the model is left consistent. A second Ctrl-C interrupts at once."""
+
+    def __init__(self, model):
+        self.model = model
+        self.installed = False
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.getsignal(signal.SIGINT)
+
+            def handler(signum, frame):
+                if self.model.stop_training:
+                    raise KeyboardInterrupt
+                self.model.stop_training = True
+                print("\nrefnn: interrupted; stopping after this batch "
+                      "(Ctrl-C again to abort)", file=sys.stderr)
+
+            signal.signal(signal.SIGINT, handler)
+            self.installed = True
+        return self
+
+    def __exit__(self, *exc):
+        if self.installed:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
