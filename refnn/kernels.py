@@ -189,11 +189,8 @@ def _write_back(originals, works):
             original[...] = work
 
 
-def sgd_update(w, grad, eta, trusted=False):
+def sgd_update(w, grad, eta):
     """w <- w - eta * grad   (in place; returns w)"""
-    if trusted:
-        _dense.sgd_update(w.reshape(-1), grad.reshape(-1), eta)
-        return w
     eta = positive_number("eta", eta)
     if not isinstance(w, np.ndarray):
         raise TypeError(f"w must be a NumPy array (it is updated in place), got {type(w).__name__}")
@@ -405,8 +402,6 @@ class DenseTrainer:
 # caller that has just checked them); the slots are state, not input: checked for type, dtype,
 # shape and writability (refnn.optimizers checks restored state for finiteness). An optional
 # slot is None when its option is off. Returns w.
-# trusted=True skips every check: only for refnn.optimizers' apply_trusted, whose caller (the
-# model's fast path) owns C-contiguous arrays of one dtype and shape and checked hyper-parameters.
 
 def _fraction(name, value):
     """A decay factor in [0, 1): momentum, rho, beta_1, beta_2."""
@@ -459,13 +454,8 @@ def _flat(a):
     return None if a is None else a.reshape(-1)
 
 
-def sgd_momentum_update(w, grad, m, eta, momentum, nesterov=False, check_finite=True,
-                        trusted=False):
+def sgd_momentum_update(w, grad, m, eta, momentum, nesterov=False, check_finite=True):
     """m <- momentum m - eta grad;  w <- w + m   (nesterov: w <- w + momentum m - eta grad)"""
-    if trusted:
-        _optimizers.sgd_momentum_update(w.reshape(-1), grad.reshape(-1), m.reshape(-1), eta,
-                                        momentum, nesterov)
-        return w
     eta = positive_number("eta", eta)
     momentum = _fraction("momentum", momentum)
     if not isinstance(nesterov, (bool, np.bool_)):
@@ -477,13 +467,8 @@ def sgd_momentum_update(w, grad, m, eta, momentum, nesterov=False, check_finite=
     return w
 
 
-def adagrad_update(w, grad, accumulator, eta, adagrad_epsilon, check_finite=True,
-                   trusted=False):
+def adagrad_update(w, grad, accumulator, eta, adagrad_epsilon, check_finite=True):
     """a <- a + grad^2;  w <- w - eta grad / sqrt(a + adagrad_epsilon)   (a the accumulator)"""
-    if trusted:
-        _optimizers.adagrad_update(w.reshape(-1), grad.reshape(-1), accumulator.reshape(-1),
-                                   eta, adagrad_epsilon)
-        return w
     eta = positive_number("eta", eta)
     adagrad_epsilon = positive_number("adagrad_epsilon", adagrad_epsilon)
     work, grad, (a_work,) = _update_arrays(w, grad, check_finite, accumulator=accumulator)
@@ -494,16 +479,11 @@ def adagrad_update(w, grad, accumulator, eta, adagrad_epsilon, check_finite=True
 
 
 def rmsprop_update(w, grad, velocity, eta, rho, rmsprop_epsilon, average_grad=None, m=None,
-                   momentum=0.0, check_finite=True, trusted=False):
+                   momentum=0.0, check_finite=True):
     """v <- rho v + (1 - rho) grad^2;  (centered) a <- rho a + (1 - rho) grad
     step = eta grad / sqrt(v - a^2 + rmsprop_epsilon)  (average_grad None: sqrt(v + rmsprop_epsilon))
     m <- momentum m + step;  w <- w - m                  (m None: w <- w - step)
     (v the velocity, a the average_grad)"""
-    if trusted:
-        _optimizers.rmsprop_update(w.reshape(-1), grad.reshape(-1), velocity.reshape(-1),
-                                   _flat(average_grad), _flat(m), eta, rho, momentum,
-                                   rmsprop_epsilon)
-        return w
     eta = positive_number("eta", eta)
     rho = _fraction("rho", rho)
     rmsprop_epsilon = positive_number("rmsprop_epsilon", rmsprop_epsilon)
@@ -519,15 +499,11 @@ def rmsprop_update(w, grad, velocity, eta, rho, rmsprop_epsilon, average_grad=No
 
 
 def adam_update(w, grad, m, v, alpha, beta_1, beta_2, adam_epsilon, v_hat=None,
-                check_finite=True, trusted=False):
+                check_finite=True):
     """m <- m + (grad - m)(1 - beta_1);  v <- v + (grad^2 - v)(1 - beta_2)
     (v_hat given) v_hat <- max(v_hat, v)
     w <- w - alpha m / (sqrt(v) + adam_epsilon)   (v_hat given: sqrt(v_hat));
     alpha = eta sqrt(1 - beta_2^t) / (1 - beta_1^t), computed once per step by the caller"""
-    if trusted:
-        _optimizers.adam_update(w.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-                                _flat(v_hat), alpha, beta_1, beta_2, adam_epsilon)
-        return w
     alpha = positive_number("alpha", alpha)
     beta_1 = _fraction("beta_1", beta_1)
     beta_2 = _fraction("beta_2", beta_2)

@@ -618,7 +618,7 @@ class Sequential:
             trainer.set_update(*fused)
 
         def apply():
-            optimizer.apply_trusted(weights, trainer.grads)
+            optimizer.apply(weights, trainer.grads)
 
         def count():                             # the step has updated the weights already
             optimizer.iterations += 1

@@ -69,7 +69,6 @@ class Optimizer:
 
     def __init__(self):
         self.iterations = 0
-        self._trusted = False          # set by apply_trusted for the duration of one update
         self._slots = {}         # slot name -> [one array per weight]   (Keras's slot names)
         self._specs = None       # [(shape, dtype) per weight] once built
 
@@ -173,19 +172,6 @@ class Optimizer:
         grads = self._check_apply(weights, grads)
         self.build(weights)
         self._update(list(weights), grads)
-        self.iterations += 1
-
-    def apply_trusted(self, weights, grads):
-        """apply() for a caller that guarantees what apply() checks (the same weights every
-        step, gradients of their shapes and dtype, C-contiguous and finite): the model's fast
-        path, which checked its data and owns its gradient buffers."""
-        if not self.built:
-            self.build(weights)
-        self._trusted = True
-        try:
-            self._update(weights, grads)
-        finally:
-            self._trusted = False
         self.iterations += 1
 
     def _update(self, weights, grads):
@@ -312,11 +298,10 @@ class SGD(Optimizer):
         eta, gamma = self.learning_rate, self.momentum
         if gamma == 0:
             for w, g in zip(weights, grads):
-                kernels.sgd_update(w, g, eta, trusted=self._trusted)    # w = w - eta g
+                kernels.sgd_update(w, g, eta)    # w = w - eta g
             return
         for w, g, m in zip(weights, grads, self._slots["momentum"]):
-            kernels.sgd_momentum_update(w, g, m, eta, gamma, self.nesterov, check_finite=False,
-                                        trusted=self._trusted)
+            kernels.sgd_momentum_update(w, g, m, eta, gamma, self.nesterov, check_finite=False)
 
     def fused_rule(self):
         if self.momentum == 0:
@@ -358,8 +343,7 @@ class Adagrad(Optimizer):
     def _update(self, weights, grads):
         eta, adagrad_epsilon = self.learning_rate, self.epsilon
         for w, g, a in zip(weights, grads, self._slots["accumulator"]):
-            kernels.adagrad_update(w, g, a, eta, adagrad_epsilon, check_finite=False,
-                                   trusted=self._trusted)
+            kernels.adagrad_update(w, g, a, eta, adagrad_epsilon, check_finite=False)
 
     def fused_rule(self):
         return "adagrad", [(a,) for a in self._slots["accumulator"]]
@@ -413,8 +397,7 @@ class RMSprop(Optimizer):
         averages = self._slots.get("average_gradient", [None] * n)
         for w, g, v, m, a in zip(weights, grads, self._slots["velocity"], momentums, averages):
             kernels.rmsprop_update(w, g, v, eta, rho, rmsprop_epsilon,
-                                   average_grad=a, m=m, momentum=gamma, check_finite=False,
-                                   trusted=self._trusted)
+                                   average_grad=a, m=m, momentum=gamma, check_finite=False)
 
     def fused_rule(self):
         n = len(self._specs)
@@ -475,7 +458,7 @@ class Adam(Optimizer):
         for w, g, m, v, v_hat in zip(weights, grads, self._slots["momentum"],
                                      self._slots["velocity"], v_hats):
             kernels.adam_update(w, g, m, v, alpha, self.beta_1, self.beta_2, self.epsilon,
-                                v_hat=v_hat, check_finite=False, trusted=self._trusted)
+                                v_hat=v_hat, check_finite=False)
 
     def fused_rule(self):
         n = len(self._specs)
