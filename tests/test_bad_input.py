@@ -146,7 +146,7 @@ def test_the_table_covers_these_entry_points():
     """A renamed or removed entry point fails here, not silently in the table."""
     for entry in ENTRIES:
         f = getattr(kernels, entry, None)
-        assert callable(f) and f.__module__ == kernels.__name__, entry
+        assert callable(f) and f.__module__.startswith(kernels.__name__), entry
 
 
 def call(entry, kwargs):

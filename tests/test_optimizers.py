@@ -457,12 +457,13 @@ def test_get_resolves_names_class_names_configs_and_instances():
 
 
 @pytest.mark.parametrize("ident, error, match", [
-    ("adamw", ValueError, "unknown optimizer 'adamw'; valid: adagrad, adam, lbfgs, rmsprop, sgd"),
+    ("adamw", ValueError, "unknown optimizer 'adamw'; valid: adagrad, adam, adamax, lbfgs, "
+                         "nadam, rmsprop, sgd"),
     (3, TypeError, "optimizer must be a name"),
     (None, TypeError, "optimizer must be a name"),
     ({"learning_rate": 0.1}, ValueError, "key 'name'"),
     ({"name": "adam", "lr": 0.1}, ValueError, r"unknown Adam config keys \['lr'\]"),
-    ({"name": "nadam"}, ValueError, "unknown optimizer 'nadam'"),
+    ({"name": "ftrl"}, ValueError, "unknown optimizer 'ftrl'"),
 ])
 def test_get_refuses_unknown_identifiers(ident, error, match):
     with pytest.raises(error, match=match):
@@ -771,9 +772,11 @@ def test_lbfgs_refuses_bad_problems(fun, x0, error, match):
 
 
 def test_lbfgs_has_no_apply_and_keeps_only_iterations_as_state():
+    """L-BFGS is a full-batch optimizer: its own base, without the stochastic apply()."""
     opt = LBFGS()
-    with pytest.raises(TypeError, match="full-batch"):
-        opt.apply([np.ones(2)], [np.ones(2)])
+    assert not opt.stochastic and not hasattr(opt, "apply")
+    assert isinstance(opt, optimizers.FullBatchOptimizer)
+    assert not isinstance(opt, optimizers.Optimizer)
     opt.minimize(rosenbrock, np.array([0.0, 0.0]))
     state = opt.get_state()
     assert len(state) == 1 and int(state[0]) == opt.iterations > 0
