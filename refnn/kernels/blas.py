@@ -1,6 +1,7 @@
 """Which BLAS multiplies the kernels' matrices: chosen once at import (REFNN_BLAS), switched
 later only while no DenseTrainer exists; and the check that every size handed to it fits its
 integer type."""
+import gc
 import weakref
 
 import numpy as np
@@ -36,6 +37,8 @@ def use_blas(which="auto"):
     the name in use. Refused while a DenseTrainer exists: a step running in another thread
     must not see the library change under it."""
     which = choice("blas", which, BLAS_CHOICES)
+    if TRAINERS:
+        gc.collect()                 # a trainer kept only by a reference cycle is not alive
     alive = len(TRAINERS)
     if alive:
         raise RuntimeError(f"use_blas({which!r}) refused: {alive} DenseTrainer(s) exist (a "
