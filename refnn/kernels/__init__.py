@@ -1,7 +1,10 @@
 """The compiled kernels, behind checked entry points.
 
-This is the one module that imports the compiled extensions (refnn._dense, refnn._activations,
-refnn._losses, refnn._textbook, built from src_c/). Each function here validates its arguments
+This package is the one place that imports the compiled extensions (refnn._dense,
+refnn._activations, refnn._losses, refnn._textbook, refnn._optimizers, refnn._train, built from
+src_c/): here the layer and loss kernels; blas.py the choice of BLAS and the size check;
+updates.py the optimizers' rules (apply_rule); trainer.py the compiled training step
+(DenseTrainer). Each entry point validates its arguments
 (ndim, shapes, float32/float64 dtype, one dtype for all arrays, finiteness, emptiness), makes
 them C-contiguous, allocates the outputs and calls the kernel, which then runs without the GIL
 and without bounds checks. Nothing unchecked reaches C.
@@ -9,8 +12,9 @@ and without bounds checks. Nothing unchecked reaches C.
 Notation: h weighted sum, g activation output, epsilon error term dE/dh, eta learning rate.
 Shapes are batch-major: g_prev (n, n_in), W (n_in, n_out), b (n_out,), h and epsilon (n, n_out).
 
-Each function has two twins with the same name and arguments, the oracles it is tested
-against: refnn.reference.pure (plain Python) and refnn.reference.vectorized (NumPy).
+Each layer and loss kernel has two twins with the same name and arguments, the oracles it is
+tested against: refnn.reference.pure (plain Python) and refnn.reference.vectorized (NumPy); the
+update rules' twins are refnn.reference.optimizers.
 """
 import numpy as np
 
