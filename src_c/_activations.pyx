@@ -6,7 +6,7 @@ from cython cimport floating
 from _core cimport (activate, softmax_row, multiply_derivative,
                     LINEAR, SIGMOID, TANH, RELU, SOFTMAX, STEP)
 
-# The public names of the activations and the codes the kernels use.
+# The compiled enum by name: tests hold refnn/activations.py (the declaration) to it.
 ACTIVATION_CODES = {"linear": LINEAR, "sigmoid": SIGMOID, "tanh": TANH,
                     "relu": RELU, "softmax": SOFTMAX, "step": STEP}
 

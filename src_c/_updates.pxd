@@ -1,12 +1,20 @@
 # cython: language_level=3
 """The optimizers' update rules on raw arrays (inline, so no runtime import): Keras 3's rules,
 each one fused loop over a flattened parameter array that reads w, g and the slots once and
-writes them back. refnn._optimizers wraps each for one array (the checked kernels), and
-refnn._train runs them for every array of a network inside the training step; both therefore
-compute the same numbers in the same order.
+writes them back. refnn._optimizers applies one to one array (the checked per-array kernels),
+and refnn._train runs it for every array of a network inside the training step; both call
+`update` below, so both compute the same numbers in the same order.
 
-Boundary: nothing here validates anything (see src_c/_optimizers.pyx for what the callers
-have checked). An optional slot is NULL when its option is off.
+A rule is declared once in Python (refnn/optimizers: its code, its slots by name in the order
+below, its scalars by name in the order below); `rule_signature` is what the Python declaration
+is checked against when it is made, so the two cannot drift apart unnoticed.
+
+Adding a rule: its code in the enum, its loop, one line in `rule_signature` and one branch in
+`update`.
+
+Boundary: nothing here validates anything (refnn/kernels.py has checked every array and scalar).
+The slots come in the rule's order (Keras's order of the optimizer's variables), the required
+ones first; an optional slot is NULL when its option is off.
 
 Notation: w a parameter, g = dE/dw its gradient, eta the learning rate (Keras's learning_rate).
 The scalars arrive as double and are rounded once to the arrays' type, as Keras casts its
@@ -14,18 +22,42 @@ hyper-parameters to the variable's dtype; expressions such as 1 - rho are formed
 first, as Keras forms them in Python.
 """
 from cython cimport floating
-from libc.math cimport sqrt, sqrtf
+from libc.math cimport sqrt, sqrtf, fabs, fabsf
 
 
-# the rules, and the scalars each takes (in this order) in update(rule, scalars, ...)
+# the rules: code, then its scalars (in this order) and its slots (in this order)
 cdef enum:
-    RULE_SGD = 0                # eta
-    RULE_SGD_MOMENTUM = 1       # eta, momentum, nesterov (0 or 1);      slot0 = m
-    RULE_ADAGRAD = 2            # eta, adagrad_epsilon;                  slot0 = accumulator
-    RULE_RMSPROP = 3            # eta, rho, momentum, rmsprop_epsilon;   slot0 = velocity,
-                                #   slot1 = average gradient (centered) or NULL, slot2 = m or NULL
-    RULE_ADAM = 4               # alpha, beta_1, beta_2, adam_epsilon;   slot0 = m, slot1 = v,
-                                #   slot2 = v_hat (AMSGrad) or NULL
+    RULE_SGD = 0        # eta, momentum, nesterov (0 or 1);    momentum (optional: momentum > 0)
+    RULE_ADAGRAD = 1    # eta, adagrad_epsilon;                accumulator
+    RULE_RMSPROP = 2    # eta, rho, momentum, rmsprop_epsilon; velocity, momentum (optional),
+                        #                                      average_gradient (optional: centered)
+    RULE_ADAM = 3       # alpha, beta_1, beta_2, adam_epsilon; momentum, velocity,
+                        #                                      velocity_hat (optional: AMSGrad)
+    RULE_NADAM = 4      # eta, beta_1, beta_2, nadam_epsilon, m_coefficient, g_coefficient,
+                        # v_correction;                        momentum, velocity
+    RULE_ADAMAX = 5     # alpha, beta_1, beta_2, adamax_epsilon; momentum, norm
+    MAX_SLOTS = 3       # slots per parameter array, at most
+    MAX_SCALARS = 8     # scalars per rule, at most
+
+
+cdef inline int rule_signature(int rule, int* n_scalars, int* n_required,
+                               int* n_optional) noexcept nogil:
+    """How many scalars, required slots and optional slots `rule` takes; -1 for no such rule."""
+    if rule == RULE_SGD:
+        n_scalars[0], n_required[0], n_optional[0] = 3, 0, 1
+    elif rule == RULE_ADAGRAD:
+        n_scalars[0], n_required[0], n_optional[0] = 2, 1, 0
+    elif rule == RULE_RMSPROP:
+        n_scalars[0], n_required[0], n_optional[0] = 4, 1, 2
+    elif rule == RULE_ADAM:
+        n_scalars[0], n_required[0], n_optional[0] = 4, 2, 1
+    elif rule == RULE_NADAM:
+        n_scalars[0], n_required[0], n_optional[0] = 7, 2, 0
+    elif rule == RULE_ADAMAX:
+        n_scalars[0], n_required[0], n_optional[0] = 4, 2, 0
+    else:
+        return -1
+    return 0
 
 
 cdef inline floating c_sqrt(floating x) noexcept nogil:
@@ -35,22 +67,24 @@ cdef inline floating c_sqrt(floating x) noexcept nogil:
         return sqrt(x)
 
 
-cdef inline void sgd_rule(floating* w, const floating* grad, Py_ssize_t size,
-                          double eta) noexcept nogil:
-    """w <- w - eta g"""
-    cdef Py_ssize_t i
-    cdef floating step_size = <floating> eta
-    for i in range(size):
-        w[i] -= step_size * grad[i]
+cdef inline floating c_fabs(floating x) noexcept nogil:
+    if floating is float:
+        return fabsf(x)
+    else:
+        return fabs(x)
 
 
-cdef inline void sgd_momentum_rule(floating* w, const floating* grad, floating* m,
-                                   Py_ssize_t size, double eta, double momentum,
-                                   bint nesterov) noexcept nogil:
-    """m <- momentum m - eta g;   w <- w + m   (nesterov: w <- w + momentum m - eta g)"""
+cdef inline void sgd_rule(floating* w, const floating* grad, floating* m, Py_ssize_t size,
+                          double eta, double momentum, bint nesterov) noexcept nogil:
+    """m <- momentum m - eta g;   w <- w + m   (nesterov: w <- w + momentum m - eta g)
+    (no momentum slot: w <- w - eta g)"""
     cdef Py_ssize_t i
     cdef floating eta_ = <floating> eta
     cdef floating mu = <floating> momentum
+    if m == NULL:
+        for i in range(size):
+            w[i] -= eta_ * grad[i]                       # w = w - eta g
+        return
     for i in range(size):
         m[i] = m[i] * mu - grad[i] * eta_                # m = momentum m - eta g
         if nesterov:
@@ -71,7 +105,7 @@ cdef inline void adagrad_rule(floating* w, const floating* grad, floating* accum
 
 
 cdef inline void rmsprop_rule(floating* w, const floating* grad, floating* velocity,
-                              floating* average_grad, floating* m, Py_ssize_t size, double eta,
+                              floating* m, floating* average_grad, Py_ssize_t size, double eta,
                               double rho, double momentum, double rmsprop_epsilon) noexcept nogil:
     """v <- rho v + (1 - rho) g^2;   (centered) a <- rho a + (1 - rho) g
     step = eta g / sqrt(v - a^2 + rmsprop_epsilon)    (not centered: sqrt(v + rmsprop_epsilon))
@@ -132,19 +166,68 @@ cdef inline void adam_rule(floating* w, const floating* grad, floating* m, float
             w[i] -= m[i] * alpha_ / (c_sqrt(v[i]) + eps_)     # w -= alpha m / (sqrt(v) + eps)
 
 
+cdef inline void nadam_rule(floating* w, const floating* grad, floating* m, floating* v,
+                            Py_ssize_t size, double eta, double beta_1, double beta_2,
+                            double nadam_epsilon, double m_coefficient, double g_coefficient,
+                            double v_correction) noexcept nogil:
+    """m <- m + (g - m)(1 - beta_1);   v <- v + (g^2 - v)(1 - beta_2)
+    m_hat = m_coefficient m + g_coefficient g;   v_hat = v / v_correction
+    w <- w - eta m_hat / (sqrt(v_hat) + nadam_epsilon)
+    (Dozat 2016, as Keras 3: m_coefficient = u_{t+1} / (1 - prod_{i<=t+1} u_i),
+    g_coefficient = (1 - u_t) / (1 - prod_{i<=t} u_i), v_correction = 1 - beta_2^t,
+    u_t = beta_1 (1 - 0.5 * 0.96^t): computed once per step by the caller)"""
+    cdef Py_ssize_t i
+    cdef floating eta_ = <floating> eta
+    cdef floating one_minus_beta_1 = <floating> (1.0 - beta_1)
+    cdef floating one_minus_beta_2 = <floating> (1.0 - beta_2)
+    cdef floating eps_ = <floating> nadam_epsilon
+    cdef floating c_m = <floating> m_coefficient
+    cdef floating c_g = <floating> g_coefficient
+    cdef floating c_v = <floating> v_correction
+    cdef floating g, m_hat
+    for i in range(size):
+        g = grad[i]
+        m[i] += (g - m[i]) * one_minus_beta_1                 # m = beta_1 m + (1-beta_1) g
+        v[i] += (g * g - v[i]) * one_minus_beta_2             # v = beta_2 v + (1-beta_2) g^2
+        m_hat = c_m * m[i] + c_g * g                          # the Nesterov look-ahead
+        w[i] -= m_hat * eta_ / (c_sqrt(v[i] / c_v) + eps_)    # w -= eta m_hat/(sqrt(v_hat)+eps)
+
+
+cdef inline void adamax_rule(floating* w, const floating* grad, floating* m, floating* u,
+                             Py_ssize_t size, double alpha, double beta_1, double beta_2,
+                             double adamax_epsilon) noexcept nogil:
+    """m <- m + (g - m)(1 - beta_1);   u <- max(beta_2 u, |g|)
+    w <- w - alpha m / (u + adamax_epsilon),   alpha = eta / (1 - beta_1^t)   (Keras 3's Adamax)"""
+    cdef Py_ssize_t i
+    cdef floating alpha_ = <floating> alpha
+    cdef floating one_minus_beta_1 = <floating> (1.0 - beta_1)
+    cdef floating beta_2_ = <floating> beta_2
+    cdef floating eps_ = <floating> adamax_epsilon
+    cdef floating g, decayed
+    for i in range(size):
+        g = grad[i]
+        m[i] += (g - m[i]) * one_minus_beta_1                 # m = beta_1 m + (1-beta_1) g
+        decayed = beta_2_ * u[i]
+        u[i] = decayed if decayed > c_fabs(g) else c_fabs(g)  # u = max(beta_2 u, |g|)
+        w[i] -= alpha_ * m[i] / (u[i] + eps_)                 # w -= alpha m / (u + eps)
+
+
 cdef inline void update(int rule, const double* scalars, floating* w, const floating* grad,
-                        floating* slot0, floating* slot1, floating* slot2,
-                        Py_ssize_t size) noexcept nogil:
-    """w and its slots updated in place by `rule` (RULE_*) with its scalars"""
+                        floating** slots, Py_ssize_t size) noexcept nogil:
+    """w and its slots (MAX_SLOTS pointers, the rule's order) updated in place by `rule`"""
     if rule == RULE_SGD:
-        sgd_rule(w, grad, size, scalars[0])
-    elif rule == RULE_SGD_MOMENTUM:
-        sgd_momentum_rule(w, grad, slot0, size, scalars[0], scalars[1], scalars[2] != 0)
+        sgd_rule(w, grad, slots[0], size, scalars[0], scalars[1], scalars[2] != 0)
     elif rule == RULE_ADAGRAD:
-        adagrad_rule(w, grad, slot0, size, scalars[0], scalars[1])
+        adagrad_rule(w, grad, slots[0], size, scalars[0], scalars[1])
     elif rule == RULE_RMSPROP:
-        rmsprop_rule(w, grad, slot0, slot1, slot2, size, scalars[0], scalars[1], scalars[2],
-                     scalars[3])
+        rmsprop_rule(w, grad, slots[0], slots[1], slots[2], size, scalars[0], scalars[1],
+                     scalars[2], scalars[3])
     elif rule == RULE_ADAM:
-        adam_rule(w, grad, slot0, slot1, slot2, size, scalars[0], scalars[1], scalars[2],
-                  scalars[3])
+        adam_rule(w, grad, slots[0], slots[1], slots[2], size, scalars[0], scalars[1],
+                  scalars[2], scalars[3])
+    elif rule == RULE_NADAM:
+        nadam_rule(w, grad, slots[0], slots[1], size, scalars[0], scalars[1], scalars[2],
+                   scalars[3], scalars[4], scalars[5], scalars[6])
+    elif rule == RULE_ADAMAX:
+        adamax_rule(w, grad, slots[0], slots[1], size, scalars[0], scalars[1], scalars[2],
+                    scalars[3])

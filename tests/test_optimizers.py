@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from refnn import kernels, optimizers
-from refnn.optimizers import LBFGS, SGD, Adagrad, Adam, RMSprop
+from refnn.optimizers import LBFGS, SGD, Adagrad, Adam, Adamax, Nadam, RMSprop
+from refnn.reference.optimizers import REFERENCES
 
 TOL = {np.float32: 1e-6, np.float64: 1e-12}
 DTYPES = [np.float32, np.float64]
@@ -21,79 +22,7 @@ SCALES = [1.0, 0.005, 0.3]                 # |g| drops, then rises: v shrinks at
 
 
 # ---------------------------------------------------------------- the published rules
-def sgd_reference(w, grads, learning_rate=0.01, momentum=0.0, nesterov=False):
-    """Lecture form: v = gamma v + eta g, w' = w - v   (Nesterov: w' = w - (gamma v + eta g)).
-    Keras stores m = -v."""
-    eta, gamma = learning_rate, momentum
-    v = np.zeros_like(w)
-    for g in grads:
-        if gamma == 0:
-            w = w - eta * g
-        else:
-            v = gamma * v + eta * g
-            w = w - (gamma * v + eta * g) if nesterov else w - v
-        yield w, ({"momentum": -v} if gamma else {})
-
-
-def adagrad_reference(w, grads, learning_rate=0.001, initial_accumulator_value=0.1,
-                      epsilon=1e-7):
-    """a = a0 + sum of g^2;  w' = w - eta g / sqrt(a + adagrad_epsilon)"""
-    eta, adagrad_epsilon = learning_rate, epsilon
-    a = np.full_like(w, initial_accumulator_value)
-    for g in grads:
-        a = a + g ** 2
-        w = w - eta * g / np.sqrt(a + adagrad_epsilon)
-        yield w, {"accumulator": a}
-
-
-def rmsprop_reference(w, grads, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
-                      centered=False):
-    """ms = rho ms + (1-rho) g^2;  step = eta g / sqrt(ms + rmsprop_epsilon);
-    centered: mg = rho mg + (1-rho) g, step = eta g / sqrt(ms - mg^2 + rmsprop_epsilon);
-    momentum: mom = momentum mom + step, w' = w - mom."""
-    eta, rmsprop_epsilon = learning_rate, epsilon
-    ms, mg, mom = np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)
-    for g in grads:
-        ms = rho * ms + (1 - rho) * g ** 2
-        if centered:
-            mg = rho * mg + (1 - rho) * g
-            step = eta * g / np.sqrt(ms - mg ** 2 + rmsprop_epsilon)
-        else:
-            step = eta * g / np.sqrt(ms + rmsprop_epsilon)
-        if momentum:
-            mom = momentum * mom + step
-            w = w - mom
-        else:
-            w = w - step
-        slots = {"velocity": ms}
-        if momentum:
-            slots["momentum"] = mom
-        if centered:
-            slots["average_gradient"] = mg
-        yield w, slots
-
-
-def adam_reference(w, grads, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                   amsgrad=False):
-    """Kingma & Ba, Algorithm 1 with bias-corrected moments; Keras's keyword epsilon is the
-    paper's epsilon hat, i.e. adam_epsilon / sqrt(1 - beta_2^t) next to sqrt(v_hat)."""
-    eta, adam_epsilon = learning_rate, epsilon
-    m, v, v_max = np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)
-    for t, g in enumerate(grads, start=1):
-        m = beta_1 * m + (1 - beta_1) * g
-        v = beta_2 * v + (1 - beta_2) * g ** 2
-        v_max = np.maximum(v_max, v)
-        m_hat = m / (1 - beta_1 ** t)
-        v_hat = (v_max if amsgrad else v) / (1 - beta_2 ** t)
-        w = w - eta * m_hat / (np.sqrt(v_hat) + adam_epsilon / np.sqrt(1 - beta_2 ** t))
-        slots = {"momentum": m, "velocity": v}
-        if amsgrad:
-            slots["velocity_hat"] = v_max
-        yield w, slots
-
-
-REFERENCES = {"sgd": sgd_reference, "adagrad": adagrad_reference,
-              "rmsprop": rmsprop_reference, "adam": adam_reference}
+# (the twins: refnn/reference/optimizers.py)
 
 CASES = [
     ("sgd", {}),
@@ -112,6 +41,10 @@ CASES = [
     ("adam", {"learning_rate": 0.01, "beta_1": 0.5, "beta_2": 0.6, "epsilon": 0.1}),
     ("adam", {"learning_rate": 0.01, "beta_1": 0.5, "beta_2": 0.6, "epsilon": 0.1,
               "amsgrad": True}),
+    ("nadam", {}),
+    ("nadam", {"learning_rate": 0.01, "beta_1": 0.5, "beta_2": 0.6, "epsilon": 0.1}),
+    ("adamax", {}),
+    ("adamax", {"learning_rate": 0.01, "beta_1": 0.5, "beta_2": 0.6, "epsilon": 0.1}),
 ]
 CASE_IDS = [name + "".join(f"-{k}={v}" for k, v in cfg.items()) for name, cfg in CASES]
 
@@ -418,6 +351,8 @@ KERAS_DEFAULTS = {
                 "centered": False},
     "adam": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7,
              "amsgrad": False},
+    "nadam": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+    "adamax": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
 }
 
 
@@ -457,12 +392,13 @@ def test_get_resolves_names_class_names_configs_and_instances():
 
 
 @pytest.mark.parametrize("ident, error, match", [
-    ("adamw", ValueError, "unknown optimizer 'adamw'; valid: adagrad, adam, lbfgs, rmsprop, sgd"),
+    ("adamw", ValueError, "unknown optimizer 'adamw'; valid: adagrad, adam, adamax, lbfgs, "
+                         "nadam, rmsprop, sgd"),
     (3, TypeError, "optimizer must be a name"),
     (None, TypeError, "optimizer must be a name"),
     ({"learning_rate": 0.1}, ValueError, "key 'name'"),
     ({"name": "adam", "lr": 0.1}, ValueError, r"unknown Adam config keys \['lr'\]"),
-    ({"name": "nadam"}, ValueError, "unknown optimizer 'nadam'"),
+    ({"name": "ftrl"}, ValueError, "unknown optimizer 'ftrl'"),
 ])
 def test_get_refuses_unknown_identifiers(ident, error, match):
     with pytest.raises(error, match=match):
@@ -771,12 +707,68 @@ def test_lbfgs_refuses_bad_problems(fun, x0, error, match):
 
 
 def test_lbfgs_has_no_apply_and_keeps_only_iterations_as_state():
+    """L-BFGS is a full-batch optimizer: its own base, without the stochastic apply()."""
     opt = LBFGS()
-    with pytest.raises(TypeError, match="full-batch"):
-        opt.apply([np.ones(2)], [np.ones(2)])
+    assert not opt.stochastic and not hasattr(opt, "apply")
+    assert isinstance(opt, optimizers.FullBatchOptimizer)
+    assert not isinstance(opt, optimizers.Optimizer)
     opt.minimize(rosenbrock, np.array([0.0, 0.0]))
     state = opt.get_state()
     assert len(state) == 1 and int(state[0]) == opt.iterations > 0
     again = LBFGS()
     again.set_state(state)
     assert again.iterations == opt.iterations
+
+
+# ---------------------------------------------------------------- Nadam and Adamax
+@pytest.mark.parametrize("cls, kwargs, error, match", [
+    (Nadam, {"beta_1": 1.0}, ValueError, r"beta_1 must be in \[0, 1\)"),
+    (Nadam, {"beta_2": -0.1}, ValueError, "beta_2"),
+    (Nadam, {"epsilon": 0.0}, ValueError, "epsilon must be a finite number > 0"),
+    (Nadam, {"learning_rate": float("inf")}, ValueError, "learning_rate"),
+    (Adamax, {"beta_1": 1.5}, ValueError, "beta_1"),
+    (Adamax, {"beta_2": 1.0}, ValueError, "beta_2"),
+    (Adamax, {"epsilon": "small"}, TypeError, "epsilon must be a number"),
+])
+def test_nadam_and_adamax_refuse_bad_hyper_parameters(cls, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        cls(**kwargs)
+
+
+@pytest.mark.parametrize("name, slots", [("nadam", ["momentum", "velocity"]),
+                                         ("adamax", ["momentum", "norm"])])
+def test_nadam_and_adamax_slots_are_kerass(name, slots):
+    opt = optimizers.get(name)
+    opt.build([np.ones((2, 3)), np.ones(3)])
+    assert list(opt.slots) == slots
+    assert all(not a.any() for arrays in opt.slots.values() for a in arrays)
+
+
+def test_nadam_first_step_by_hand():
+    """One Nadam step on w = 1, g = 0.5 (defaults), the arithmetic written out:
+    u_1 = 0.9 (1 - 0.5 * 0.96) = 0.468,  u_2 = 0.9 (1 - 0.5 * 0.9216) = 0.48528
+    m = 0.1 * 0.5 = 0.05,  v = 0.001 * 0.25 = 0.00025
+    m_hat = u_2 m / (1 - u_1 u_2) + (1 - u_1) g / (1 - u_1)
+          = 0.48528 * 0.05 / (1 - 0.22711104) + 0.5 = 0.031394... + 0.5
+    v_hat = 0.00025 / 0.001 = 0.25,  w' = 1 - 0.001 m_hat / (0.5 + 1e-7)"""
+    w = np.array([1.0])
+    Nadam().apply([w], [np.array([0.5])])
+    m_hat = 0.48528 * 0.05 / (1 - 0.468 * 0.48528) + 0.5
+    assert w[0] == pytest.approx(1 - 0.001 * m_hat / (0.5 + 1e-7), rel=1e-14)
+
+
+def test_nadam_schedule_product_is_recomputed_after_a_restored_state():
+    """The running product of u_t follows iterations: a state restored (or rewound) gives the
+    scalars of a fresh optimizer at that step."""
+    w = [np.ones(3)]
+    a = Nadam()
+    for _ in range(5):
+        a.apply(w, [np.full(3, 0.1)])
+    scalars_at_6 = a.fused_scalars()
+    b = Nadam()
+    b.set_state(a.get_state())
+    assert b.fused_scalars() == scalars_at_6
+    a.set_state([np.array(2)] + a.get_state()[1:])           # rewind: t = 3 again
+    c = Nadam()
+    c.iterations = 2
+    assert a.fused_scalars() == c.fused_scalars()

@@ -1,0 +1,37 @@
+"""Array checks shared by the kernels' entry points (no compiled code here)."""
+import numpy as np
+
+from .._validate import as_array
+
+
+def _first(name, a, ndim):
+    """The array that fixes the dtype of a call: float32 or float64, nothing else."""
+    return as_array(name, a, ndim=ndim, allow_int=False)
+
+
+def _like(name, a, ndim, dtype):
+    return as_array(name, a, ndim=ndim, dtype=dtype, allow_int=False)
+
+
+def _writable_target(name, w, dtype):
+    """A parameter array updated in place: the caller's array itself when it is a C-contiguous,
+    writeable array of `dtype`, else a checked copy (written back by _write_back)."""
+    if not isinstance(w, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array (it is updated in place), "
+                        f"got {type(w).__name__}")
+    if not w.flags.writeable:
+        raise ValueError(f"{name} is read-only; it is updated in place")
+    return as_array(name, w, ndim=w.ndim, dtype=dtype, allow_int=False)
+
+
+def _write_back(originals, works):
+    for original, work in zip(originals, works):
+        if work is not original:
+            original[...] = work
+
+
+def _ready(a, like, writeable=True):
+    """a is a C-contiguous (writable) float array with like's dtype and shape."""
+    return (type(a) is np.ndarray and a.dtype == like.dtype and a.shape == like.shape
+            and a.dtype in (np.float32, np.float64) and a.flags.c_contiguous
+            and (a.flags.writeable or not writeable))

@@ -1,0 +1,84 @@
+"""Which BLAS multiplies the kernels' matrices: chosen once at import (REFNN_BLAS), switched
+later only while no DenseTrainer exists; and the check that every size handed to it fits its
+integer type."""
+import gc
+import weakref
+
+import numpy as np
+
+from .. import _dense, _train
+from .._validate import choice
+
+def _numpy_openblas():
+    """(sgemm, dgemm) addresses in NumPy's own OpenBLAS (the ILP64 scipy-openblas64 build that
+    NumPy's wheels ship), or None when this NumPy has no such library."""
+    import ctypes
+    import glob
+    import os
+    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "libscipy_openblas64_*"))):
+        try:
+            lib = ctypes.CDLL(path)          # already loaded by NumPy: the same library
+            return (ctypes.cast(lib.scipy_sgemm_64_, ctypes.c_void_p).value,
+                    ctypes.cast(lib.scipy_dgemm_64_, ctypes.c_void_p).value)
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+BLAS_CHOICES = ("auto", "numpy", "scipy")
+TRAINERS = weakref.WeakSet()        # the DenseTrainers alive: each holds a step that runs gemm
+
+
+def use_blas(which="auto"):
+    """Choose the BLAS of the kernels' matrix products: "numpy" (NumPy's OpenBLAS, the one
+    NumPy's own @ uses, 64-bit sizes), "scipy" (scipy.linalg.cython_blas, 32-bit sizes) or
+    "auto" (numpy when found). The environment variable REFNN_BLAS sets it at import. Returns
+    the name in use. Refused while a DenseTrainer exists: a step running in another thread
+    must not see the library change under it."""
+    which = choice("blas", which, BLAS_CHOICES)
+    if TRAINERS:
+        gc.collect()                 # a trainer kept only by a reference cycle is not alive
+    alive = len(TRAINERS)
+    if alive:
+        raise RuntimeError(f"use_blas({which!r}) refused: {alive} DenseTrainer(s) exist (a "
+                           f"model's fit may be running); choose the BLAS before training")
+    found = _numpy_openblas() if which in ("auto", "numpy") else None
+    if which == "numpy" and found is None:
+        raise ValueError("NumPy's OpenBLAS was not found (this NumPy is built another way); "
+                         "use 'scipy'")
+    for module in (_dense, _train):
+        module.use_blas(*(found or (0, 0)))
+    global BLAS, BLAS_INT_MAX
+    BLAS = "numpy" if found else "scipy"
+    BLAS_INT_MAX = 2 ** 63 - 1 if found else 2 ** 31 - 1     # the BLAS's integer type
+    return BLAS
+
+
+def _blas_from_environment():
+    """use_blas(REFNN_BLAS); an unknown value is named in a warning and "auto" is used, so that
+    `import refnn` still works."""
+    import os
+    import warnings
+    wanted = os.environ.get("REFNN_BLAS", "auto")
+    if wanted not in BLAS_CHOICES:
+        warnings.warn(f"REFNN_BLAS={wanted!r} is not one of {', '.join(BLAS_CHOICES)}; "
+                      f"using 'auto'", RuntimeWarning, stacklevel=3)
+        wanted = "auto"
+    try:
+        return use_blas(wanted)
+    except ValueError as e:
+        warnings.warn(f"REFNN_BLAS={wanted!r}: {e}; using 'scipy'", RuntimeWarning, stacklevel=3)
+        return use_blas("scipy")
+
+
+BLAS = BLAS_INT_MAX = None
+_blas_from_environment()
+
+
+def check_blas_sizes(**sizes):
+    """Every matrix size passed to the BLAS fits its integer type (32 bits for scipy's)."""
+    for name, n in sizes.items():
+        if n > BLAS_INT_MAX:
+            raise ValueError(f"{name} is {n}, more than the {BLAS} BLAS's largest matrix size "
+                             f"{BLAS_INT_MAX}; use smaller batches or layers")

@@ -1,0 +1,154 @@
+"""The mini-batch training step of a dense network, in one compiled call (src_c/_train.pyx)."""
+import numpy as np
+
+from .. import _optimizers, _train
+from .._validate import (NonFiniteError, as_array, check_dim, check_same_samples, choice,
+                         positive_int)
+from ..update_rules import RULES
+from . import activation_code, check_weights, DIFFERENTIABLE
+from ._arrays import _ready
+from .blas import TRAINERS, check_blas_sizes
+from .updates import _rule
+
+
+class DenseTrainer:
+    """The mini-batch step of a stack of Dense layers in one compiled call (src_c/_train.pyx):
+    gather, forward, fused output error, backward; the gradients land in `grads`.
+
+    Checked once here (weights, data, activations, loss); then `step(order)` runs batch after
+    batch with no per-batch checks and no allocation: the work buffers are made once.
+
+    weights   [W1, b1, ...] C-contiguous, one float dtype, sizes that chain
+    X, Y      the data set (n, n_0) and targets (n, n_L) in that dtype, finite
+    activations  the layers' activation names (softmax only last, with "softmax_crossentropy")
+    loss      "softmax_crossentropy", "sigmoid_binary_crossentropy" or "mean_squared_error"
+    """
+
+    PHASES = _train.PHASES            # what phase_seconds() reports, in the order they run
+
+    LOSSES = {"softmax_crossentropy": _train.SOFTMAX_CROSSENTROPY,
+              "sigmoid_binary_crossentropy": _train.SIGMOID_BINARY_CROSSENTROPY,
+              "mean_squared_error": _train.MEAN_SQUARED_ERROR}
+
+    def __init__(self, weights, X, Y, activations, loss, batch_size):
+        self.loss_code = self.LOSSES[choice("loss", loss, self.LOSSES)]
+        dtype = weights[0].dtype if weights and isinstance(weights[0], np.ndarray) else None
+        sizes = check_weights(weights, dtype)
+        for i, w in enumerate(weights):
+            if not (w.flags.c_contiguous and w.flags.writeable):
+                raise ValueError(f"weights[{i}] must be C-contiguous and writable")
+        if len(activations) != len(sizes) - 1:
+            raise ValueError(f"activations has {len(activations)} names for "
+                             f"{len(sizes) - 1} layers")
+        codes = [activation_code(a, DIFFERENTIABLE + ("softmax",)) for a in activations]
+        if "softmax" in activations[:-1] or (activations[-1] == "softmax") != (
+                loss == "softmax_crossentropy"):
+            raise ValueError("softmax goes with softmax_crossentropy, on the output layer only")
+        if loss == "sigmoid_binary_crossentropy" and activations[-1] != "sigmoid":
+            raise ValueError("sigmoid_binary_crossentropy needs a sigmoid output layer")
+        X = as_array("X", X, ndim=2, dtype=dtype, allow_int=False, check_finite=False)
+        Y = as_array("Y", Y, ndim=2, dtype=dtype, allow_int=False, check_finite=False)
+        check_dim("X", X.shape[1], sizes[0], "features", "W1 has {expected} rows")
+        check_dim("Y", Y.shape[1], sizes[-1], "columns", "the output layer has {expected} units")
+        check_same_samples(X=X, Y=Y)
+        self.batch_size = positive_int("batch_size", batch_size)
+        if min(sizes) < 1:
+            raise ValueError(f"every layer needs at least one unit and one input, got sizes "
+                             f"{sizes}")
+        check_blas_sizes(batch_size=self.batch_size, **{f"n_{l}": n for l, n in enumerate(sizes)})
+        self.weights, self.X, self.Y, self.sizes = list(weights), X, Y, sizes
+        self.activations = np.array(codes, dtype=np.intc)
+        m = self.batch_size
+        self.grads = [np.empty_like(w) for w in weights]
+        self.work = ([np.empty((m, n), dtype) for n in sizes[1:]]
+                     + [np.empty((m, n), dtype) for n in sizes[1:]])
+        self.h_last = np.empty((m, sizes[-1]), dtype)
+        self.Xb = np.empty((m, sizes[0]), dtype)
+        self.Yb = np.empty((m, sizes[-1]), dtype)
+        self.losses = np.empty(m, dtype)
+        self.yhat = np.empty((m, sizes[-1]), dtype)
+        self._step = _train.DenseStep(self.weights, self.grads, self.work, self.h_last, self.Xb,
+                                      self.Yb, self.X, self.Y, self.activations, self.loss_code,
+                                      self.losses, self.yhat)
+        self.rule = None            # set_update() fuses an optimizer's update into step()
+        self.updated = False        # whether the last step updated the weights
+        self.mean_loss = None       # the last step's mean loss over its batch
+
+        self._scalar_check = None
+        TRAINERS.add(self)         # use_blas refuses to switch while this trainer lives
+
+    UPDATE_RULES = tuple(RULES)     # what set_update() accepts (refnn/update_rules.py)
+
+    def set_update(self, rule, slots):
+        """Fuse an optimizer's update into step(): after the backward pass through each layer,
+        its W and b are updated by `rule` (a Rule of refnn/update_rules.py, or its name), in
+        place, with their slots: the loop apply_rule runs (src_c/_updates.pxd). `slots` holds,
+        for each weight array in order, a tuple of its slot arrays in the rule's order (None
+        for an optional slot that is off), each of the weight's shape and dtype, C-contiguous
+        and writable. refnn.optimizers' Optimizer.fused_rule() gives both."""
+        rule = _rule(rule)
+        if not isinstance(slots, (list, tuple)) or len(slots) != len(self.weights):
+            raise ValueError(f"slots must hold one tuple per weight array ({len(self.weights)})")
+        table = []
+        for i, (w, own) in enumerate(zip(self.weights, slots)):
+            own = tuple(own)
+            if not rule.required <= len(own) <= len(rule.slots):
+                raise ValueError(f"slots[{i}] must hold {rule.required} to {len(rule.slots)} "
+                                 f"arrays for {rule.name} ({', '.join(rule.slots)}), "
+                                 f"got {len(own)}")
+            for j, a in enumerate(own):
+                if a is None and j < rule.required:
+                    raise ValueError(f"slots[{i}][{j}] is required by {rule.name} "
+                                     f"({rule.slots[j]}), got None")
+                if a is not None and not (_ready(a, w) and a.flags.writeable):
+                    raise ValueError(f"slots[{i}][{j}] must be a writable C-contiguous "
+                                     f"{w.dtype.name} array of shape {w.shape}")
+            table.append(own + (None,) * (_optimizers.SLOTS_MAX - len(own)))
+        self._step.set_update(rule.code, len(rule.scalars), table)
+        self.rule = rule.name
+        self._scalar_check = rule.check_scalars
+
+    def step(self, order, check_finite=False, scalars=None):
+        """Gradients of the mean loss over the samples order (intp indices, at most batch_size).
+        Returns (losses, yhat): views of this batch's per-sample losses and outputs.
+
+        check_finite checks each gathered row of X on the way (one pass over data already in
+        cache, instead of a separate pass over the whole data set): a row with NaN or inf
+        raises NonFiniteError naming the sample, before anything is computed.
+
+        scalars (after set_update) are the rule's numbers for this step, e.g. Adam's alpha,
+        beta_1, beta_2, adam_epsilon (Rule.scalars): then the weights are updated too, unless
+        the batch's loss is not finite; `updated` says which."""
+        if type(order) is not np.ndarray or order.dtype != np.intp or order.ndim != 1 \
+                or not order.flags.c_contiguous or not 0 < order.shape[0] <= self.batch_size:
+            raise ValueError(f"order must be a contiguous array of 1 to {self.batch_size} "
+                             f"intp indices")
+        if scalars is not None:
+            if self.rule is None:
+                raise ValueError("scalars were given, but no update was set (set_update)")
+            try:
+                scalars = self._scalar_check(scalars)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"scalars must be finite numbers in range for {self.rule}: "
+                                 f"{e}") from None
+        self.updated = False
+        # the step checks each index is a row of X
+        status = self._step.step(order, check_finite, scalars)
+        if status >= 0:
+            raise NonFiniteError(f"X must be finite, but sample {status} holds NaN or infinity")
+        self.updated = scalars is not None and status == _train.STEP_DONE
+        m = order.shape[0]
+        self.mean_loss = self._step.loss_sum / m       # L = 1/m sum_i loss_i, summed in double
+        return self.losses[:m], self.yhat[:m]
+
+    def phase_seconds(self):
+        """{phase: seconds}: the wall-clock time the steps since the last reset_phases() (or
+        since this trainer was made) spent in each phase (PHASES): gather, the forward matrix
+        products (with the bias rows), the hidden activations, the output error, the backward
+        matrix products, the backward elementwise work (db sums, f'(h) products), and the
+        fused optimizer update (set_update)."""
+        return self._step.phase_seconds()
+
+    def reset_phases(self):
+        """Start phase_seconds() from zero."""
+        self._step.reset_phases()

@@ -1,0 +1,307 @@
+"""The optimizers' base classes.
+
+Optimizer: a stochastic optimizer runs its declared update rule (refnn/update_rules.py: the
+rule's code, its slots by name in order, its scalars by name in order) on every weight array
+through the one checked kernel entry point (kernels.apply_rule), and hands the same rule and
+slots to the compiled training step (fused_rule, fused_scalars). A subclass says only which
+rule, which of its optional slots its options use with their initial values, and the step's
+scalars from its hyper-parameters.
+
+FullBatchOptimizer: minimises a function of the packed parameters (L-BFGS); no slots, no
+apply.
+
+Notation: w a parameter array, g = dE/dw its gradient, eta the learning rate
+(Keras's learning_rate), t = iterations + 1 the number of the step being taken.
+"""
+import inspect
+
+import numpy as np
+
+from .. import kernels
+from .._validate import FLOAT_DTYPES, as_array, positive_number
+
+
+def _check_weight_list(weights, name="weights"):
+    """[(shape, dtype)] of a list of float32/float64 parameter arrays."""
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError(f"{name} must be a list of NumPy arrays, got {type(weights).__name__}")
+    specs = []
+    for i, w in enumerate(weights):
+        if not isinstance(w, np.ndarray):
+            raise TypeError(f"{name}[{i}] must be a NumPy array (it is updated in place), "
+                            f"got {type(w).__name__}")
+        if w.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{name}[{i}] must be float32 or float64, got {w.dtype.name}")
+        specs.append((tuple(w.shape), w.dtype))
+    return specs
+
+
+def _describe(specs):
+    return "[" + ", ".join(f"{dt.name}{list(shape)}" for shape, dt in specs) + "]"
+
+
+class _Configurable:
+    """name, iterations, and the constructor's arguments as a JSON-able config."""
+
+    name = "optimizer"           # the registry name: get(name), config["name"]
+    stochastic = True            # False for full-batch optimizers
+
+    @classmethod
+    def _config_keys(cls):
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_config(self):
+        """The constructor's arguments (plus "name"), JSON-able."""
+        return {"name": self.name, **{k: getattr(self, k) for k in self._config_keys()}}
+
+    @classmethod
+    def from_config(cls, config):
+        """The optimizer get_config() described (a fresh one: no slots, iterations 0)."""
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict, got {type(config).__name__}")
+        config = dict(config)
+        name = config.pop("name", cls.name)
+        if name != cls.name:
+            raise ValueError(f"config describes optimizer {name!r}, not {cls.name!r}")
+        valid = cls._config_keys()
+        unknown = sorted(set(config) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} config keys {unknown}; "
+                             f"valid: {', '.join(valid)}")
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+    @staticmethod
+    def _check_iterations(value):
+        a = np.asarray(value)
+        if a.size != 1 or a.dtype.kind not in "iuf":
+            raise ValueError(f"state[0] must be the iteration count (one integer), got {value!r}")
+        n = a.reshape(()).item()
+        if not float(n).is_integer() or n < 0:
+            raise ValueError(f"state[0] must be an integer >= 0 (the iteration count), got {n!r}")
+        return int(n)
+
+
+class Optimizer(_Configurable):
+    """Base class of the stochastic optimizers: iterations, slots, state and config, and the
+    update: the rule declared by `rule` (refnn/update_rules.py).
+
+    build(weights)         make the slots: one array per weight and slot name, in the weight's
+                           dtype (a no-op once built for weights of the same shapes and dtypes)
+    apply(weights, grads)  update every weights[i] in place from grads[i]; iterations += 1
+    get_state()            [iterations, *slots] as arrays, for saving; set_state restores it
+    get_config()           {"name": ..., hyper-parameters}: JSON-able; from_config inverts it
+    fused_rule()           (rule name, slots per weight): what the compiled step runs
+    fused_scalars()        the rule's scalars for the next step
+
+    A subclass sets `rule` and defines _scalars() (and _slot_initials() when it has optional
+    slots or initial values other than zero).
+    """
+
+    rule = None                  # the update rule (a refnn.update_rules.Rule)
+    _nonnegative = ()            # slots that hold sums/averages of g^2 or |g|: never below 0
+
+    def __init__(self):
+        self.iterations = 0
+        self._slots = {}         # slot name -> [one array per weight]   (Keras's slot names)
+        self._specs = None       # [(shape, dtype) per weight] once built
+
+    @property
+    def learning_rate(self):
+        """eta, the learning rate: a finite number > 0 (may be changed between steps)."""
+        try:
+            return self._learning_rate
+        except AttributeError:
+            raise AttributeError(f"{type(self).__name__} has no learning_rate") from None
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._learning_rate = positive_number("learning_rate", value)
+
+    # -------------------------------------------------------------- the declaration
+    def _slot_initials(self):
+        """{slot name: initial value} of the slots these options use (default: the rule's
+        required slots, from zero)."""
+        return {name: 0.0 for name in self.rule.slots[:self.rule.required]}
+
+    def _slot_specs(self):
+        """[(slot name, initial value)] of the slots in use, in the rule's (Keras's) order."""
+        initials = self._slot_initials()
+        return [(name, initials[name]) for name in self.rule.slots if name in initials]
+
+    def _scalars(self):
+        """{scalar name: value} of the rule's scalars for the step t = iterations + 1."""
+        raise NotImplementedError
+
+    def fused_rule(self):
+        """(rule, slots): the rule's name (refnn/update_rules.py) and, per weight, its slot
+        arrays in the rule's order (None for an optional slot that is off): what
+        kernels.apply_rule and the compiled step (kernels.DenseTrainer.set_update) take.
+        Needs build() first."""
+        if not self.built:
+            raise ValueError(f"build this {type(self).__name__} first: build(weights)")
+        return self.rule.name, [tuple(self._slots[name][i] if name in self._slots else None
+                                      for name in self.rule.slots)
+                                for i in range(len(self._specs))]
+
+    def fused_scalars(self):
+        """The rule's numbers for the next step (t = iterations + 1), in the rule's order."""
+        values = self._scalars()
+        return tuple(values[name] for name, _ in self.rule.scalars)
+
+    # -------------------------------------------------------------- slots
+    @property
+    def built(self):
+        return self._specs is not None
+
+    @property
+    def slots(self):
+        """{slot name: [one array per weight]}: the live state (read it, do not replace it)."""
+        return {name: list(arrays) for name, arrays in self._slots.items()}
+
+    def build(self, weights):
+        """Create the slots for these weights (zeros, or Keras's initial value) in their dtype."""
+        specs = _check_weight_list(weights)
+        if self.built:
+            if specs != self._specs:
+                raise ValueError(f"this {type(self).__name__} was built for weights "
+                                 f"{_describe(self._specs)}, got {_describe(specs)}; "
+                                 f"use a new optimizer for another model")
+            return
+        self._slots = {name: [np.full(shape, initial, dtype) for shape, dtype in specs]
+                       for name, initial in self._slot_specs()}
+        self._specs = specs
+
+    def _check_apply(self, weights, grads):
+        """Everything apply() needs, checked before anything changes; returns the grads as
+        C-contiguous arrays of their weight's dtype."""
+        specs = _check_weight_list(weights)
+        if not isinstance(grads, (list, tuple)):
+            raise TypeError(f"grads must be a list of arrays, got {type(grads).__name__}")
+        if len(grads) != len(weights):
+            raise ValueError(f"grads has {len(grads)} arrays but weights has {len(weights)}")
+        if self.built and specs != self._specs:
+            raise ValueError(f"this {type(self).__name__} was built for weights "
+                             f"{_describe(self._specs)}, got {_describe(specs)}")
+        checked = []
+        for i, (w, g) in enumerate(zip(weights, grads)):
+            if not w.flags.writeable:
+                raise ValueError(f"weights[{i}] is read-only; it is updated in place")
+            as_array(f"weights[{i}]", w, ndim=w.ndim, allow_int=False, contiguous=False)
+            g = as_array(f"grads[{i}]", g, dtype=w.dtype, ndim=w.ndim, allow_int=False)
+            if g.shape != w.shape:
+                raise ValueError(f"grads[{i}] must have the shape of weights[{i}], {w.shape}, "
+                                 f"got {g.shape}")
+            checked.append(g)
+        return checked
+
+    def apply(self, weights, grads):
+        """w <- update(w, g) in place for every (weights[i], grads[i]); iterations += 1.
+
+        Everything is checked first: a failed apply leaves the weights, the slots and
+        iterations as they were. Each array then goes through kernels.apply_rule, the checked
+        entry point of the compiled rules (told to skip the finiteness scan done here)."""
+        grads = self._check_apply(weights, grads)
+        self.build(weights)
+        rule, slots = self.fused_rule()
+        scalars = self.fused_scalars()
+        for w, g, own in zip(weights, grads, slots):
+            kernels.apply_rule(rule, w, g, own, scalars, check_finite=False)
+        self.iterations += 1
+
+    # -------------------------------------------------------------- state
+    def get_state(self):
+        """[iterations (0-d int64), then the slots: slot name by slot name (Keras's order),
+        one array per weight]. Copies: changing them does not change the optimizer."""
+        state = [np.array(self.iterations, dtype=np.int64)]
+        for name, _ in self._slot_specs():
+            state.extend(a.copy() for a in self._slots.get(name, []))
+        return state
+
+    def set_state(self, state):
+        """Restore what get_state() returned. Checked first (count, shapes, dtypes, finiteness):
+        a refused state changes nothing. A built optimizer's slots are overwritten in place (as
+        Keras assigns its variables), so whatever holds them sees the restored state; an
+        optimizer not built yet takes the weights' shapes and dtypes from the slots."""
+        if not isinstance(state, (list, tuple)):
+            raise TypeError(f"state must be a list of arrays, got {type(state).__name__}")
+        if len(state) == 0:
+            raise ValueError("state must start with the iteration count, got an empty list")
+        iterations = self._check_iterations(state[0])
+        names = [name for name, _ in self._slot_specs()]
+        arrays = list(state[1:])
+        if self.built:
+            specs = self._specs
+        elif not names:
+            specs = []
+        else:
+            if len(arrays) % len(names):
+                raise ValueError(f"state must hold the iteration count and {len(names)} slot "
+                                 f"arrays per weight ({', '.join(names)}), got {len(state)} "
+                                 f"arrays")
+            specs = _check_weight_list(arrays[:len(arrays) // len(names)], "state slots")
+        expected = len(names) * len(specs)
+        if len(arrays) != expected:
+            raise ValueError(f"state must hold 1 + {expected} arrays (the iteration count, then "
+                             f"{', '.join(names) or 'no slots'} for {len(specs)} weights), "
+                             f"got {len(state)}")
+        slots = {}
+        for k, name in enumerate(names):
+            slots[name] = []
+            for i, (shape, dtype) in enumerate(specs):
+                label = f"state[{1 + k * len(specs) + i}] ({name} of weight {i})"
+                a = arrays[k * len(specs) + i]
+                if not isinstance(a, np.ndarray):
+                    raise TypeError(f"{label} must be a NumPy array, got {type(a).__name__}")
+                if a.dtype != dtype:
+                    raise TypeError(f"{label} must be {dtype.name}, got {a.dtype.name}")
+                if tuple(a.shape) != shape:
+                    raise ValueError(f"{label} must have shape {shape}, got {a.shape}")
+                a = as_array(label, a, dtype=dtype, ndim=len(shape), allow_int=False)
+                if name in self._nonnegative and (a < 0).any():
+                    raise ValueError(f"{label} must be >= 0 (an average of g^2), "
+                                     f"got {a.min()}")
+                slots[name].append(a.copy())
+        if self.built:
+            for name in names:                  # in place: a compiled training step holds them
+                for live, new in zip(self._slots[name], slots[name]):
+                    live[...] = new
+        else:
+            self._slots = slots
+        self.iterations = iterations
+        if not self.built and names:
+            self._specs = specs
+
+
+class FullBatchOptimizer(_Configurable):
+    """Base class of the full-batch optimizers: minimize(fun, x0) over the packed parameters,
+    with the loss and gradient of the whole data set; no slots, no per-step apply. The state
+    is the iteration count alone."""
+
+    stochastic = False
+
+    def __init__(self):
+        self.iterations = 0
+
+    built = True                 # nothing to build: the model may call build() all the same
+    slots = {}
+
+    def build(self, weights):
+        """Nothing to make (no slots); kept so that a model treats every optimizer alike."""
+
+    def minimize(self, fun, x0):
+        raise NotImplementedError
+
+    def get_state(self):
+        """[iterations (0-d int64)]."""
+        return [np.array(self.iterations, dtype=np.int64)]
+
+    def set_state(self, state):
+        """Restore what get_state() returned."""
+        if not isinstance(state, (list, tuple)) or len(state) != 1:
+            raise ValueError(f"state must be [iterations] for {type(self).__name__}, "
+                             f"got {state!r}")
+        self.iterations = self._check_iterations(state[0])
