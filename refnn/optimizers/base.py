@@ -137,10 +137,15 @@ class Optimizer(_Configurable):
         raise NotImplementedError
 
     def fused_rule(self):
+        """(rule, slots) for the compiled step (kernels.DenseTrainer.set_update), which then runs
+        the update itself; None makes the step call apply() instead (a subclass whose update
+        is not its declared rule alone says so by returning None)."""
+        return self._rule_and_slots()
+
+    def _rule_and_slots(self):
         """(rule, slots): the rule's name (refnn/update_rules.py) and, per weight, its slot
         arrays in the rule's order (None for an optional slot that is off): what
-        kernels.apply_rule and the compiled step (kernels.DenseTrainer.set_update) take.
-        Needs build() first."""
+        kernels.apply_rule and the compiled step take. Needs build() first."""
         if not self.built:
             raise ValueError(f"build this {type(self).__name__} first: build(weights)")
         return self.rule.name, [tuple(self._slots[name][i] if name in self._slots else None
@@ -206,7 +211,7 @@ class Optimizer(_Configurable):
         entry point of the compiled rules (told to skip the finiteness scan done here)."""
         grads = self._check_apply(weights, grads)
         self.build(weights)
-        rule, slots = self.fused_rule()
+        rule, slots = self._rule_and_slots()
         scalars = self.fused_scalars()
         for w, g, own in zip(weights, grads, slots):
             kernels.apply_rule(rule, w, g, own, scalars, check_finite=False)
