@@ -1,5 +1,5 @@
-"""Timing helpers: MNIST-shaped data, best-of-n wall-clock times, and the per-sample textbook
-epoch measured in C and in NumPy in one run.
+"""Timing helpers (MNIST-shaped data, best-of-n wall-clock times, the textbook epoch in C and in
+NumPy) and the speed workloads: refnn's fit against the NumPy contender (refnn.contender) and more.
 
 Speed is only ever compared as a ratio of two figures measured in the same process, on the same
 data, one after the other. Thread counts are fixed by the environment before Python starts
@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from . import kernels
+from .contender import NumpyMLP
 from .reference import vectorized
 from .textbook import BackpropNetwork
 
@@ -45,13 +46,9 @@ def textbook_weights(sizes, seed=0, dtype=np.float32):
 
 def _time_once(fn, setup=None):
     """Seconds taken by fn() (or fn(setup()), setup not timed)."""
-    if setup is None:
-        start = time.perf_counter()
-        fn()
-    else:
-        arg = setup()
-        start = time.perf_counter()
-        fn(arg)
+    args = () if setup is None else (setup(),)
+    start = time.perf_counter()
+    fn(*args)
     return time.perf_counter() - start
 
 
@@ -225,16 +222,14 @@ def epoch_phases(w, X, Y, seed=0):
 
 
 def _run_numpy(w, X, Y, seed):
-    from .reference.training import NumpyMLP
+    """the NumPy contender (refnn.contender.NumpyMLP) with the workload's optimizer"""
     sizes = _sizes(w)
     acts = [w["activation"]] * (len(sizes) - 2) + ["softmax"]
 
-    def setup():
-        if w["optimizer"] == "adam":
-            return NumpyMLP(_glorot(sizes, w["dtype"], seed), acts, "categorical_crossentropy",
-                            optimizer="adam", learning_rate=LEARNING_RATE["adam"])
+    def setup():                        # Adam, or SGD with momentum 0.9, as _optimizer(w)
         return NumpyMLP(_glorot(sizes, w["dtype"], seed), acts, "categorical_crossentropy",
-                        optimizer="sgd", learning_rate=LEARNING_RATE["sgd"], momentum=0.9)
+                        w["optimizer"], LEARNING_RATE[w["optimizer"]],
+                        momentum=0.9 if w["optimizer"] == "sgd" else 0.0)
     rng = np.random.default_rng(seed)
     return lambda net: net.fit_epoch(X, Y, w["batch_size"], rng.permutation(X.shape[0])), setup
 
@@ -261,7 +256,8 @@ def _run_torch(w, X, Y, seed, threads):
             layers += [torch.nn.Linear(a, b), act()]
         net = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-2], 10)).to(dtype)
         with torch.no_grad():
-            params = [p for lin in net if isinstance(lin, torch.nn.Linear) for p in (lin.weight, lin.bias)]
+            params = [p for lin in net if isinstance(lin, torch.nn.Linear)
+                      for p in (lin.weight, lin.bias)]
             for p, v in zip(params, _glorot(sizes, w["dtype"], seed)):
                 p.copy_(torch.from_numpy(v.T.copy() if v.ndim == 2 else v))
         opt = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE["adam"], eps=1e-7) \
@@ -365,8 +361,7 @@ def workload_runs(name, w, X, Y, threads=1, seed=0):
     runs = {"refnn": _run_refnn(w, X, Y, seed), "numpy": _run_numpy(w, X, Y, seed)}
     if _torch() is not None:
         runs["pytorch"] = _run_torch(w, X, Y, seed, threads)
-    sk = _run_sklearn(w, X, Y, seed)
-    if sk is not None:
+    if (sk := _run_sklearn(w, X, Y, seed)) is not None:
         runs["scikit-learn"] = sk
     runs = {impl: (fn, setup, w["n"]) for impl, (fn, setup) in runs.items()}
     missing = {impl: "not installed" for impl in ("pytorch", "scikit-learn") if impl not in runs}
@@ -402,9 +397,9 @@ def run_workload(name, threads=1, quick=False, repeat=5, seed=0):
     # passing disturbance of the machine then spoils one round of each, not all of one
     best = {impl: math.inf for impl in runs}
     for _ in range(repeat):
-        for impl, (fn, setup, count) in runs.items():
+        for impl, (fn, setup, _) in runs.items():
             best[impl] = min(best[impl], _time_once(fn, setup))
-    for impl, (fn, setup, count) in runs.items():
+    for impl, (_, _, count) in runs.items():
         result["rates"][impl] = count / best[impl]
     if name != "W2":
         result["cap"] = result["rates"].pop("cap")

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from refnn import activations
 from refnn.reference import _names, pure, vectorized
 
 TWINS = pytest.mark.parametrize("twin", [pure, vectorized], ids=["pure", "vectorized"])
@@ -245,7 +246,7 @@ WORKED_NEW_WEIGHTS = [[[0.5078125, -1.015625], [0.265625, -0.03125]],
 def test_sgd_per_sample_worked_step(twin):
     new_weights, E = twin.sgd_per_sample(WORKED_WEIGHTS, WORKED_X, WORKED_Y, WORKED_ETA,
                                          "sigmoid")
-    np.testing.assert_array_equal(arr(E), [0.125])          # every number above is a binary fraction
+    np.testing.assert_array_equal(arr(E), [0.125])          # all numbers above: binary fractions
     assert len(new_weights) == 4
     for new, expected in zip(new_weights, WORKED_NEW_WEIGHTS):
         np.testing.assert_array_equal(arr(new), expected)
@@ -447,10 +448,13 @@ def test_pure_never_imports_numpy_and_vectorized_only_numpy():
                 names.add("." * node.level + (node.module or ""))
         return names
 
-    # ._names holds the activation names and argument checks, in plain Python
+    # ._names holds the argument checks, in plain Python, and reads the activation names from
+    # refnn.activations, the one table (plain Python too)
     assert imported(pure) == {"math", "._names"}
     assert imported(vectorized) == {"numpy", "._names"}
-    assert imported(_names) == set()
+    assert imported(_names) == {"..activations"}
+    assert imported(activations) == {"dataclasses"}
+    assert _names.ACTIVATIONS == activations.NAMES == pure.ACTIVATIONS == vectorized.ACTIVATIONS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -634,7 +638,7 @@ def test_sgd_per_sample_steps_down_the_gradient(twin, activation, sizes):
     new_weights, E = twin.sgd_per_sample(weights, [x], [y], eta, activation)
     assert E[0] == pytest.approx(forward_E(weights, x, y, activation), rel=1e-12)
     for l, w in enumerate(weights):
-        def E_of(w_l):
+        def E_of(w_l, l=l):
             return forward_E(weights[:l] + [w_l] + weights[l + 1:], x, y, activation)
 
         np.testing.assert_allclose(arr(new_weights[l]), w - eta * numerical_gradient(E_of, w),
@@ -668,7 +672,7 @@ def test_mean_of_per_sample_gradients_is_the_batch_gradient(twin, activation):
         np.testing.assert_allclose(batch_grad, mean_grad, **TWIN_TOL)
 
         # and both are the gradient of the mean loss
-        def mean_E(w_l):
+        def mean_E(w_l, l=l):
             ws = weights[:l] + [w_l] + weights[l + 1:]
             return np.mean([forward_E(ws, x, y, activation) for x, y in zip(X, Y)])
 

@@ -1,15 +1,14 @@
-"""refnn.reference.training.NumpyMLP, the NumPy twin of mini-batch training, follows
-Sequential.fit: the same weights and reported losses after two epochs (float64, to 1e-12),
-one Adam step worked by hand, and float32 kept throughout in buffers made once."""
+"""refnn.reference.training.FitOracle, the oracle of mini-batch training, follows Sequential.fit:
+the same weights and reported losses after two epochs (float64, to 1e-12), one Adam step worked
+by hand, float32 kept throughout. (The fast NumPy contender is held to this oracle in
+test_contender.py.)"""
 import numpy as np
 import pytest
 
 import refnn
 from refnn import Sequential
 from refnn.layers import Dense
-from refnn.reference.training import NumpyMLP
-
-TOL = {np.float32: 2e-5, np.float64: 1e-12}
+from refnn.reference.training import FitOracle, adam_update, sgd_update
 
 
 def data(kind, n, d, k, seed=0):
@@ -70,7 +69,7 @@ def train_both(case, dtype, n=53, batch_size=8, epochs=2):
     X, Y = X.astype(dtype), Y.astype(dtype)
     model = refnn_model(sizes, acts, loss, optimizer(), dtype)
     initial = model.get_weights()
-    net = NumpyMLP(initial, acts, twin_loss, **options)
+    net = FitOracle(initial, acts, twin_loss, **options)
     history = model.fit(X, Y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)
     losses = [net.fit_epoch(X, Y, batch_size) for _ in range(epochs)]
     return model, net, initial, history.history["loss"], losses
@@ -95,7 +94,7 @@ def test_fit_epoch_order_is_the_batches_in_turn():
     X, Y = data(targets, 53, sizes[0], sizes[-1])
     weights = refnn_model(sizes, acts, "categorical_crossentropy", "adam", "float64").get_weights()
     order = np.random.default_rng(1).permutation(53)
-    a, b = NumpyMLP(weights, acts, loss, **options), NumpyMLP(weights, acts, loss, **options)
+    a, b = FitOracle(weights, acts, loss, **options), FitOracle(weights, acts, loss, **options)
     epoch_loss = a.fit_epoch(X, Y, 8, order=order)
     batch_losses = [b.train_batch(X[order[s:s + 8]], Y[order[s:s + 8]]) for s in range(0, 53, 8)]
     for wa, wb in zip(a.get_weights(), b.get_weights()):
@@ -135,16 +134,16 @@ M, V = ([[0.5], [-1.5]], [0.0]), ([[0.25], [2.25]], [0.0])
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_one_adam_step_by_hand(dtype):
-    net = NumpyMLP([W.astype(dtype), b.astype(dtype)], ["linear"], "mean_squared_error",
+    net = FitOracle([W.astype(dtype), b.astype(dtype)], ["linear"], "mean_squared_error",
                    optimizer="adam", learning_rate=0.125, beta_1=0.5, beta_2=0.75, epsilon=0.5)
     loss = net.train_batch(X_HAND.astype(dtype), Y_HAND.astype(dtype))
     assert loss == LOSS
     np.testing.assert_array_equal(net.grads[0], [[1.0], [-3.0]])
     np.testing.assert_array_equal(net.grads[1], [0.0])
-    np.testing.assert_array_equal(net._m[0], M[0])
-    np.testing.assert_array_equal(net._m[1], M[1])
-    np.testing.assert_array_equal(net._v[0], V[0])
-    np.testing.assert_array_equal(net._v[1], V[1])
+    np.testing.assert_array_equal(net.slots["momentum"][0], M[0])
+    np.testing.assert_array_equal(net.slots["momentum"][1], M[1])
+    np.testing.assert_array_equal(net.slots["velocity"][0], V[0])
+    np.testing.assert_array_equal(net.slots["velocity"][1], V[1])
     W1, b1 = net.get_weights()
     np.testing.assert_array_equal(W1, W_NEW)
     np.testing.assert_array_equal(b1, B_NEW)
@@ -153,17 +152,23 @@ def test_one_adam_step_by_hand(dtype):
 
 
 # ---------------------------------------------------------------------------------------------
-# float32 and the buffers
+# float32
 
 
-def test_float32_stays_float32_and_follows_refnn_fit():
+def arrays(net):
+    """every array the oracle keeps: weights, gradients and the optimizer's slots"""
+    return net.params + net.grads + [a for slot in net.slots.values() for a in slot]
+
+
+def test_float32_stays_float32_and_follows_refnn_fit(tol):
     model, net, _, fit_losses, twin_losses = train_both("sigmoid-softmax-ce-adam", np.float32)
     for w_twin, w_fit in zip(net.get_weights(), model.get_weights()):
         assert w_twin.dtype == np.float32
-        np.testing.assert_allclose(w_twin, w_fit, rtol=TOL[np.float32], atol=1e-6)
-    np.testing.assert_allclose(twin_losses, fit_losses, rtol=TOL[np.float32])
-    for name, a in net.buffers.items():
-        assert a.dtype == np.float32, name
+        np.testing.assert_allclose(w_twin, w_fit, rtol=tol[np.float32], atol=1e-6)
+    np.testing.assert_allclose(twin_losses, fit_losses, rtol=tol[np.float32])
+    assert len(arrays(net)) == 3 * 4 + 4
+    for a in arrays(net):
+        assert a.dtype == np.float32
     assert net.dtype == np.float32
 
 
@@ -171,42 +176,16 @@ def test_float32_weights_cast_float64_data():
     sizes, acts, _, loss, targets, _, options = CASES["tanh-sigmoid-bce-adam"]
     X, Y = data(targets, 20, sizes[0], sizes[-1])   # float64 data
     weights = refnn_model(sizes, acts, "binary_crossentropy", "adam", "float32").get_weights()
-    net = NumpyMLP(weights, acts, loss, **options)
+    net = FitOracle(weights, acts, loss, **options)
     assert isinstance(net.fit_epoch(X, Y, 6), float)
     assert all(w.dtype == np.float32 for w in net.get_weights())
-    assert all(a.dtype == np.float32 for a in net.buffers.values())
-
-
-def test_buffers_are_made_once_and_reused_by_a_short_last_batch():
-    sizes, acts, _, loss, targets, _, options = CASES["relu-relu-softmax-ce-nesterov"]
-    X, Y = data(targets, 53, sizes[0], sizes[-1])
-    X, Y = X.astype(np.float32), Y.astype(np.float32)
-    weights = refnn_model(sizes, acts, "categorical_crossentropy", "adam", "float32").get_weights()
-    net = NumpyMLP(weights, acts, loss, **options)
-    net.train_batch(X[:8], Y[:8])                   # the buffers are made for 8 rows
-    made = {name: (id(a), a.ctypes.data, a.shape) for name, a in net.buffers.items()}
-    assert made["g1"][2] == (8, sizes[1]) and made["Xb"][2] == (8, sizes[0])
-    net.train_batch(X[8:13], Y[8:13])               # a short batch: views of the same buffers
-    net.fit_epoch(X, Y, 8)                          # 6 full batches and one of 5
-    net.train_batch(X[:8], Y[:8])
-    assert {name: (id(a), a.ctypes.data, a.shape) for name, a in net.buffers.items()} == made
-    assert net.iterations == 1 + 1 + 7 + 1
-    # the short batches trained as well as the full ones: the same weights as refnn's fit,
-    # which sees the same batches
-    model = refnn_model(sizes, acts, "categorical_crossentropy",
-                        refnn.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
-                        "float32")
-    model.set_weights(weights)
-    for xb, yb in [(X[:8], Y[:8]), (X[8:13], Y[8:13]), (X, Y), (X[:8], Y[:8])]:
-        model.fit(xb, yb, batch_size=8, shuffle=False, verbose=0)
-    for w_twin, w_fit in zip(net.get_weights(), model.get_weights()):
-        np.testing.assert_allclose(w_twin, w_fit, rtol=TOL[np.float32], atol=1e-6)
+    assert all(a.dtype == np.float32 for a in arrays(net))
 
 
 def test_the_callers_weights_are_copied():
     weights = [np.full((3, 2), 0.1), np.zeros(2)]
     before = [w.copy() for w in weights]
-    net = NumpyMLP(weights, ["softmax"], "categorical_crossentropy", optimizer="sgd",
+    net = FitOracle(weights, ["softmax"], "categorical_crossentropy", optimizer="sgd",
                    learning_rate=0.5)
     net.train_batch(np.eye(3)[:2], np.eye(2))
     for w, w0 in zip(weights, before):
@@ -227,11 +206,11 @@ def test_the_callers_weights_are_copied():
 def test_bad_configuration_is_refused(kwargs, message):
     weights = [np.zeros((3, 4)), np.zeros(4), np.zeros((4, 2)), np.zeros(2)]
     with pytest.raises(ValueError, match=message):
-        NumpyMLP(weights, **kwargs)
+        FitOracle(weights, **kwargs)
 
 
 def test_bad_data_is_refused():
-    net = NumpyMLP([np.zeros((3, 2)), np.zeros(2)], ["sigmoid"], "binary_crossentropy")
+    net = FitOracle([np.zeros((3, 2)), np.zeros(2)], ["sigmoid"], "binary_crossentropy")
     with pytest.raises(ValueError, match="X must have 3 columns"):
         net.train_batch(np.zeros((4, 2)), np.zeros((4, 2)))
     with pytest.raises(ValueError, match="Y must have shape"):
@@ -239,3 +218,71 @@ def test_bad_data_is_refused():
     with pytest.raises(ValueError, match="order must hold indices"):
         net.fit_epoch(np.zeros((4, 3)), np.zeros((4, 2)), 2, order=[0, 1, 4])
     assert net.iterations == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The oracle's parts against independent forms: the update rules against the papers' forms,
+# the gradients against central differences of the mean loss
+
+
+def test_adam_update_is_the_bias_corrected_rule(rng):
+    """Keras's form (alpha, m and v uncorrected) = Kingma & Ba's Algorithm 1 with
+    m_hat = m / (1 - beta_1^t), v_hat = v / (1 - beta_2^t) and the stability constant
+    adam_epsilon sqrt(1 - beta_2^t) next to sqrt(v_hat) (Keras's epsilon is the paper's eps hat)."""
+    w, m, v = rng.normal(size=5), np.zeros(5), np.zeros(5)
+    w_paper, m_paper, v_paper = w.copy(), np.zeros(5), np.zeros(5)
+    eta, beta_1, beta_2, adam_epsilon = 0.01, 0.8, 0.95, 1e-3
+    for t in range(1, 5):
+        grad = rng.normal(size=5)
+        w, m, v = adam_update(w, grad, m, v, t, eta, beta_1, beta_2, adam_epsilon)
+        m_paper = beta_1 * m_paper + (1 - beta_1) * grad
+        v_paper = beta_2 * v_paper + (1 - beta_2) * grad ** 2
+        m_hat, v_hat = m_paper / (1 - beta_1 ** t), v_paper / (1 - beta_2 ** t)
+        w_paper = w_paper - eta * m_hat / (np.sqrt(v_hat)
+                                           + adam_epsilon / np.sqrt(1 - beta_2 ** t))
+        np.testing.assert_allclose(w, w_paper, rtol=1e-13)
+        np.testing.assert_allclose(m, m_paper, rtol=1e-13)
+        np.testing.assert_allclose(v, v_paper, rtol=1e-13)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_update_is_the_lecture_rule(nesterov, rng):
+    """Keras stores m = -v of the lecture's v = gamma v + eta g, w' = w - v
+    (Nesterov: w' = w - (gamma v + eta g)); momentum 0 is w' = w - eta g."""
+    eta, gamma = 0.1, 0.9
+    w, m = rng.normal(size=4), np.zeros(4)
+    w_lecture, v = w.copy(), np.zeros(4)
+    for _ in range(4):
+        grad = rng.normal(size=4)
+        w, m = sgd_update(w, grad, m, eta, gamma, nesterov)
+        v = gamma * v + eta * grad
+        w_lecture = w_lecture - (gamma * v + eta * grad if nesterov else v)
+        np.testing.assert_allclose(w, w_lecture, rtol=1e-13)
+        np.testing.assert_allclose(m, -v, rtol=1e-13)
+    grad = rng.normal(size=4)
+    w_plain, none = sgd_update(w, grad, None, eta, 0.0, False)
+    assert none is None
+    np.testing.assert_array_equal(w_plain, w - eta * grad)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_gradients_equal_central_differences(case, rng):
+    sizes, acts, _, loss, targets, _, options = CASES[case]
+    X, Y = data(targets, 5, sizes[0], sizes[-1], seed=4)
+    weights = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        weights += [rng.normal(scale=0.5, size=(n_in, n_out)), rng.normal(scale=0.5, size=n_out)]
+    net = FitOracle(weights, acts, loss, **options)
+    _, grads = net.gradients(X, Y)
+    step = 1e-6
+    for i, w in enumerate(net.params):
+        numeric = np.zeros_like(w)
+        for j in np.ndindex(w.shape):
+            saved = w[j]
+            w[j] = saved + step
+            up = net.gradients(X, Y)[0].mean()
+            w[j] = saved - step
+            down = net.gradients(X, Y)[0].mean()
+            w[j] = saved
+            numeric[j] = (up - down) / (2 * step)      # dL/dw by central differences
+        np.testing.assert_allclose(grads[i], numeric, rtol=1e-6, atol=1e-8)

@@ -1,6 +1,17 @@
-"""Names and argument checks shared by both twins (plain Python: no NumPy here)."""
+"""Names and argument checks shared by both twins (plain Python: no NumPy here).
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax", "step")
+The activation names come from refnn.activations, the one table of activations (pure Python,
+so the twins still import nothing compiled)."""
+from ..activations import ACTIVATIONS as _TABLE
+from ..activations import NAMES as ACTIVATIONS   # every activation the kernels know
+
+# why an activation has no elementwise derivative written from g (the table's derivative None)
+_NOT_DIFFERENTIABLE = {
+    "softmax": "softmax has no elementwise derivative: use the fused gradient of "
+               "softmax_crossentropy (epsilon = yhat - y)",
+    "step": "step has zero derivative almost everywhere, so backpropagation cannot train it: "
+            "use sigmoid, tanh, relu or linear",
+}
 
 
 def _expect(what, received, expected):
@@ -9,7 +20,7 @@ def _expect(what, received, expected):
 
 
 def _check_activation(activation):
-    if activation not in ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         valid = ", ".join(repr(name) for name in ACTIVATIONS)
         raise ValueError(f"unknown activation {activation!r}; valid names are {valid}")
 
@@ -17,9 +28,6 @@ def _check_activation(activation):
 def _check_differentiable(activation):
     """the activation has an elementwise derivative written from g"""
     _check_activation(activation)
-    if activation == "softmax":
-        raise ValueError("softmax has no elementwise derivative: use the fused gradient of "
-                         "softmax_crossentropy (epsilon = yhat - y)")
-    if activation == "step":
-        raise ValueError("step has zero derivative almost everywhere, so backpropagation "
-                         "cannot train it: use sigmoid, tanh, relu or linear")
+    if not _TABLE[activation].differentiable:
+        raise ValueError(_NOT_DIFFERENTIABLE.get(
+            activation, f"{activation} has no elementwise derivative written from g"))

@@ -13,7 +13,8 @@ floats, lists (vectors) and lists of rows (matrices). No argument is ever modifi
 """
 import math
 
-from ._names import ACTIVATIONS, _check_activation, _check_differentiable, _expect
+from ._names import ACTIVATIONS  # noqa: F401  (re-exported: the names these twins know)
+from ._names import _check_activation, _check_differentiable, _expect
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,27 +1,20 @@
-"""NumPy twin of mini-batch training of a dense network: what Sequential.fit's fast path does
-(src_c/_train.pyx computes the gradients, refnn.optimizers applies the update), written as
-fast NumPy. It never calls compiled refnn code: it is an oracle for fit and the "NumPy" side of
-the speed benchmarks.
+"""The oracle of mini-batch training: what Sequential.fit computes, written to be obviously right.
 
-One step on a mini-batch (X_b, Y_b) of m samples, for layers l = 1 .. L:
-  gather:    X_b = X[order[i:i + m]]  (np.take into a buffer; Y_b likewise)
-  forward:   g_0 = X_b;  h_l = g_{l-1} @ W_l + b_l;  g_l = f(h_l)          (hidden layers)
+One step on a mini-batch (x, y) of m samples, for layers l = 1 .. L, each line one call of a
+NumPy twin (refnn.reference.vectorized, each tested against its kernel and finite differences):
+  forward:   g_0 = x;  h_l = g_{l-1} @ W_l + b_l;  g_l = f(h_l)  (dense_forward, activation_forward)
   output:    softmax + categorical CE:  epsilon_L = (softmax(h_L) sum_k y_k - y) / m
              sigmoid + binary CE:       epsilon_L = (sigmoid(h_L) - y) / (m k)
-             f + mean squared error:    epsilon_L = 2 (yhat - y) / (m k) * f'(h_L)
-  backward:  dW_l = g_{l-1}^T @ epsilon_l,  db_l = sum over the batch of epsilon_l,
-             epsilon_{l-1} = (epsilon_l @ W_l^T) * f'(h_{l-1})     (not formed for the input)
-  update:    Keras 3's Adam or SGD (momentum, Nesterov), as refnn.optimizers does it.
+             f + mean squared error:    epsilon_L = 2 (yhat - y) f'(h_L) / (m k)
+  backward:  dW_l = g_{l-1}^T @ epsilon_l,  db_l = sum_batch epsilon_l           (dense_backward)
+             epsilon_{l-1} = (epsilon_l @ W_l^T) * f'(h_{l-1})                 (epsilon_backward)
+  update:    Keras 3's Adam or SGD (momentum, Nesterov), each rule as one formula per line.
 f' is written from the output g: sigmoid g (1 - g), tanh 1 - g^2, relu [g > 0], linear 1.
 
-Written the way a careful NumPy user writes it, so that the benchmarks compare refnn's C core
-with competent NumPy: every per-layer array is allocated once for the batch size and reused
-(np.matmul(..., out=), in-place ufuncs, np.take(..., out=)); a short last batch works in views
-of the same buffers; there is no Python loop over samples or elements. The arithmetic follows
-the compiled step operation by operation, with one exception: the sigmoid is 1 / (1 + e^-h).
-The C kernel selects 1 / (1 + z) or z / (1 + z) with z = e^-|h| by the sign of h, which costs
-NumPy a masked pass that is dearer than the exponential itself; the two agree to an ulp, and
-where e^-h overflows 1 / (1 + inf) = 0 is the right limit (that warning is silenced).
+Every array is made afresh per batch; nothing is reused or updated in place but the weights and
+the optimizer's slots, so the code reads as the algorithm. Speed is not its purpose: the fast
+NumPy contender of the benchmarks (refnn.contender.NumpyMLP) is tested against this oracle.
+It never calls compiled refnn code.
 
 Notation: h weighted sum, g activation output, epsilon error term dL/dh, eta learning rate.
 Shapes are batch-major: g_prev (m, n_in), W (n_in, n_out), b (n_out,), h and epsilon (m, n_out).
@@ -30,48 +23,20 @@ import math
 
 import numpy as np
 
-HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+from .. import activations as _activations
+from . import vectorized
+
+HIDDEN_ACTIVATIONS = _activations.HIDDEN        # f'(h) from g: sigmoid, tanh, relu, linear
 LOSSES = ("categorical_crossentropy", "binary_crossentropy", "mean_squared_error")
 _LOSS_ALIASES = {"mse": "mean_squared_error"}
 OPTIMIZERS = ("adam", "sgd")
+# the output activations each loss is trained with (the fused pairs, and f + squared error)
+OUTPUTS = {"categorical_crossentropy": ("softmax",), "binary_crossentropy": ("sigmoid",),
+           "mean_squared_error": HIDDEN_ACTIVATIONS}
 
 
 # ---------------------------------------------------------------------------------------------
-# Activations in place, and x *= f'(h) written from g; `work` is a scratch array of g's shape
-
-
-def _activate(activation, h):
-    """g = f(h), overwriting h (sigmoid, tanh, relu, linear)"""
-    if activation == "sigmoid":
-        np.negative(h, out=h)                   # -h
-        np.exp(h, out=h)                        # e^-h    (inf for very negative h: g = 0)
-        np.add(h, 1, out=h)                     # 1 + e^-h
-        np.reciprocal(h, out=h)                 # g = 1 / (1 + e^-h)
-    elif activation == "tanh":
-        np.tanh(h, out=h)                       # g = tanh h
-    elif activation == "relu":
-        np.maximum(h, 0, out=h)                 # g = max(h, 0)
-    # linear: g = h
-
-
-def _multiply_derivative(activation, g, x, work):
-    """x *= f'(h), with f' from the output g: sigmoid g(1-g), tanh 1-g^2, relu [g>0], linear 1"""
-    if activation == "sigmoid":
-        np.subtract(1, g, out=work)             # 1 - g
-        np.multiply(work, g, out=work)          # g (1 - g)
-        np.multiply(x, work, out=x)
-    elif activation == "tanh":
-        np.multiply(g, g, out=work)             # g^2
-        np.subtract(1, work, out=work)          # 1 - g^2
-        np.multiply(x, work, out=x)
-    elif activation == "relu":
-        np.greater(g, 0, out=work)              # [g > 0] = [h > 0], as 0.0 / 1.0
-        np.multiply(x, work, out=x)
-    # linear: f' = 1
-
-
-# ---------------------------------------------------------------------------------------------
-# Inputs
+# The checks of a configuration and of data, shared with the contender (refnn.contender)
 
 
 def _float_array(name, a, ndim, dtype=None):
@@ -99,14 +64,121 @@ def _positive(name, value):
     return value
 
 
+def check_network(weights, activations, loss):
+    """(dtype, [W_l], [b_l], sizes n_0 .. n_L, activations, loss) from the arguments of a
+    network trained on mini-batches, or a ValueError/TypeError naming the bad one. The arrays
+    are copies in one float dtype (float32 or float64)."""
+    if not isinstance(weights, (list, tuple)) or len(weights) == 0 or len(weights) % 2:
+        got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
+        raise ValueError(f"weights must be a list [W1, b1, W2, b2, ...], received {got}")
+    arrays = [_float_array(f"weights[{i}]", w, 2 if i % 2 == 0 else 1)
+              for i, w in enumerate(weights)]
+    dtype = np.result_type(*arrays)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"weights must be float32 or float64, received {dtype}")
+    W = [np.array(w, dtype=dtype, order="C") for w in arrays[0::2]]          # copies
+    b = [np.array(w, dtype=dtype, order="C") for w in arrays[1::2]]
+    sizes = [W[0].shape[0]] + [w.shape[1] for w in W]                       # n_0 .. n_L
+    for l, (W_l, b_l) in enumerate(zip(W, b), start=1):
+        if l > 1 and W_l.shape[0] != sizes[l - 1]:
+            raise ValueError(f"W{l} must have {sizes[l - 1]} rows (W{l - 1}'s columns), "
+                             f"received shape {W_l.shape}")
+        if b_l.shape[0] != W_l.shape[1]:
+            raise ValueError(f"b{l} must have {W_l.shape[1]} entries (W{l}'s columns), "
+                             f"received {b_l.shape[0]}")
+    loss = _LOSS_ALIASES.get(loss, loss)
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, received {loss!r}")
+    activations = list(activations)
+    if len(activations) != len(W):
+        raise ValueError(f"activations must name {len(W)} activations (one per layer), "
+                         f"received {len(activations)}")
+    for l, a in enumerate(activations[:-1], start=1):
+        if a not in HIDDEN_ACTIVATIONS:
+            raise ValueError(f"activation of layer {l} must be one of "
+                             f"{', '.join(HIDDEN_ACTIVATIONS)}, received {a!r}")
+    if activations[-1] not in OUTPUTS[loss]:
+        raise ValueError(f"{loss} needs an output activation in {', '.join(OUTPUTS[loss])}, "
+                         f"received {activations[-1]!r}")
+    return np.dtype(dtype), W, b, sizes, activations, loss
+
+
+def check_optimizer(optimizer, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon):
+    """{"optimizer", "learning_rate", ...} checked, or a ValueError naming the bad argument."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                         f"received {optimizer!r}")
+    return dict(optimizer=optimizer, learning_rate=_positive("learning_rate", learning_rate),
+                momentum=_fraction("momentum", momentum), nesterov=bool(nesterov),
+                beta_1=_fraction("beta_1", beta_1), beta_2=_fraction("beta_2", beta_2),
+                epsilon=_positive("epsilon", epsilon))
+
+
+def check_data(X, Y, sizes, dtype):
+    """X (n, n_0) and Y (n, n_L) cast to dtype, n >= 1; or a ValueError naming the bad one."""
+    X = _float_array("X", X, 2, dtype)
+    Y = _float_array("Y", Y, 2, dtype)
+    if X.shape[1] != sizes[0]:
+        raise ValueError(f"X must have {sizes[0]} columns (W1's rows), received shape {X.shape}")
+    if Y.shape != (X.shape[0], sizes[-1]):
+        raise ValueError(f"Y must have shape {(X.shape[0], sizes[-1])} (X's rows, the "
+                         f"output units), received {Y.shape}")
+    if X.shape[0] == 0:
+        raise ValueError("X must hold at least one sample")
+    return X, Y
+
+
+def check_batches(n, batch_size, order):
+    """(batch_size, order as intp indices in [0, n)); order defaults to 0 .. n-1."""
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, received {batch_size!r}")
+    if order is None:
+        return int(batch_size), np.arange(n, dtype=np.intp)
+    order = np.asarray(order)
+    if order.ndim != 1 or order.size == 0 or order.dtype.kind not in "iu":
+        raise ValueError(f"order must be a non-empty 1-D array of sample indices, "
+                         f"received {order.dtype} array of shape {order.shape}")
+    if order.min() < 0 or order.max() >= n:
+        raise ValueError(f"order must hold indices in [0, {n}), received "
+                         f"{order.min()} .. {order.max()}")
+    return int(batch_size), order.astype(np.intp, copy=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The update rules, Keras 3's, one formula per line (w, grad and the slots of one array)
+
+
+def adam_update(w, grad, m, v, t, eta, beta_1, beta_2, adam_epsilon):
+    """Adam step t (1, 2, ...), Keras 3's form of Kingma & Ba's bias-corrected update:
+    m <- m + (g - m)(1 - beta_1);  v <- v + (g^2 - v)(1 - beta_2);
+    w <- w - alpha m / (sqrt(v) + adam_epsilon),  alpha = eta sqrt(1 - beta_2^t) / (1 - beta_1^t).
+    Returns the new (w, m, v)."""
+    alpha = eta * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+    m = m + (grad - m) * (1 - beta_1)
+    v = v + (grad * grad - v) * (1 - beta_2)
+    w = w - alpha * m / (np.sqrt(v) + adam_epsilon)
+    return w, m, v
+
+
+def sgd_update(w, grad, m, eta, momentum, nesterov):
+    """Keras 3's SGD: momentum 0: w <- w - eta g;
+    else m <- momentum m - eta g,  w <- w + m   (Nesterov: w <- w + momentum m - eta g).
+    m is None without momentum. Returns the new (w, m)."""
+    if momentum == 0:
+        return w - eta * grad, None
+    m = momentum * m - eta * grad
+    w = w + (momentum * m - eta * grad if nesterov else m)
+    return w, m
+
+
 # ---------------------------------------------------------------------------------------------
 
 
-class NumpyMLP:
-    """A stack of Dense layers trained on mini-batches in NumPy, as Sequential.fit trains it.
+class FitOracle:
+    """A stack of Dense layers trained on mini-batches as Sequential.fit trains it, in plain NumPy.
 
-    net = NumpyMLP([W1, b1, W2, b2], ["sigmoid", "softmax"], "categorical_crossentropy",
-                   optimizer="adam", learning_rate=0.001)
+    net = FitOracle([W1, b1, W2, b2], ["sigmoid", "softmax"], "categorical_crossentropy",
+                    optimizer="adam", learning_rate=0.001)
     loss = net.fit_epoch(X, Y, batch_size=200)            # one pass, batches in order
     weights = net.get_weights()
 
@@ -116,319 +188,105 @@ class NumpyMLP:
                  softmax with "categorical_crossentropy", sigmoid with "binary_crossentropy",
                  or any hidden-layer activation with "mean_squared_error" ("mse")
     optimizer    "adam" (learning_rate, beta_1, beta_2, epsilon) or "sgd" (learning_rate,
-                 momentum, nesterov), with Keras 3's update rules:
-        adam:   t = iterations + 1,  alpha = eta sqrt(1 - beta_2^t) / (1 - beta_1^t)
-                m <- m + (g - m)(1 - beta_1);  v <- v + (g^2 - v)(1 - beta_2)
-                w <- w - alpha m / (sqrt(v) + adam_epsilon)
-        sgd:    w <- w - eta g;   momentum > 0: m <- momentum m - eta g,  w <- w + m
-                (nesterov: w <- w + momentum m - eta g)
+                 momentum, nesterov), Keras 3's rules (adam_update, sgd_update above)
     The losses reported are Keras's: the mean over the batch of -sum_k y_k log softmax(h)_k,
     of 1/k sum_k [max(h_k, 0) - h_k y_k + log(1 + e^-|h_k|)], or of 1/k sum_k (yhat_k - y_k)^2.
     A batch whose loss is not finite is not applied and ends fit_epoch, as fit stops there.
-    Data are cast to the weights' dtype (pass that dtype to avoid a copy); they are not
-    checked for NaN or inf.
+    After a step, `grads` holds its gradients [dW1, db1, ...] and `slots` the optimizer's state
+    by Keras's slot names ({"momentum": [...], "velocity": [...]} for Adam, {"momentum": [...]}
+    for SGD with momentum, {} without).
     """
 
     def __init__(self, weights, activations, loss, optimizer="adam", learning_rate=0.001,
                  momentum=0.0, nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-        if not isinstance(weights, (list, tuple)) or len(weights) == 0 or len(weights) % 2:
-            got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
-            raise ValueError(f"weights must be a list [W1, b1, W2, b2, ...], received {got}")
-        arrays = [_float_array(f"weights[{i}]", w, 2 if i % 2 == 0 else 1)
-                  for i, w in enumerate(weights)]
-        dtype = np.result_type(*arrays)
-        if dtype not in (np.float32, np.float64):
-            raise TypeError(f"weights must be float32 or float64, received {dtype}")
-        self.dtype = np.dtype(dtype)
-        self.W = [np.array(W, dtype=dtype, order="C") for W in arrays[0::2]]   # copies
-        self.b = [np.array(b, dtype=dtype, order="C") for b in arrays[1::2]]
-        self.sizes = [self.W[0].shape[0]] + [W.shape[1] for W in self.W]       # n_0 .. n_L
-        for l, (W, b) in enumerate(zip(self.W, self.b), start=1):
-            if l > 1 and W.shape[0] != self.sizes[l - 1]:
-                raise ValueError(f"W{l} must have {self.sizes[l - 1]} rows (W{l - 1}'s columns), "
-                                 f"received shape {W.shape}")
-            if b.shape[0] != W.shape[1]:
-                raise ValueError(f"b{l} must have {W.shape[1]} entries (W{l}'s columns), "
-                                 f"received {b.shape[0]}")
-        L = len(self.W)
-
-        loss = _LOSS_ALIASES.get(loss, loss)
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, received {loss!r}")
-        activations = list(activations)
-        if len(activations) != L:
-            raise ValueError(f"activations must name {L} activations (one per layer), "
-                             f"received {len(activations)}")
-        for l, a in enumerate(activations[:-1], start=1):
-            if a not in HIDDEN_ACTIVATIONS:
-                raise ValueError(f"activation of layer {l} must be one of "
-                                 f"{', '.join(HIDDEN_ACTIVATIONS)}, received {a!r}")
-        output = {"categorical_crossentropy": ("softmax",), "binary_crossentropy": ("sigmoid",),
-                  "mean_squared_error": HIDDEN_ACTIVATIONS}[loss]
-        if activations[-1] not in output:
-            raise ValueError(f"{loss} needs an output activation in {', '.join(output)}, "
-                             f"received {activations[-1]!r}")
-        self.activations, self.loss = activations, loss
-
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
-                             f"received {optimizer!r}")
+        self.dtype, W, b, self.sizes, self.activations, self.loss = \
+            check_network(weights, activations, loss)
+        self.params = [w for Wb in zip(W, b) for w in Wb]           # W1, b1, W2, b2, ...
+        self.config = check_optimizer(optimizer, learning_rate, momentum, nesterov,
+                                      beta_1, beta_2, epsilon)
         self.optimizer = optimizer
-        self.learning_rate = _positive("learning_rate", learning_rate)
-        self.momentum = _fraction("momentum", momentum)
-        self.nesterov = bool(nesterov)
-        self.beta_1 = _fraction("beta_1", beta_1)
-        self.beta_2 = _fraction("beta_2", beta_2)
-        self.epsilon = _positive("epsilon", epsilon)
         self.iterations = 0
+        self.grads = [np.zeros_like(w) for w in self.params]
+        names = ["momentum", "velocity"] if optimizer == "adam" else \
+            ["momentum"] if self.config["momentum"] > 0 else []
+        self.slots = {name: [np.zeros_like(w) for w in self.params] for name in names}
 
-        params = [w for Wb in zip(self.W, self.b) for w in Wb]     # W1, b1, W2, b2, ...
-        self._params = params
-        self.grads = [np.zeros_like(w) for w in params]             # dW1, db1, ... of the last batch
-        self._update_work = [np.empty_like(w) for w in params]      # scratch of the update
-        if optimizer == "adam":
-            self._m = [np.zeros_like(w) for w in params]            # first moment
-            self._v = [np.zeros_like(w) for w in params]            # second moment
-            self._update_work2 = [np.empty_like(w) for w in params]
-        elif self.momentum > 0:
-            self._m = [np.zeros_like(w) for w in params]            # Keras's momentum slot
-            self._v = None
-            self._update_work2 = [np.empty_like(w) for w in params] if self.nesterov else None
-        else:
-            self._m = self._v = self._update_work2 = None
-        self._rows = 0                                              # batch buffers not made yet
-
-    # ------------------------------------------------------------------ buffers
-    def _reserve(self, m):
-        """The per-batch buffers, with room for m samples (made once; remade only to grow)."""
-        if m <= self._rows:
-            return
-        dtype, sizes, k = self.dtype, self.sizes, self.sizes[-1]
-        self._Xb = np.empty((m, sizes[0]), dtype)                   # the gathered batch
-        self._Yb = np.empty((m, k), dtype)
-        self._g = [np.empty((m, n), dtype) for n in sizes[1:]]      # h_l, then g_l in place
-        self._epsilon = [np.empty((m, n), dtype) for n in sizes[1:]]
-        self._fprime = [np.empty((m, n), dtype) for n in sizes[1:-1]]   # f'(h_l), hidden layers
-        self._out_work = np.empty((m, k), dtype)                    # output-layer scratch
-        self._out_work2 = np.empty((m, k), dtype)
-        self._row_max = np.empty((m, 1), dtype)                     # per-sample scalars
-        self._row_sum = np.empty((m, 1), dtype)
-        self._y_sum = np.empty((m, 1), dtype)
-        self._losses = np.empty(m, dtype)
-        self._rows = m
-
-    @property
-    def buffers(self):
-        """{name: array}: every work array training reuses (per batch and per update)."""
-        named = {}
-        if self._rows:
-            named.update(Xb=self._Xb, Yb=self._Yb, out_work=self._out_work,
-                         out_work2=self._out_work2, row_max=self._row_max,
-                         row_sum=self._row_sum, y_sum=self._y_sum, losses=self._losses)
-            for l, (g, e) in enumerate(zip(self._g, self._epsilon), start=1):
-                named[f"g{l}"], named[f"epsilon{l}"] = g, e
-            for l, f in enumerate(self._fprime, start=1):
-                named[f"fprime{l}"] = f
-        for name, arrays in (("grad", self.grads), ("update_work", self._update_work),
-                             ("update_work2", self._update_work2), ("m", self._m),
-                             ("v", self._v)):
-            for i, a in enumerate(arrays or []):
-                named[f"{name}{i}"] = a
-        return named
-
-    # ------------------------------------------------------------------ one step
-    def _gradients(self, x, y):
-        """The gradients of the mean loss over the batch (x, y) of m <= self._rows samples,
-        into self.grads; returns the per-sample losses (a view)."""
-        m = x.shape[0]
-        if m == self._rows:
-            g, epsilon, fprime = self._g, self._epsilon, self._fprime
-        else:                                   # a short batch: the leading rows of each buffer
-            g = [a[:m] for a in self._g]
-            epsilon = [a[:m] for a in self._epsilon]
-            fprime = [a[:m] for a in self._fprime]
-        L, acts = len(self.W), self.activations
-
-        # forward: h_l = g_{l-1} @ W_l + b_l;  g_l = f(h_l) in place (the output layer keeps h_L)
-        g_prev = x
+    def gradients(self, x, y):
+        """(losses (m,), [dW1, db1, dW2, db2, ...]): each sample's loss and the gradients of
+        the mean loss over the batch (x (m, n_0), y (m, n_L))."""
+        L, f = len(self.params) // 2, self.activations
+        m, k = y.shape
+        # forward: g_0 = x;  h_l = g_{l-1} @ W_l + b_l;  g_l = f(h_l)
+        g = [x]
         for l in range(L):
-            h = g[l]
-            np.matmul(g_prev, self.W[l], out=h)             # g_prev @ W
-            np.add(h, self.b[l], out=h)                     # h = g_prev @ W + b
-            if l < L - 1:
-                _activate(acts[l], h)                       # g = f(h)
-            g_prev = h
-
-        losses = self._losses[:m]
-        self._output_error(g[L - 1], y, epsilon[L - 1], losses)
-
-        # backward, from the output side inwards
-        for l in range(L - 1, -1, -1):
-            g_prev = x if l == 0 else g[l - 1]
-            dW, db = self.grads[2 * l], self.grads[2 * l + 1]
-            np.matmul(g_prev.T, epsilon[l], out=dW)         # dW = g_prev^T @ epsilon
-            np.sum(epsilon[l], axis=0, out=db)              # db = sum over the batch of epsilon
-            if l > 0:
-                np.matmul(epsilon[l], self.W[l].T, out=epsilon[l - 1])   # epsilon @ W^T
-                _multiply_derivative(acts[l - 1], g[l - 1], epsilon[l - 1], fprime[l - 1])
-                # epsilon_prev = (epsilon @ W^T) * f'(h_prev)
-        return losses
-
-    def _output_error(self, h, y, epsilon, losses):
-        """epsilon = dL/dh of the mean loss over the m samples, and each sample's loss.
-        h (m, k) holds the output layer's weighted sums; it is overwritten."""
-        m, k = h.shape
-        work = self._out_work[:m]
-        if self.loss == "categorical_crossentropy":
-            mx, s, y_sum = self._row_max[:m], self._row_sum[:m], self._y_sum[:m]
-            np.max(h, axis=1, keepdims=True, out=mx)        # max_k h_k
-            np.subtract(h, mx, out=h)                       # z = h - max h  (<= 0: no overflow)
-            np.exp(h, out=epsilon)                          # e^z
-            np.sum(epsilon, axis=1, keepdims=True, out=s)   # s = sum_k e^z_k  (>= 1)
-            np.sum(y, axis=1, keepdims=True, out=y_sum)     # sum_k y_k  (1 for one-hot rows)
-            np.divide(y_sum, s, out=y_sum)                  # sum(y) / s
-            np.log(s, out=s)                                # log s
-            np.subtract(s, h, out=h)                        # log s - z_k = logsumexp(h) - h_k
-            np.multiply(y, h, out=h)                        # y_k (logsumexp(h) - h_k)
-            np.sum(h, axis=1, out=losses)                   # loss = -sum_k y_k log softmax(h)_k
-            np.multiply(epsilon, y_sum, out=epsilon)        # softmax(h) sum(y)
-            np.subtract(epsilon, y, out=epsilon)            # softmax(h) sum(y) - y
-            np.divide(epsilon, self.dtype.type(m), out=epsilon)   # epsilon = (yhat - y) / m
+            h = vectorized.dense_forward(g[l], self.params[2 * l], self.params[2 * l + 1])
+            g.append(h if l == L - 1 and self.loss != "mean_squared_error"
+                     else vectorized.activation_forward(h, f[l]))
+        # output: each sample's loss and epsilon_L = dL/dh_L of the batch's mean loss
+        if self.loss == "categorical_crossentropy":              # g[L] holds the logits h_L
+            losses, epsilon = vectorized.softmax_crossentropy(g[L], y)
+            epsilon = epsilon / m                                # (softmax(h) sum(y) - y) / m
         elif self.loss == "binary_crossentropy":
-            work2 = self._out_work2[:m]
-            np.maximum(h, 0, out=work)                      # max(h, 0)
-            np.multiply(h, y, out=work2)                    # h y
-            np.subtract(work, work2, out=work)              # max(h, 0) - h y
-            np.abs(h, out=work2)                            # |h|
-            np.negative(work2, out=work2)
-            np.exp(work2, out=work2)                        # e^-|h|   (<= 1: no overflow)
-            np.log1p(work2, out=work2)                      # log(1 + e^-|h|)
-            np.add(work, work2, out=work)                   # max(h,0) - h y + log(1 + e^-|h|)
-            np.sum(work, axis=1, out=losses)
-            np.divide(losses, self.dtype.type(k), out=losses)   # loss = 1/k sum_k ...
-            _activate("sigmoid", h)                         # yhat = sigmoid(h)
-            np.subtract(h, y, out=epsilon)                  # yhat - y
-            np.divide(epsilon, self.dtype.type(m * k), out=epsilon)   # epsilon = (yhat - y)/(m k)
-        else:                                               # mean squared error
-            activation = self.activations[-1]
-            _activate(activation, h)                        # yhat = f(h)
-            np.subtract(h, y, out=epsilon)                  # r = yhat - y
-            np.multiply(epsilon, epsilon, out=work)         # r^2
-            np.sum(work, axis=1, out=losses)
-            np.divide(losses, self.dtype.type(k), out=losses)   # loss = 1/k sum_k r_k^2
-            np.multiply(epsilon, 2, out=epsilon)            # 2 r
-            np.divide(epsilon, self.dtype.type(k * m), out=epsilon)   # dL/dyhat = 2 r / (k m)
-            _multiply_derivative(activation, h, epsilon, work)   # epsilon = dL/dyhat f'(h)
+            losses, epsilon = vectorized.sigmoid_binary_crossentropy(g[L], y)
+            losses, epsilon = losses / k, epsilon / (m * k)      # (sigmoid(h) - y) / (m k)
+        else:                                                    # E = 1/2 sum_k (yhat_k - y_k)^2
+            E, epsilon = vectorized.squared_error_output(g[L], y, f[L - 1])
+            losses, epsilon = 2 * E / k, 2 * epsilon / (m * k)   # 2 (yhat - y) f'(h) / (m k)
+        # backward, from the output side inwards
+        grads = [None] * (2 * L)
+        for l in range(L - 1, -1, -1):
+            W = self.params[2 * l]
+            grads[2 * l], grads[2 * l + 1], _ = vectorized.dense_backward(g[l], W, epsilon)
+            if l > 0:                                  # epsilon_{l-1} = (epsilon_l W_l^T) f'
+                epsilon = vectorized.epsilon_backward(epsilon, W, g[l], f[l - 1])
+        return losses, grads
 
-    def _update(self):
-        """w <- update(w, g) for every weight, in place; iterations += 1."""
-        dt = self.dtype.type
-        eta = self.learning_rate
-        if self.optimizer == "adam":
-            t = self.iterations + 1
-            alpha = dt(eta * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))
-            one_minus_beta_1, one_minus_beta_2 = dt(1.0 - self.beta_1), dt(1.0 - self.beta_2)
-            adam_epsilon = dt(self.epsilon)
-            for w, grad, m, v, s, s2 in zip(self._params, self.grads, self._m, self._v,
-                                            self._update_work, self._update_work2):
-                np.multiply(grad, grad, out=s)              # g^2
-                np.subtract(s, v, out=s)                    # g^2 - v
-                np.multiply(s, one_minus_beta_2, out=s)
-                np.add(v, s, out=v)                         # v = v + (g^2 - v)(1 - beta_2)
-                np.subtract(grad, m, out=s)                 # g - m
-                np.multiply(s, one_minus_beta_1, out=s)
-                np.add(m, s, out=m)                         # m = m + (g - m)(1 - beta_1)
-                np.sqrt(v, out=s)
-                np.add(s, adam_epsilon, out=s)              # sqrt(v) + adam_epsilon
-                np.multiply(m, alpha, out=s2)               # alpha m
-                np.divide(s2, s, out=s2)
-                np.subtract(w, s2, out=w)                   # w = w - alpha m / (sqrt(v) + eps)
-        elif self._m is None:
-            eta = dt(eta)
-            for w, grad, s in zip(self._params, self.grads, self._update_work):
-                np.multiply(grad, eta, out=s)               # eta g
-                np.subtract(w, s, out=w)                    # w = w - eta g
-        else:
-            eta, momentum = dt(eta), dt(self.momentum)
-            for i, (w, grad, m, s) in enumerate(zip(self._params, self.grads, self._m,
-                                                    self._update_work)):
-                np.multiply(m, momentum, out=m)             # momentum m
-                np.multiply(grad, eta, out=s)               # eta g
-                np.subtract(m, s, out=m)                    # m = momentum m - eta g
-                if self.nesterov:
-                    s2 = self._update_work2[i]
-                    np.multiply(m, momentum, out=s2)        # momentum m
-                    np.subtract(s2, s, out=s2)              # momentum m - eta g
-                    np.add(w, s2, out=w)                    # w = w + momentum m - eta g
-                else:
-                    np.add(w, m, out=w)                     # w = w + m
-        self.iterations += 1
-
-    def _step(self, x, y):
-        """gradients, then the update unless the loss is not finite; returns the mean loss"""
-        with np.errstate(over="ignore"):                    # e^-h -> inf in the sigmoid: g = 0
-            losses = self._gradients(x, y)
-        loss = float(np.mean(losses, dtype=np.float64))     # L = 1/m sum_i loss_i
-        if math.isfinite(loss):
-            self._update()
-        return loss
-
-    # ------------------------------------------------------------------ public
-    def _data(self, X, Y):
-        X = _float_array("X", X, 2, self.dtype)
-        Y = _float_array("Y", Y, 2, self.dtype)
-        if X.shape[1] != self.sizes[0]:
-            raise ValueError(f"X must have {self.sizes[0]} columns (W1's rows), "
-                             f"received shape {X.shape}")
-        if Y.shape != (X.shape[0], self.sizes[-1]):
-            raise ValueError(f"Y must have shape {(X.shape[0], self.sizes[-1])} (X's rows, the "
-                             f"output units), received {Y.shape}")
-        if X.shape[0] == 0:
-            raise ValueError("X must hold at least one sample")
-        return X, Y
+    def update(self, grads):
+        """w <- the optimizer's rule (w, g) for every weight array; iterations += 1."""
+        c = self.config
+        eta, t = c["learning_rate"], self.iterations + 1
+        for i, (w, grad) in enumerate(zip(self.params, grads)):
+            if self.optimizer == "adam":
+                m, v = self.slots["momentum"][i], self.slots["velocity"][i]
+                w_new, m, v = adam_update(w, grad, m, v, t, eta, c["beta_1"], c["beta_2"],
+                                          c["epsilon"])
+                self.slots["momentum"][i], self.slots["velocity"][i] = m, v
+            else:
+                m = self.slots["momentum"][i] if self.slots else None
+                w_new, m = sgd_update(w, grad, m, eta, c["momentum"], c["nesterov"])
+                if self.slots:
+                    self.slots["momentum"][i] = m
+            self.params[i] = w_new.astype(self.dtype, copy=False)
+        self.iterations = t
 
     def train_batch(self, Xb, Yb):
-        """One step on the batch (Xb (m, n_0), Yb (m, n_L)); returns the mean loss over it
-        (the loss before the update, as fit reports it)."""
-        Xb, Yb = self._data(Xb, Yb)
-        self._reserve(Xb.shape[0])
-        return self._step(Xb, Yb)
+        """One step on the batch (Xb (m, n_0), Yb (m, n_L)): the gradients, then the update
+        unless the loss is not finite. Returns the mean loss over the batch (before the update,
+        as fit reports it)."""
+        x, y = check_data(Xb, Yb, self.sizes, self.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):     # a diverging net: loss inf/nan
+            losses, self.grads = self.gradients(x, y)
+        loss = float(np.mean(losses, dtype=np.float64))         # L = 1/m sum_i loss_i
+        if math.isfinite(loss):
+            self.update(self.grads)
+        return loss
 
     def fit_epoch(self, X, Y, batch_size, order=None):
         """One pass: a step on each batch X[order[i:i + batch_size]] in turn (order defaults
         to 0 .. n-1, the last batch may be short). Returns the mean loss over the samples
         seen: the batches' mean losses weighted by their sizes, as fit's history["loss"]."""
-        X, Y = self._data(X, Y)
-        n = X.shape[0]
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, received {batch_size!r}")
-        batch_size = int(batch_size)
-        if order is None:
-            order = np.arange(n, dtype=np.intp)
-        else:
-            order = np.asarray(order)
-            if order.ndim != 1 or order.size == 0 or order.dtype.kind not in "iu":
-                raise ValueError(f"order must be a non-empty 1-D array of sample indices, "
-                                 f"received {order.dtype} array of shape {order.shape}")
-            if order.min() < 0 or order.max() >= n:
-                raise ValueError(f"order must hold indices in [0, {n}), received "
-                                 f"{order.min()} .. {order.max()}")
-            order = order.astype(np.intp, copy=False)
-        self._reserve(min(batch_size, order.size))
+        X, Y = check_data(X, Y, self.sizes, self.dtype)
+        batch_size, order = check_batches(X.shape[0], batch_size, order)
         loss_sum, seen = 0.0, 0
         for start in range(0, order.size, batch_size):
             idx = order[start:start + batch_size]
-            m = idx.size
-            x, y = self._Xb[:m], self._Yb[:m]
-            np.take(X, idx, axis=0, out=x, mode="clip")     # X_b = X[idx]   (indices checked)
-            np.take(Y, idx, axis=0, out=y, mode="clip")     # Y_b = Y[idx]
-            loss = self._step(x, y)
-            loss_sum += loss * m
-            seen += m
-            if not math.isfinite(loss):                     # diverged: fit stops here too
+            loss = self.train_batch(X[idx], Y[idx])
+            loss_sum += loss * idx.size
+            seen += idx.size
+            if not math.isfinite(loss):                         # diverged: fit stops here too
                 break
         return loss_sum / seen
 
     def get_weights(self):
         """[W1, b1, W2, b2, ...] as copies"""
-        return [w.copy() for w in self._params]
+        return [w.copy() for w in self.params]

@@ -10,7 +10,8 @@ Shapes are batch-major: g_prev (n, n_in), W (n_in, n_out), b (n_out,), h and eps
 """
 import numpy as np
 
-from ._names import ACTIVATIONS, _check_activation, _check_differentiable, _expect
+from ._names import ACTIVATIONS  # noqa: F401  (re-exported: the names these twins know)
+from ._names import _check_activation, _check_differentiable, _expect
 
 
 # ---------------------------------------------------------------------------------------------
