@@ -134,7 +134,8 @@ def test_an_unknown_refnn_blas_warns_and_import_still_works():
         warnings.simplefilter("always")
         with warnings.catch_warnings(record=True) as caught:
             import refnn
-        print(refnn.kernels.BLAS)
+            blas = refnn.kernels.BLAS            # refnn imports its kernels on first use
+        print(blas)
         print([str(w.message) for w in caught])
     """
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REFNN_BLAS": "mkl"}
