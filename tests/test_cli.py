@@ -246,7 +246,7 @@ def test_missing_fashion_mnist_says_how_to_get_it(tmp_path):
 
 def _fashion_mnist_present():
     try:
-        datasets._locate("fashion-mnist", None, "")
+        datasets.idx._locate("fashion-mnist", None, "")
     except FileNotFoundError:
         return False
     return True
