@@ -335,9 +335,9 @@ def test_bench_refuses_an_unknown_workload(capsys):
 def test_bench_threads_default_to_the_environment_else_one(monkeypatch):
     for v in benchmarking.THREAD_VARIABLES:
         monkeypatch.delenv(v, raising=False)
-    assert cli._bench_threads(None) == 1 and cli._bench_threads(3) == 3
+    assert cli.bench.bench_threads(None) == 1 and cli.bench.bench_threads(3) == 3
     monkeypatch.setenv(benchmarking.THREAD_VARIABLES[0], "4")
-    assert cli._bench_threads(None) == 4 and cli._bench_threads(2) == 2
+    assert cli.bench.bench_threads(None) == 4 and cli.bench.bench_threads(2) == 2
 
 
 # --------------------------------------------------------------------------- experiment
