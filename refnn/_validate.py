@@ -186,3 +186,41 @@ def choice(name, value, valid):
     if not isinstance(value, str) or value not in valid:
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(sorted(valid))}")
     return value
+
+
+def rate(name, value):
+    """A probability that leaves something over: 0 <= rate < 1 (a dropout rate)."""
+    value = positive_number(name, value, allow_zero=True)
+    if value >= 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return value
+
+
+def fraction(name, value):
+    """A proper part of a whole: 0 < fraction < 1 (the part of the data held out)."""
+    value = positive_number(name, value)
+    if value >= 1:
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
+    return value
+
+
+def _sequence(name, values, what):
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of {what}, "
+                        f"got {type(values).__name__} {values!r}")
+    return list(values)
+
+
+def sizes(name, values):
+    """Layer sizes: a sequence of ints > 0, possibly empty, as a tuple; the error names the
+    entry, e.g. layers[1] must be > 0, got 0."""
+    return tuple(positive_int(f"{name}[{i}]", v)
+                 for i, v in enumerate(_sequence(name, values, "integers > 0 such as (128, 64)")))
+
+
+def finite_numbers(name, values):
+    """A non-empty sequence of finite real numbers, as a tuple of floats."""
+    values = _sequence(name, values, "numbers such as (0, 1)")
+    if not values:
+        raise ValueError(f"{name} must hold at least one number, got none")
+    return tuple(finite_number(f"{name}[{i}]", v) for i, v in enumerate(values))

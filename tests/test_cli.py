@@ -246,7 +246,7 @@ def test_missing_fashion_mnist_says_how_to_get_it(tmp_path):
 
 def _fashion_mnist_present():
     try:
-        datasets._locate("fashion-mnist", None, "")
+        datasets.idx._locate("fashion-mnist", None, "")
     except FileNotFoundError:
         return False
     return True
@@ -308,6 +308,77 @@ def test_trace_takes_negative_values(capsys):
     assert "x = g0 = [-1.000000 -0.500000]" in out and "y      = [0.250000]" in out
 
 
+def test_trace_of_a_large_network_is_refused_at_once_naming_max_entries():
+    result = run("trace", "--sizes", "2000,2000", timeout=30)
+    assert_one_line_error(result, "--sizes 2000,2000 has 4,002,000 weights", "--max-entries N")
+    assert result.stdout == ""
+
+
+def test_trace_with_max_entries_checks_that_many_entries_per_tensor():
+    result = run("trace", "--sizes", "60,50,5", "--max-entries", "4", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    entries = [line.split() for line in result.stdout.splitlines()
+               if line.strip().startswith("dE/d") and "= epsilon" in line]
+    assert len(entries) == 4 * 4                       # W1, b1, W2, b2: four entries each
+    for tensor in ("W1[", "b1[", "W2[", "b2["):
+        assert sum(e[0].startswith("dE/d" + tensor) for e in entries) == 4
+    for e in entries:
+        backprop, numeric = float(e[-3]), float(e[-2])
+        assert backprop == pytest.approx(numeric, rel=1e-6, abs=1e-9)
+    assert "all entries agree" in result.stdout
+
+
+def test_trace_entries_are_the_central_differences_of_E():
+    # the oracle: E(w +- s) of the one sample written out in NumPy, for the 2-2-1 default
+    from refnn.textbook import BackpropNetwork
+    result = run("trace", "--x", "0.5,-1", "--y", "0.2")
+    assert result.returncode == 0, result.stderr
+    weights = BackpropNetwork([2, 2, 1], seed=0).get_weights()
+    x, y, s = np.array([0.5, -1.0]), np.array([0.2]), 1e-6
+
+    def E(ws):
+        g = x
+        for W, b in zip(ws[::2], ws[1::2]):
+            g = 1 / (1 + np.exp(-(g @ W + b)))
+        return 0.5 * np.sum((g - y) ** 2)
+
+    lines = [line for line in result.stdout.splitlines() if line.strip().startswith("dE/dW2[1,0]")]
+    moved = [[w.copy() for w in weights] for _ in range(2)]
+    moved[0][2][1, 0] += s
+    moved[1][2][1, 0] -= s
+    assert float(lines[0].split()[-2]) == pytest.approx((E(moved[0]) - E(moved[1])) / (2 * s),
+                                                        rel=1e-7)
+
+
+@pytest.mark.parametrize("argv, name, check, value", [
+    (["train", "--epochs", "0"], "--epochs", "positive_int", 0),
+    (["demo", "--lr", "-1"], "--lr", "positive_number", -1.0),
+    (["gradcheck", "--dropout", "1.5"], "--dropout", "rate", 1.5),
+    (["demo", "--test-fraction", "1"], "--test-fraction", "fraction", 1.0),
+    (["demo", "--layers", "32,0"], "--layers", "sizes", [32, 0]),
+    (["trace", "--x", "1,inf"], "--x", "finite_numbers", [1.0, float("inf")]),
+])
+def test_a_flag_is_refused_with_the_words_of_its_api_check(argv, name, check, value, capsys):
+    from refnn import _validate
+    with pytest.raises(ValueError) as api_error:
+        getattr(_validate, check)(name, value)
+    with pytest.raises(SystemExit):
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert f"error: {api_error.value} (see" in err, err
+
+
+def test_an_api_argument_and_its_flag_say_the_same():
+    from refnn.textbook import BackpropNetwork
+    net = BackpropNetwork([2, 1])
+    with pytest.raises(ValueError) as api_error:
+        net.fit(np.zeros((1, 2)), np.zeros((1, 1)), epochs=0)
+    with pytest.raises(SystemExit):
+        cli.main(["--epochs", "0"])
+    assert str(api_error.value) == "epochs must be > 0, got 0"
+    assert run("--epochs", "0").stderr.split("error: ")[1].startswith("--" + str(api_error.value))
+
+
 # --------------------------------------------------------------------------- bench
 def test_bench_quick():
     if not hasattr(benchmarking, "run_workloads"):
@@ -335,9 +406,9 @@ def test_bench_refuses_an_unknown_workload(capsys):
 def test_bench_threads_default_to_the_environment_else_one(monkeypatch):
     for v in benchmarking.THREAD_VARIABLES:
         monkeypatch.delenv(v, raising=False)
-    assert cli._bench_threads(None) == 1 and cli._bench_threads(3) == 3
+    assert cli.bench.bench_threads(None) == 1 and cli.bench.bench_threads(3) == 3
     monkeypatch.setenv(benchmarking.THREAD_VARIABLES[0], "4")
-    assert cli._bench_threads(None) == 4 and cli._bench_threads(2) == 2
+    assert cli.bench.bench_threads(None) == 4 and cli.bench.bench_threads(2) == 2
 
 
 # --------------------------------------------------------------------------- experiment

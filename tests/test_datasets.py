@@ -190,7 +190,7 @@ def make_mnist_folder(folder, seed=0, n_train=12, n_test=5, side=4, gz=(True, Fa
 def no_system_data(tmp_path, monkeypatch):
     """No REFNN_DATA and a Debian data folder that does not exist."""
     monkeypatch.delenv("REFNN_DATA", raising=False)
-    monkeypatch.setattr(datasets, "DEBIAN_DATA_DIR", str(tmp_path / "no-such-root"))
+    monkeypatch.setattr(datasets.idx, "DEBIAN_DATA_DIR", str(tmp_path / "no-such-root"))
 
 
 def assert_same(result, expected):
@@ -236,7 +236,7 @@ def test_search_order_path_then_refnn_data_then_debian(tmp_path, monkeypatch):
     from_path = make_mnist_folder(tmp_path / "mine", seed=5)
     from_env = make_mnist_folder(tmp_path / "env" / "fashion-mnist", seed=6)
     from_debian = make_mnist_folder(tmp_path / "debian" / "fashion-mnist", seed=7)
-    monkeypatch.setattr(datasets, "DEBIAN_DATA_DIR", str(tmp_path / "debian"))
+    monkeypatch.setattr(datasets.idx, "DEBIAN_DATA_DIR", str(tmp_path / "debian"))
     monkeypatch.delenv("REFNN_DATA", raising=False)
     assert_same(datasets.fashion_mnist(normalize=False), from_debian)
     monkeypatch.setenv("REFNN_DATA", str(tmp_path / "env"))
@@ -249,7 +249,7 @@ def test_search_order_path_then_refnn_data_then_debian(tmp_path, monkeypatch):
 
 def test_a_named_path_does_not_fall_back(tmp_path, monkeypatch):
     make_mnist_folder(tmp_path / "debian" / "fashion-mnist")
-    monkeypatch.setattr(datasets, "DEBIAN_DATA_DIR", str(tmp_path / "debian"))
+    monkeypatch.setattr(datasets.idx, "DEBIAN_DATA_DIR", str(tmp_path / "debian"))
     (tmp_path / "typo").mkdir()
     with pytest.raises(FileNotFoundError, match="typo"):
         datasets.fashion_mnist(path=tmp_path / "typo")

@@ -444,6 +444,29 @@ def test_max_entries_per_tensor_checks_the_stated_number():
     assert again.to_dict() == report.to_dict()           # the same seed, the same subset
 
 
+def test_entries_list_every_perturbed_entry_with_its_central_difference():
+    X, Y = data()
+    model = LinearMSE(3, 2)
+    step = 1e-6
+    report = gradcheck(model, X, Y, step=step, max_entries_per_tensor=4)
+    assert all(e.crossed is None for e in report.entries)      # a linear model: no kinks
+    assert len(report.entries) == report.n_checked == 4 + 2      # W has 6 entries, b has 2
+    weights = model.get_weights()
+    _, grads = model.loss_and_gradients(X, Y)
+    for entry in report.entries:                       # the oracle: the difference by hand
+        t = ["W", "b"].index(entry.name)
+        moved = [[w.copy() for w in weights] for _ in range(2)]
+        moved[0][t][entry.index] += step
+        moved[1][t][entry.index] -= step
+        losses = []
+        for ws in moved:
+            model.set_weights(ws)
+            losses.append(model.loss_and_gradients(X, Y)[0])
+        model.set_weights(weights)
+        assert entry.analytic == grads[t][entry.index]
+        assert entry.numeric == pytest.approx((losses[0] - losses[1]) / (2 * step), rel=1e-6)
+        assert entry.rel_error <= report.rows[t].max_rel_error
+
 @pytest.mark.parametrize("seed", range(5))
 def test_sampled_check_always_includes_the_largest_gradient(seed):
     X, Y = data()

@@ -69,3 +69,34 @@ def test_to_ndarray_names_what_it_expected():
     with pytest.raises(ValueError, match=r"^x must be a rectangular array of numbers; "
                                          r"could not convert it: "):
         to_ndarray("x", [[1, 2], [3]])
+
+
+def test_rate_and_fraction_bound_a_part_of_one():
+    from refnn._validate import fraction, rate
+    assert rate("dropout", 0) == 0.0 and rate("dropout", 0.5) == 0.5
+    with pytest.raises(ValueError, match=r"^dropout must be in \[0, 1\), got 1\.0$"):
+        rate("dropout", 1)
+    with pytest.raises(ValueError, match=r"^dropout must be a finite number >= 0, got -0\.1$"):
+        rate("dropout", -0.1)
+    assert fraction("test_fraction", 0.25) == 0.25
+    for value in (0, 1, 1.5):
+        with pytest.raises(ValueError, match=r"^test_fraction must "):
+            fraction("test_fraction", value)
+    with pytest.raises(TypeError, match=r"^test_fraction must be a number, got str '0\.2'$"):
+        fraction("test_fraction", "0.2")
+
+
+def test_sizes_and_finite_numbers_name_the_entry():
+    from refnn._validate import finite_numbers, sizes
+    assert sizes("layers", [128, np.int64(64)]) == (128, 64) and sizes("layers", ()) == ()
+    with pytest.raises(ValueError, match=r"^layers\[1\] must be > 0, got 0$"):
+        sizes("layers", [3, 0])
+    with pytest.raises(TypeError, match=r"^layers\[0\] must be an integer, got float 2\.5$"):
+        sizes("layers", [2.5])
+    with pytest.raises(TypeError, match=r"^layers must be a sequence of integers > 0"):
+        sizes("layers", "128,64")
+    assert finite_numbers("x", [1, -0.5]) == (1.0, -0.5)
+    with pytest.raises(ValueError, match=r"^x\[1\] must be a finite number, got nan$"):
+        finite_numbers("x", [0, float("nan")])
+    with pytest.raises(ValueError, match=r"^x must hold at least one number, got none$"):
+        finite_numbers("x", [])
