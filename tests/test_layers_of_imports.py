@@ -234,4 +234,7 @@ def test_the_package_itself_imports_only_pure_modules():
     """refnn/__init__.py imports at import time only what needs no build (gradcheck)"""
     ours = {m for m in GRAPH["refnn"] if within(m, "refnn")}
     assert ours == {"refnn.gradcheck"}
-    assert {m for m in GRAPH["refnn.gradcheck"] if within(m, "refnn")} == {"refnn._validate"}
+    assert {m for m in GRAPH["refnn.gradcheck"] if within(m, "refnn")} == {
+        "refnn._validate", "refnn.gradcheck_report"}
+    assert {m for m in GRAPH["refnn.gradcheck_report"] if within(m, "refnn")} <= {
+        "refnn._validate"}
