@@ -16,6 +16,7 @@ step's scalars). Its NumPy twin goes to refnn/reference/optimizers.py.
 
 This module imports nothing compiled, so the twins and the docs can read it without a build.
 """
+import math
 from dataclasses import dataclass
 
 from ._validate import positive_number
@@ -43,6 +44,14 @@ KINDS = {
     "flag": _flag,                                                             # 0 or 1
 }
 
+# the same ranges as predicates on a float (NaN fails every comparison, so it is never in range)
+IN_RANGE = {
+    "positive": lambda v: 0 < v < math.inf,
+    "nonnegative": lambda v: 0 <= v < math.inf,
+    "fraction": lambda v: 0 <= v < 1,
+    "flag": lambda v: v == 0 or v == 1,
+}
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -56,7 +65,15 @@ class Rule:
     scalars: tuple       # (name, kind) per scalar, in the kernel's order; kinds: KINDS
 
     def check_scalars(self, values):
-        """values (one per scalar, in order) as a tuple of floats; an error names the scalar."""
+        """values (one per scalar, in order) as a tuple of floats; an error names the scalar.
+
+        The compiled step calls this once per batch: a tuple of floats that are all in range
+        (what an optimizer's fused_scalars() gives) passes in one comparison per scalar;
+        anything else goes through the named checks of KINDS."""
+        if type(values) is tuple and len(values) == len(self.scalars) and all(
+                type(v) is float and IN_RANGE[kind](v)
+                for (_, kind), v in zip(self.scalars, values)):
+            return values
         if not isinstance(values, (list, tuple)) or len(values) != len(self.scalars):
             names = ", ".join(name for name, _ in self.scalars)
             raise ValueError(f"scalars must be {len(self.scalars)} finite numbers for "

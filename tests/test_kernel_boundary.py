@@ -1,6 +1,7 @@
 """The boundary's promise: nothing unchecked reaches C. Calls that used to reach the nogil loops
 unchecked (the removed `trusted=True` path) now fail with a clear error, in a fresh process so
 that a crash would show as a signal rather than kill the test run."""
+import math
 import os
 import subprocess
 import sys
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from refnn import update_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -197,3 +200,24 @@ def test_nadam_twin_is_its_formula():
                                  rel=1e-15)
     assert slots["momentum"][0] == pytest.approx(0.05, rel=1e-15)
     assert slots["velocity"][0] == pytest.approx(0.00025, rel=1e-15)
+
+
+# out-of-range floats for each kind of scalar: the check's fast path (a tuple of floats, once
+# per batch) must refuse exactly what the named checks refuse
+BAD_FLOATS = {"positive": (0.0, -1.0, math.inf, math.nan),
+              "nonnegative": (-1e-300, math.inf, math.nan),
+              "fraction": (1.0, -0.5, math.nan),
+              "flag": (0.5, 2.0, math.nan)}
+
+
+@pytest.mark.parametrize("rule", update_rules.TABLE, ids=lambda r: r.name)
+def test_each_scalar_out_of_range_is_refused_by_name(rule):
+    good = tuple(0.5 if kind in ("fraction", "positive", "nonnegative") else 1.0
+                 for _, kind in rule.scalars)
+    assert rule.check_scalars(good) == good
+    assert rule.check_scalars(list(good)) == good                 # the named checks' path
+    for i, (name, kind) in enumerate(rule.scalars):
+        for bad in BAD_FLOATS[kind]:
+            values = good[:i] + (bad,) + good[i + 1:]
+            with pytest.raises(ValueError, match=name):
+                rule.check_scalars(values)
