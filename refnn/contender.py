@@ -79,18 +79,9 @@ class NumpyMLP:
     loss = net.fit_epoch(X, Y, batch_size=200)            # one pass, batches in order
     weights = net.get_weights()
 
-    weights      [W1, b1, W2, b2, ...], W_l (n_{l-1}, n_l), b_l (n_l,); copied, in their float
-                 dtype (float32 or float64), which every array of the training then keeps
-    activations  one per layer: hidden layers sigmoid, tanh, relu or linear; the output layer
-                 softmax with "categorical_crossentropy", sigmoid with "binary_crossentropy",
-                 or any hidden-layer activation with "mean_squared_error" ("mse")
-    optimizer    "adam" (learning_rate, beta_1, beta_2, epsilon) or "sgd" (learning_rate,
-                 momentum, nesterov), with Keras 3's update rules:
-        adam:   t = iterations + 1,  alpha = eta sqrt(1 - beta_2^t) / (1 - beta_1^t)
-                m <- m + (g - m)(1 - beta_1);  v <- v + (g^2 - v)(1 - beta_2)
-                w <- w - alpha m / (sqrt(v) + adam_epsilon)
-        sgd:    w <- w - eta g;   momentum > 0: m <- momentum m - eta g,  w <- w + m
-                (nesterov: w <- w + momentum m - eta g)
+    The arguments, the update rules and the reported losses are those of the oracle,
+    refnn.reference.training.FitOracle (its docstring writes them out); only the arithmetic's
+    arrangement differs: buffers reused, np.take into them, matmul(out=).
     The losses reported are Keras's: the mean over the batch of -sum_k y_k log softmax(h)_k,
     of 1/k sum_k [max(h_k, 0) - h_k y_k + log(1 + e^-|h_k|)], or of 1/k sum_k (yhat_k - y_k)^2.
     A batch whose loss is not finite is not applied and ends fit_epoch, as fit stops there.

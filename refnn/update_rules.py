@@ -19,15 +19,12 @@ This module imports nothing compiled, so the twins and the docs can read it with
 import math
 from dataclasses import dataclass
 
-from ._validate import positive_number
+from ._validate import positive_number, rate
 
 
 def fraction(name, value):
-    """A decay factor in [0, 1): momentum, rho, beta_1, beta_2."""
-    value = positive_number(name, value, allow_zero=True)
-    if value >= 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return value
+    """A decay factor in [0, 1): momentum, rho, beta_1, beta_2 (the check of a dropout rate)."""
+    return rate(name, value)
 
 
 def _flag(name, value):

@@ -5,7 +5,8 @@ Dense and Activation take their activation by name from refnn.activations, the o
 import numpy as np
 
 from .. import activations, kernels
-from .._validate import choice, positive_int, positive_number
+from .._validate import choice, positive_int
+from .._validate import rate as rate_check
 from .base import INITIALIZERS, Layer
 from .normalization import BatchNormalization
 
@@ -214,10 +215,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, mode="inverted", **kwargs):
         super().__init__(**kwargs)
-        rate = positive_number("rate", rate, allow_zero=True)
-        if rate >= 1:
-            raise ValueError(f"rate must be in [0, 1), got {rate}")
-        self.rate = rate
+        self.rate = rate_check("rate", rate)
         self.mode = choice("mode", mode, self.MODES)
 
     def forward(self, g_prev, ctx):
