@@ -117,6 +117,22 @@ def test_what_needs_the_build_says_so_and_what_to_run(tree_without_build):
     assert lines[-1] == "refnn.gradcheck 0.1.0"
 
 
+def test_the_command_line_without_the_build_says_so_on_one_line(tree_without_build):
+    """python -m refnn (and the refnn script, refnn.__main__:run) in a tree without the build:
+    one line naming the cause and what to run, exit status 1, no traceback"""
+    env = dict(os.environ, PYTHONPATH=str(tree_without_build), PYTHONDONTWRITEBYTECODE="1")
+    code = HIDE_EDITABLE + "import runpy; runpy.run_module('refnn', run_name='__main__')"
+    for args in ([], ["demo"]):
+        proc = subprocess.run([sys.executable, "-c", code, *args], cwd=tree_without_build,
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stdout == ""
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("refnn: error: refnn's compiled "
+                                                       "extensions are missing"), proc.stderr
+        assert "pip install -e ." in lines[0]
+
+
 def test_the_lazy_package_offers_every_public_name():
     """with the build present, the names of __all__ resolve to what they always were"""
     code = """
