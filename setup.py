@@ -1,9 +1,14 @@
 """Build refnn's Cython kernels: every src_c/*.pyx becomes the extension module refnn.<name>.
 
+The default build is portable: it runs on any x86-64 (or aarch64) machine. On x86-64 each
+module is built a second time for x86-64-v3 CPUs (AVX2, FMA), as refnn._avx2.<name>;
+refnn/kernels/_dispatch.py loads that build when the CPU has those features.
+
 Environment switches:
-  REFNN_PORTABLE=1       no -march=native (a build that runs on any x86-64 / aarch64 machine)
+  REFNN_NATIVE=1         one build tuned for this machine (-march=native), no run-time choice
   REFNN_CYTHON_DEBUG=1   bounds and wrap-around checks on, -O0 -g (run the tests this way once)
   REFNN_NO_MVEC=1        no vector maths from glibc's libmvec (scalar exp and tanh)
+  REFNN_NO_VARIANTS=1    the portable build alone, without the AVX2 build
 """
 import os
 import sys
@@ -15,8 +20,13 @@ from setuptools import Extension, setup
 
 HERE = Path(__file__).parent
 DEBUG = os.environ.get("REFNN_CYTHON_DEBUG", "") not in ("", "0")
-PORTABLE = os.environ.get("REFNN_PORTABLE", "") not in ("", "0")
+NATIVE = os.environ.get("REFNN_NATIVE", "") not in ("", "0")
 NO_MVEC = os.environ.get("REFNN_NO_MVEC", "") not in ("", "0")
+NO_VARIANTS = os.environ.get("REFNN_NO_VARIANTS", "") not in ("", "0")
+# The builds chosen at run time, each with its compiler flags: refnn._avx2.<name> is built for
+# the x86-64-v3 level (AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE; refnn/kernels/_dispatch.py checks
+# the CPU for the same list).
+VARIANTS = {"_avx2": ["-march=x86-64-v3"]}
 
 
 def glibc_version():
@@ -45,9 +55,49 @@ def compile_args():
     args = ["-O0", "-g"] if DEBUG else ["-O3"]
     # errno is never read by the kernels; without it gcc may vectorise sqrt and friends.
     args += ["-fno-math-errno", "-Wno-unreachable-code"]
-    if not PORTABLE and not DEBUG:
+    if NATIVE and not DEBUG:
         args.append("-march=native")
     return args
+
+
+def build_variants():
+    """Whether to build the run-time-chosen variants: a portable optimised build on x86-64."""
+    import platform
+    return not (NATIVE or DEBUG or NO_VARIANTS or sys.platform == "win32"
+                or platform.machine() not in ("x86_64", "AMD64"))
+
+
+def variant_extensions(base):
+    """The same modules compiled again with each variant's flags, as refnn.<variant>.<name>.
+
+    Each variant compiles the C file Cython generated for the baseline through a one-line
+    wrapper (its own source path, so its own object file); the module keeps its init function
+    PyInit_<name>, which is what the import of refnn.<variant>.<name> looks for."""
+    wrappers = HERE / "build" / "variants"
+    out = []
+    for variant, flags in VARIANTS.items():
+        folder = wrappers / variant
+        folder.mkdir(parents=True, exist_ok=True)
+        for ext in base:
+            c_file = Path(ext.sources[0])
+            wrapper = folder / c_file.name
+            text = f'#include "{os.path.relpath(HERE / c_file, folder)}"\n'
+            if not wrapper.exists() or wrapper.read_text() != text:
+                wrapper.write_text(text)
+            out.append(Extension(
+                ext.name.replace("refnn.", f"refnn.{variant}.", 1),
+                [str(wrapper.relative_to(HERE))],
+                include_dirs=ext.include_dirs, define_macros=ext.define_macros,
+                libraries=ext.libraries, extra_compile_args=ext.extra_compile_args + flags))
+    return out
+
+
+def remove_stale_variants():
+    """In-place builds without variants delete those an earlier build left in the tree, which
+    the run-time choice would otherwise load instead of this build."""
+    for variant in VARIANTS:
+        for stale in (HERE / "refnn" / variant).glob("*.so"):
+            stale.unlink()
 
 
 directives = {
@@ -73,12 +123,16 @@ extensions = [
     for pyx in sorted((HERE / "src_c").glob("*.pyx"))
 ]
 
-setup(
-    ext_modules=cythonize(
-        extensions,
-        include_path=["src_c"],
-        compiler_directives=directives,
-        # a debug build must not reuse C files generated without checks (and vice versa)
-        force=DEBUG,
-    ),
+ext_modules = cythonize(
+    extensions,
+    include_path=["src_c"],
+    compiler_directives=directives,
+    # a debug build must not reuse C files generated without checks (and vice versa)
+    force=DEBUG,
 )
+if build_variants():
+    ext_modules += variant_extensions(ext_modules)
+else:
+    remove_stale_variants()
+
+setup(ext_modules=ext_modules)

@@ -18,7 +18,8 @@ update rules' twins are refnn.reference.optimizers.
 """
 import numpy as np
 
-from .. import _activations, _dense, _losses, _textbook, activations
+from .. import activations
+from ._dispatch import _activations, _dense, _losses, _textbook
 from .._validate import check_dim, check_same_samples, choice, positive_number
 from ._arrays import _first, _like, _write_back, _writable_target
 from .blas import _numpy_openblas, check_blas_sizes, use_blas  # noqa: F401  (public names)

@@ -6,7 +6,7 @@ import weakref
 
 import numpy as np
 
-from .. import _dense, _train
+from ._dispatch import _dense, _train
 from .._validate import choice
 
 def _numpy_openblas():

@@ -1,7 +1,7 @@
 """The mini-batch training step of a dense network, in one compiled call (src_c/_train.pyx)."""
 import numpy as np
 
-from .. import _optimizers, _train
+from ._dispatch import _optimizers, _train
 from .._validate import (NonFiniteError, as_array, check_dim, check_same_samples, choice,
                          positive_int)
 from ..update_rules import RULES

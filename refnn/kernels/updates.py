@@ -3,7 +3,7 @@ rule of refnn/update_rules.py, and the per-array kernels of the lecture and Kera
 wrappers over it. The loops are src_c/_updates.pxd's, which the compiled step runs too."""
 import numpy as np
 
-from .. import _optimizers
+from ._dispatch import _optimizers
 from .._validate import as_array, choice
 from ..update_rules import RULES, Rule
 from ._arrays import _ready, _write_back, _writable_target
