@@ -3,12 +3,15 @@ state and the kernel masks as arrays, and a JSON entry for everything else (arch
 compile state, random generators). No pickle: loading runs no code, and the JSON names only
 refnn's own classes.
 
-    save_model(model, path)      what Sequential.save(path) does
+    save_model(model, path)      what Sequential.save(path) does: atomically, so that a failed
+                                 or killed save leaves the previous file at path as it was
     load_model(path)             the model back, compiled, so that training continues where
                                  it stopped (refnn.load_model)
 """
+import contextlib
 import json
 import os
+import tempfile
 import warnings
 import zipfile
 
@@ -48,8 +51,48 @@ def save_model(model, path):
         arrays[f"kernel_mask_{i}"] = mask
     config["kernel_masks"] = sorted(masks)
     arrays["config_json"] = np.array(json.dumps(config))
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    write_atomically(path, lambda f: np.savez(f, **arrays))
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+NEW_FILE_MODE = 0o666 & ~_umask()       # what open(path, "wb") would give a new file
+
+
+def write_atomically(path, write):
+    """write(f) into a temporary file in path's folder, flushed to disk, then renamed over
+    path. A failure at any moment (a full disk, an exception in write, the process killed)
+    leaves at path the previous file or nothing, never part of the new one; the temporary
+    file is removed on every failure that lets this code run."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except OSError:
+        mode = NEW_FILE_MODE
+    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".partial",
+                                     dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    with contextlib.suppress(OSError):          # the rename itself reaches the disk
+        directory = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
 
 class ModelFileNotFoundError(FileNotFoundError, ValueError):
