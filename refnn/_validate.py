@@ -174,6 +174,20 @@ def positive_int(name, value, *, allow_zero=False):
     return value
 
 
+def sample_shape(name, shape, *, batch_axis=False):
+    """A per-sample shape: a tuple of positive ints (an int n means (n,)). With batch_axis, a
+    leading None (the batch axis of Keras's build((None, 784))) is accepted and dropped."""
+    if isinstance(shape, (numbers.Integral, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    if isinstance(shape, (tuple, list)) and batch_axis and len(shape) > 1 and shape[0] is None:
+        shape = tuple(shape[1:])
+    if not isinstance(shape, (tuple, list)) or not shape:
+        batch = ", or (None, 28, 28) with the batch axis" if batch_axis else ""
+        raise ValueError(f"{name} must be a tuple of positive ints such as (28, 28){batch} "
+                         f"(without the batch axis), got {shape!r}")
+    return tuple(positive_int(f"{name} entry", d) for d in shape)
+
+
 def flag(name, value):
     """True or False (a NumPy bool too); anything else is refused, naming what was received."""
     if not isinstance(value, (bool, np.bool_)):

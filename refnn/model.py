@@ -19,7 +19,8 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import saving, training
-from ._validate import NonFiniteError, as_array, as_dtype, check_same_samples, flag, positive_int
+from ._validate import (NonFiniteError, as_array, as_dtype, check_same_samples, flag,
+                        positive_int, sample_shape)
 from .layers import Context, Layer, leaves, walk
 from .saving import FORMAT_VERSION, ModelFileNotFoundError, load_model  # noqa: F401  (re-exported)
 from .training import verbosity
@@ -102,10 +103,12 @@ class Sequential:
         layer._in_model = True
 
     def build(self, input_shape):
-        """Make every layer's weights for per-sample input shape `input_shape`."""
+        """Make every layer's weights for per-sample input shape `input_shape`, e.g. (784,);
+        Keras's spelling with the batch axis first, (None, 784), means the same."""
         if not self.layers:
             raise ValueError("the model has no layers")
-        shape = tuple(int(d) for d in input_shape)
+        input_shape = sample_shape("input_shape", input_shape, batch_axis=True)
+        shape = input_shape
         state = self._init_rng.bit_generator.state
         try:
             for layer in self.layers:
@@ -113,7 +116,7 @@ class Sequential:
         except Exception:
             self._unbuild(state)
             raise
-        self.input_shape = tuple(int(d) for d in input_shape)
+        self.input_shape = input_shape
         self.output_shape = shape
         self.built = True
         self._refresh_weight_lists()

@@ -235,12 +235,14 @@ class BackpropNetwork:
         return self._forward(X, self._weights)[1][-1]
 
     def step(self, x, y, eta):
-        """One textbook step on one sample; returns its Trace and updates the weights."""
+        """One textbook step on one sample; returns its Trace and updates the weights. y is
+        the sample's target: a vector of the output size, or a number when there is one output
+        (net.step(X[1], Y[1], eta) with Y of shape (n,))."""
         eta = positive_number("eta", eta)
         x = as_array("x", x, ndim=(1, 2), dtype=self.dtype)
         if x.ndim == 2 and x.shape[0] != 1:
             raise ValueError(f"step takes one sample; x has {x.shape[0]} (use fit for a data set)")
-        y = as_array("y", y, ndim=(1, 2), dtype=self.dtype)
+        y = as_array("y", y, ndim=(0, 1, 2), dtype=self.dtype)
         if y.size != self.sizes[-1]:
             raise ValueError(f"y has {y.size} entries, expected {self.sizes[-1]} "
                              f"(the network's output size)")

@@ -1239,3 +1239,21 @@ def test_fuzz_no_input_crashes_the_process_or_changes_state_on_failure(seed):
            else f"exited with {proc.returncode}")
     assert proc.returncode == 0, f"the fuzz child {how}:\n{proc.stderr[-4000:]}"
     assert proc.stdout.splitlines()[-1] == f"done {n_calls}: 0 problems"
+
+
+def test_build_takes_keras_spelling_with_the_batch_axis_and_refuses_bad_shapes_by_name():
+    """Keras builds with the batch axis first, model.build((None, 784)); refnn's build takes
+    the per-sample shape. Both mean the same model; a bad shape is refused naming it (it was a
+    raw TypeError from int(None), and (2.5,) was silently truncated to (2,))."""
+    a, b = (Sequential([Dense(3)], seed=0) for _ in range(2))
+    a.build((None, 4))
+    b.build((4,))
+    assert a.input_shape == b.input_shape == (4,)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    for bad, error in [((None,), TypeError), ((2.5,), TypeError), ((0,), ValueError),
+                       (("a",), TypeError), ((4, None), TypeError), ((), ValueError)]:
+        m = Sequential([Dense(3)], seed=0)
+        with pytest.raises(error, match="input_shape"):
+            m.build(bad)
+        assert not m.built

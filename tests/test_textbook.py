@@ -164,3 +164,19 @@ def test_relu_kink_is_reported_not_failed():
     report = gradcheck(net, X, Y)
     assert report.ok, str(report)
     assert sum(row.n_kinks for row in report.rows) > 0
+
+
+@pytest.mark.parametrize("backend", ["c", "numpy", "python"])
+def test_step_takes_a_number_as_the_target_of_a_one_output_network(backend):
+    """The README's net.step(X[1], Y[1], eta=0.5) with Y of shape (n,): a 0-D target is the
+    one output's target, the same step as with the vector [y]."""
+    a = BackpropNetwork([2, 2, 1], activation="sigmoid", seed=0, backend=backend)
+    b = BackpropNetwork([2, 2, 1], activation="sigmoid", seed=0, backend=backend)
+    ta = a.step(np.array([0.0, 1.0]), np.int64(1), eta=0.5)
+    tb = b.step(np.array([0.0, 1.0]), np.array([1.0]), eta=0.5)
+    assert ta.E == tb.E
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    two = BackpropNetwork([2, 2, 2], activation="sigmoid", seed=0, backend=backend)
+    with pytest.raises(ValueError, match="y has 1 entries, expected 2"):
+        two.step(np.array([0.0, 1.0]), 1.0, eta=0.5)

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .._validate import flag, positive_int
+from .._validate import flag, sample_shape
 
 
 class Context:
@@ -75,12 +75,7 @@ class Layer:
         self.name = name
         self._trainable = flag("trainable", trainable)
         if input_shape is not None:
-            if isinstance(input_shape, int):
-                input_shape = (input_shape,)
-            if not isinstance(input_shape, (tuple, list)) or not input_shape:
-                raise ValueError(f"input_shape must be a tuple of positive ints such as (28, 28) "
-                                 f"(without the batch axis), got {input_shape!r}")
-            input_shape = tuple(positive_int("input_shape entry", d) for d in input_shape)
+            input_shape = sample_shape("input_shape", input_shape)
         self.input_shape = input_shape
         self.output_shape = None
         self.built = False
