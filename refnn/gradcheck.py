@@ -69,6 +69,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
+import time
 
 import numpy as np
 
@@ -82,8 +84,16 @@ __all__ = ["gradcheck", "check_function", "GradcheckReport", "GradcheckRow", "Gr
 # The check
 # ---------------------------------------------------------------------------------------
 
+# Entries checked per tensor unless asked otherwise: the largest gradient and 99 drawn with
+# `seed`. A 784-128-10 network has 101,770 weights; checking all of them takes minutes.
+DEFAULT_MAX_ENTRIES = 100
+# Above this many entries in all, the check prints a line per tensor to stderr (progress="auto").
+PROGRESS_AFTER = 2000
+
+
 def check_function(f, params, *, step=1e-6, tolerance=1e-6, tiny=1e-3, kink_signature=None,
-                   names=None, max_entries_per_tensor=None, seed=0):
+                   names=None, max_entries_per_tensor=DEFAULT_MAX_ENTRIES, seed=0,
+                   progress="auto"):
     """Compare the gradients returned by f with central differences of its loss.
 
     f(params) -> (loss, grads): params is a list of float64 arrays, grads a list of arrays
@@ -91,16 +101,18 @@ def check_function(f, params, *, step=1e-6, tolerance=1e-6, tiny=1e-3, kink_sign
     kink_signature(params) -> list of arrays, optional: changes exactly when a kink
     (relu h = 0, Huber |r| = delta) is crossed; entries whose step crosses one are skipped.
 
-    The arrays given are copied to float64 and only the copies are perturbed. For every
-    entry (or, with max_entries_per_tensor=k, k entries per tensor: always the one with the
-    largest |analytic| value and k - 1 others drawn with `seed`):
+    The arrays given are copied to float64 and only the copies are perturbed. For
+    max_entries_per_tensor=k entries of each tensor (k = 100 by default: always the one with
+    the largest |analytic| value and k - 1 others drawn with `seed`; None checks every entry):
 
         n = (L(w + step) - L(w - step)) / (2 step)
         r = |a - n| / max(|a| + |n|, tiny)          ok when r <= tolerance
 
     (2 step is taken as (w + step) - (w - step) in float64, the step actually made.)
+    progress: True prints a line per tensor to stderr, False nothing, "auto" (the default)
+    prints when more than PROGRESS_AFTER entries are checked in all.
 
-    Returns a GradcheckReport.
+    Returns a GradcheckReport (its rows say how many entries of each tensor were checked).
     """
     step, tolerance, tiny = _check_settings(step, tolerance, tiny)
     max_entries_per_tensor = _check_max_entries(max_entries_per_tensor)
@@ -114,17 +126,19 @@ def check_function(f, params, *, step=1e-6, tolerance=1e-6, tiny=1e-3, kink_sign
     names = _check_names(names, len(params))
     return _check(f, params, names, step=step, tolerance=tolerance, tiny=tiny,
                   kink_signature=kink_signature, max_entries=max_entries_per_tensor,
-                  seed=seed)
+                  seed=seed, progress=_check_progress(progress))
 
 
 def gradcheck(model, X, Y, *, step=1e-6, tolerance=1e-6, tiny=1e-3,
-              max_entries_per_tensor=None, seed=0, names=None):
+              max_entries_per_tensor=DEFAULT_MAX_ENTRIES, seed=0, names=None, progress="auto"):
     """Check model.loss_and_gradients(X, Y) against central differences in float64.
 
     The model provides get_weights() -> list of arrays, set_weights(list) and
     loss_and_gradients(X, Y) -> (loss, grads in get_weights() order); optionally
     kink_signature(X, Y) -> list of arrays (see check_function) and weight_names() ->
     list of str. Tensor names come from `names`, else weight_names(), else param0, ...
+    max_entries_per_tensor, seed and progress as in check_function: 100 entries of each
+    tensor by default, every entry with max_entries_per_tensor=None.
 
     A model whose dtype is not float64 is checked through model.astype("float64") (a
     copy; the report says so); without astype a ValueError asks for dtype="float64".
@@ -170,24 +184,34 @@ def gradcheck(model, X, Y, *, step=1e-6, tolerance=1e-6, tiny=1e-3,
         report = _check(f, params, names, step=step, tolerance=tolerance, tiny=tiny,
                         kink_signature=kinks if has_kinks else None,
                         max_entries=max_entries_per_tensor,
-                        seed=seed)
+                        seed=seed, progress=_check_progress(progress))
     finally:
         model.set_weights(original)
     report.converted_from = converted_from
     return report
 
 
-def _check(f, params, names, *, step, tolerance, tiny, kink_signature, max_entries, seed):
+def _check(f, params, names, *, step, tolerance, tiny, kink_signature, max_entries, seed,
+           progress="auto"):
     """The one loop: every selected entry of every tensor, perturbed by +-step in turn."""
     loss, analytic = _loss_and_grads(f, params)
     signature = None if kink_signature is None else _signature(kink_signature, params)
     rng = np.random.default_rng(seed)
+    total = sum(min(w.size, max_entries or w.size) for w in params)
+    if progress == "auto":
+        progress = total > PROGRESS_AFTER
+    started = time.perf_counter()
 
     rows, kinks, failures, entries = [], [], [], []
-    for name, w, a in zip(names, params, analytic):
+    for t, (name, w, a) in enumerate(zip(names, params, analytic)):
         worst = None                       # the compared entry with the largest r
         n_checked = n_kinks = n_failed = 0
-        for idx in _entries_to_check(a, max_entries, rng):
+        chosen = list(_entries_to_check(a, max_entries, rng))
+        if progress:
+            print(f"gradcheck: tensor {t + 1}/{len(params)} {name} {tuple(w.shape)}: "
+                  f"{len(chosen):,} of {w.size:,} entries ({total:,} in all; "
+                  f"{time.perf_counter() - started:.1f} s so far)", file=sys.stderr, flush=True)
+        for idx in chosen:
             w_idx = w[idx]
             w_plus, w_minus = w_idx + step, w_idx - step
             if w_plus == w_minus:
@@ -314,6 +338,12 @@ def _positive(name, value):
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive finite number; received {value!r}")
     return value
+
+
+def _check_progress(progress):
+    if progress != "auto" and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True, False or 'auto'; received {progress!r}")
+    return progress if progress == "auto" else bool(progress)
 
 
 def _check_max_entries(k):

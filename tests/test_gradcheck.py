@@ -591,3 +591,33 @@ def test_check_function_reports_nan_gradients_as_failures():
 def test_check_function_bad_input(f, params, error, match):
     with pytest.raises(error, match=match):
         check_function(f, params)
+
+
+def _quadratic(params):
+    """L = sum(c * w**2) / 2 with c rising from 1 to 2 in C order: dL/dw = c * w, exactly."""
+    (w,) = params
+    c = (1 + np.arange(w.size, dtype=np.float64) / w.size).reshape(w.shape)
+    return float(np.sum(c * w * w) / 2), [c * w]
+
+
+def test_a_big_tensor_is_sampled_by_default_and_checked_whole_on_request(capsys):
+    from refnn.gradcheck import DEFAULT_MAX_ENTRIES, PROGRESS_AFTER
+    w = np.linspace(-1, 1, 3000).reshape(60, 50)
+    sampled = check_function(_quadratic, [w])
+    assert sampled.rows[0].n_checked == DEFAULT_MAX_ENTRIES == 100
+    # the largest gradient (c * w at the last entry, about 2 * 1) is always among them
+    assert (59, 49) in [e.index for e in sampled.entries]
+    assert sampled.ok
+    again = check_function(_quadratic, [w])
+    assert [e.index for e in again.entries] == [e.index for e in sampled.entries]   # seed 0
+    other = check_function(_quadratic, [w], seed=1)
+    assert [e.index for e in other.entries] != [e.index for e in sampled.entries]
+    assert capsys.readouterr().err == ""              # 100 entries: no progress lines
+    whole = check_function(_quadratic, [w], max_entries_per_tensor=None)
+    assert whole.rows[0].n_checked == 3000 > PROGRESS_AFTER
+    err = capsys.readouterr().err
+    assert "gradcheck: tensor 1/1 param0 (60, 50): 3,000 of 3,000 entries" in err
+    check_function(_quadratic, [w], max_entries_per_tensor=None, progress=False)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError, match="progress must be True, False or 'auto'"):
+        check_function(_quadratic, [w], progress="yes")
