@@ -255,6 +255,10 @@ class BackpropNetwork:
         for w, dw in zip(before, grads):                # 2.5: w' = w - eta dE/dw
             w_new = B.sgd_update(w.copy(), dw, eta)
             after.append(np.asarray(w_new, self.dtype).reshape(w.shape))
+        if not (np.isfinite(E[0]) and all(np.isfinite(w).all() for w in after)):
+            raise TrainingDivergedError(                # a failed call changes nothing
+                f"this step would make the weights or E non-finite (E = {float(E[0])}); "
+                f"the weights are unchanged: try a smaller eta")
         self._weights = [w.copy() for w in after]
         return Trace(x=X[0], y=Y[0], eta=eta, h=[a[0] for a in h], g=[a[0] for a in g],
                      epsilon=[a[0] for a in epsilon], grads=grads, E=float(E[0]),

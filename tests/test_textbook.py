@@ -180,3 +180,19 @@ def test_step_takes_a_number_as_the_target_of_a_one_output_network(backend):
     two = BackpropNetwork([2, 2, 2], activation="sigmoid", seed=0, backend=backend)
     with pytest.raises(ValueError, match="y has 1 entries, expected 2"):
         two.step(np.array([0.0, 1.0]), 1.0, eta=0.5)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")   # the NumPy twin's
+@pytest.mark.parametrize("backend", ["c", "numpy", "python"])
+def test_a_step_that_would_leave_infinite_weights_raises_and_changes_nothing(backend):
+    """Linear units, x = 1e100: h, E and dE/dw are finite (about 1e100, 1e200, 1e200), but
+    w - eta dE/dw with eta = 1e200 overflows to inf. The step used to keep those weights
+    without a word; now it raises, as fit does, and the weights are the ones before."""
+    from refnn._validate import TrainingDivergedError
+    net = BackpropNetwork([2, 2, 1], activation="linear", seed=0, backend=backend)
+    before = net.get_weights()
+    with pytest.raises(TrainingDivergedError, match="weights are unchanged"):
+        net.step(np.array([1e100, 1e100]), 0.0, eta=1e200)
+    for w, b in zip(net.get_weights(), before):
+        np.testing.assert_array_equal(w, b)
+    net.step(np.array([1.0, 1.0]), 0.0, eta=0.5)            # and it still trains
