@@ -37,7 +37,8 @@ def _shape_text(ndim):
 
 def as_array(name, a, *, dtype=None, ndim=None, allow_int=True, allow_empty=False,
              check_finite=True, contiguous=True):
-    """Check `a` and return it as a C-contiguous float array.
+    """Check `a` and return it as a C-contiguous, aligned float array (a copy where `a` is
+    not: a buffer at an odd offset is copied, never handed to C as it is).
 
     dtype      the float dtype to return; None keeps a float32/float64 input as it is
                (other inputs become float64)
@@ -77,6 +78,8 @@ def as_array(name, a, *, dtype=None, ndim=None, allow_int=True, allow_empty=Fals
     source = arr
     with np.errstate(over="ignore"):                     # reported below, naming the dtype
         arr = np.asarray(arr, dtype=target, order="C" if contiguous else "K")
+    if not arr.flags.aligned:           # C loads a float only from an address its size divides
+        arr = arr.copy()
     if check_finite and kind == "f" and arr.size and not all_finite(arr):
         if source.dtype.itemsize > arr.dtype.itemsize and np.isfinite(source).all():
             raise NonFiniteError(f"{name} has values too large for {target.name} (largest "

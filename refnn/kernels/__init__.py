@@ -21,7 +21,7 @@ import numpy as np
 from .. import activations
 from ._dispatch import _activations, _dense, _losses, _textbook
 from .._validate import check_dim, check_same_samples, choice, positive_number
-from ._arrays import _first, _like, _write_back, _writable_target
+from ._arrays import _first, _like, _write_back, _writable_target, refuse_overlap
 from .blas import _numpy_openblas, check_blas_sizes, use_blas  # noqa: F401  (public names)
 
 # ---- activations: refnn/activations.py declares them; the codes are src_c/_core.pxd's enum
@@ -183,6 +183,7 @@ def sgd_per_sample(weights, X, Y, eta, activation):
     else:
         dtype = None
     sizes = check_weights(weights, dtype)
+    refuse_overlap({f"weights[{i}]": w for i, w in enumerate(weights)}, {"X": X, "Y": Y})
     works = [_writable_target(f"weights[{i}]", w, dtype) for i, w in enumerate(weights)]
     X = _like("X", X, 2, dtype)
     Y = _like("Y", Y, 2, dtype)

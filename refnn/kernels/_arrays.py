@@ -33,5 +33,26 @@ def _write_back(originals, works):
 def _ready(a, like, writeable=True):
     """a is a C-contiguous (writable) float array with like's dtype and shape."""
     return (type(a) is np.ndarray and a.dtype == like.dtype and a.shape == like.shape
-            and a.dtype in (np.float32, np.float64) and a.flags.c_contiguous
+            and a.dtype in (np.float32, np.float64) and a.flags.c_contiguous and a.flags.aligned
             and (a.flags.writeable or not writeable))
+
+
+def refuse_overlap(updated, others):
+    """Arrays updated in place ({name: array}) must share no memory with each other or with
+    the other arguments ({name: array}): the loops read an entry after writing another, so an
+    overlap would give results that depend on the order of the loop (NumPy's out= copies
+    instead; an in-place kernel cannot). Arrays only read may overlap each other."""
+    named = [(n, a) for n, a in {**updated, **others}.items() if isinstance(a, np.ndarray)]
+    for i, (first, a) in enumerate(named):
+        for second, b in named[i + 1:]:
+            if first not in updated and second not in updated:
+                continue
+            try:
+                overlap = np.shares_memory(a, b, max_work=10**6)
+            except np.exceptions.TooHardError:
+                overlap = True
+            if overlap:
+                name, other = (first, second) if first in updated else (second, first)
+                raise ValueError(f"{name} and {other} share memory; {name} is updated in "
+                                 f"place, so it must not overlap another argument (pass a "
+                                 f"copy)")

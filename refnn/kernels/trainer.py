@@ -1,4 +1,6 @@
 """The mini-batch training step of a dense network, in one compiled call (src_c/_train.pyx)."""
+import threading
+
 import numpy as np
 
 from ._dispatch import _optimizers, _train
@@ -6,7 +8,7 @@ from .._validate import (NonFiniteError, as_array, check_dim, check_same_samples
                          positive_int)
 from ..update_rules import RULES
 from . import activation_code, check_weights, DIFFERENTIABLE
-from ._arrays import _ready
+from ._arrays import _ready, refuse_overlap
 from .blas import TRAINERS, check_blas_sizes
 from .updates import _rule
 
@@ -35,8 +37,8 @@ class DenseTrainer:
         dtype = weights[0].dtype if weights and isinstance(weights[0], np.ndarray) else None
         sizes = check_weights(weights, dtype)
         for i, w in enumerate(weights):
-            if not (w.flags.c_contiguous and w.flags.writeable):
-                raise ValueError(f"weights[{i}] must be C-contiguous and writable")
+            if not (w.flags.c_contiguous and w.flags.writeable and w.flags.aligned):
+                raise ValueError(f"weights[{i}] must be C-contiguous, aligned and writable")
         if len(activations) != len(sizes) - 1:
             raise ValueError(f"activations has {len(activations)} names for "
                              f"{len(sizes) - 1} layers")
@@ -51,6 +53,7 @@ class DenseTrainer:
         check_dim("X", X.shape[1], sizes[0], "features", "W1 has {expected} rows")
         check_dim("Y", Y.shape[1], sizes[-1], "columns", "the output layer has {expected} units")
         check_same_samples(X=X, Y=Y)
+        refuse_overlap({f"weights[{i}]": w for i, w in enumerate(weights)}, {"X": X, "Y": Y})
         self.batch_size = positive_int("batch_size", batch_size)
         if min(sizes) < 1:
             raise ValueError(f"every layer needs at least one unit and one input, got sizes "
@@ -75,6 +78,9 @@ class DenseTrainer:
         self.mean_loss = None       # the last step's mean loss over its batch
 
         self._scalar_check = None
+        # held by step() while the compiled step runs without the GIL: set_update() frees and
+        # replaces buffers that step reads, so it is refused meanwhile
+        self._stepping = threading.Lock()
         TRAINERS.add(self)         # use_blas refuses to switch while this trainer lives
 
     UPDATE_RULES = tuple(RULES)     # what set_update() accepts (refnn/update_rules.py)
@@ -104,9 +110,19 @@ class DenseTrainer:
                     raise ValueError(f"slots[{i}][{j}] must be a writable C-contiguous "
                                      f"{w.dtype.name} array of shape {w.shape}")
             table.append(own + (None,) * (_optimizers.SLOTS_MAX - len(own)))
-        self._step.set_update(rule.code, len(rule.scalars), table)
-        self.rule = rule.name
-        self._scalar_check = rule.check_scalars
+        refuse_overlap({**{f"weights[{i}]": w for i, w in enumerate(self.weights)},
+                        **{f"slots[{i}][{j}]": a for i, own in enumerate(slots)
+                           for j, a in enumerate(own) if a is not None}},
+                       {"X": self.X, "Y": self.Y})
+        if not self._stepping.acquire(blocking=False):
+            raise RuntimeError("set_update refused: a step() of this trainer is running in "
+                               "another thread; set the update between steps")
+        try:
+            self._step.set_update(rule.code, len(rule.scalars), table)
+            self.rule = rule.name
+            self._scalar_check = rule.check_scalars
+        finally:
+            self._stepping.release()
 
     def step(self, order, check_finite=False, scalars=None):
         """Gradients of the mean loss over the samples order (intp indices, at most batch_size).
@@ -123,17 +139,22 @@ class DenseTrainer:
                 or not order.flags.c_contiguous or not 0 < order.shape[0] <= self.batch_size:
             raise ValueError(f"order must be a contiguous array of 1 to {self.batch_size} "
                              f"intp indices")
-        if scalars is not None:
-            if self.rule is None:
-                raise ValueError("scalars were given, but no update was set (set_update)")
-            try:
-                scalars = self._scalar_check(scalars)
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"scalars must be finite numbers in range for {self.rule}: "
-                                 f"{e}") from None
-        self.updated = False
-        # the step checks each index is a row of X
-        status = self._step.step(order, check_finite, scalars)
+        with self._stepping:                    # the rule checked is the rule the step runs
+            if scalars is not None:
+                if self.rule is None:
+                    raise ValueError("scalars were given, but no update was set (set_update)")
+                try:
+                    scalars = self._scalar_check(scalars)
+                except (TypeError, ValueError) as e:
+                    raise ValueError(f"scalars must be finite numbers in range for "
+                                     f"{self.rule}: {e}") from None
+            self.updated = False
+            # the step checks each index is a row of X
+            status = self._step.step(order, check_finite, scalars)
+            return self._finish(order, status, scalars)
+
+    def _finish(self, order, status, scalars):
+        """What step() returns, from the compiled step's status."""
         if status >= 0:
             raise NonFiniteError(f"X must be finite, but sample {status} holds NaN or infinity")
         self.updated = scalars is not None and status == _train.STEP_DONE

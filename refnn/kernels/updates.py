@@ -6,7 +6,7 @@ import numpy as np
 from ._dispatch import _optimizers
 from .._validate import as_array, choice
 from ..update_rules import RULES, Rule
-from ._arrays import _ready, _write_back, _writable_target
+from ._arrays import _ready, _write_back, _writable_target, refuse_overlap
 
 
 # w and the slot arrays (the optimizer's state: m, v, accumulator, ...) are updated in place; a
@@ -39,7 +39,10 @@ def _rule(rule):
 
 def _update_arrays(w, grad, check_finite, slots):
     """w (writable, float, finite), grad (w's dtype and shape, finite) and the slots {label:
-    array or None} (writable, w's dtype and shape) as C-contiguous working arrays."""
+    array or None} (writable, w's dtype and shape) as C-contiguous working arrays; no array
+    updated in place may overlap another argument."""
+    refuse_overlap({"w": w, **{n: s for n, s in slots.items() if s is not None}},
+                   {"grad": grad})
     if not check_finite and _ready(w, w) and _ready(grad, w, writeable=False) and \
             all(s is None or _ready(s, w) for s in slots.values()):
         return w, grad, list(slots.values())          # already right: nothing to convert
