@@ -11,6 +11,7 @@ as Keras does. A change of `trainable` after compile() is not applied by fit, wh
 """
 import contextlib
 import warnings
+import weakref
 
 import numpy as np
 
@@ -27,6 +28,10 @@ from .training import verbosity
 
 __all__ = ["Sequential", "load_model"]
 
+
+# optimizer -> weak reference to the model compiled with it: an optimizer holds one model's
+# slots and step count, so compile() refuses one that another live model uses
+_OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
 
 class Sequential:
     """A linear stack of layers.
@@ -87,11 +92,23 @@ class Sequential:
                 self._init_rng.bit_generator.state = state
                 layer.built = False
                 raise
+            old_shape, old_optimizer = self.output_shape, self.optimizer
             self.layers.append(layer)
             self.output_shape = shape
             self._refresh_weight_lists()
-            if self.optimizer is not None:
-                self.optimizer.build(self._trainable)
+            try:
+                if self.optimizer is not None and self.optimizer.iterations == 0:
+                    # built for the old weights only: a fresh one of the same configuration
+                    self._fresh_optimizer()
+                if self.optimizer is not None:
+                    self.optimizer.build(self._trainable)
+            except Exception:                     # a refused add leaves the model as it was
+                self.layers.pop()
+                self.output_shape, self.optimizer = old_shape, old_optimizer
+                self._refresh_weight_lists()
+                self._init_rng.bit_generator.state = state
+                layer.built = False
+                raise
         else:
             self.layers.append(layer)
             if len(self.layers) == 1 and layer.input_shape is not None:
@@ -133,7 +150,12 @@ class Sequential:
         self._init_rng.bit_generator.state = rng_state
         if self.optimizer is not None and self.optimizer.iterations == 0:
             # built for the forgotten weights: a fresh one of the same configuration
-            self.optimizer = optimizers_module.deserialize(self.optimizer.get_config())
+            self._fresh_optimizer()
+
+    def _fresh_optimizer(self):
+        """Replace the optimizer by a new one of the same configuration, this model's."""
+        self.optimizer = optimizers_module.deserialize(self.optimizer.get_config())
+        _OPTIMIZER_OWNERS[self.optimizer] = weakref.ref(self)
 
     def _refresh_weight_lists(self):
         """The weights, and what fit trains: the trainable mask, the trainable weights (the
@@ -243,6 +265,12 @@ class Sequential:
         gets slots for the trainable weights only."""
         loss = losses_module.get(loss)
         optimizer = optimizers_module.get(optimizer)
+        owner = _OPTIMIZER_OWNERS.get(optimizer)
+        if owner is not None and owner() is not None and owner() is not self:
+            raise ValueError(f"this {type(optimizer).__name__} belongs to another model (it "
+                             f"holds that model's slots and step count); compile each model "
+                             f"with its own optimizer, e.g. optimizer='adam' or a new "
+                             f"{type(optimizer).__name__}(...)")
         shape = (1,) + tuple(self.output_shape) if self.built else (1, 2)
         metrics = metrics_module.check_names(metrics, loss, shape)
         if self.built:
@@ -256,6 +284,7 @@ class Sequential:
                                  f"compile with a new optimizer, e.g. optimizer='adam')") from None
             self._refresh_weight_lists()
         self.loss, self.optimizer, self._metric_names = loss, optimizer, metrics
+        _OPTIMIZER_OWNERS[optimizer] = weakref.ref(self)     # one model's optimizer (above)
         self.compiled = True
 
     def _require_compiled(self, what):

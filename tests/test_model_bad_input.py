@@ -1257,3 +1257,42 @@ def test_build_takes_keras_spelling_with_the_batch_axis_and_refuses_bad_shapes_b
         with pytest.raises(error, match="input_shape"):
             m.build(bad)
         assert not m.built
+
+
+def test_add_to_a_compiled_model_keeps_it_usable_and_a_refused_add_changes_nothing():
+    """add() on a compiled model raised (the optimizer was built for the old weights) but left
+    the layer appended, and every later fit failed. Now an optimizer that has not stepped is
+    replaced by a fresh one of its configuration; one with state refuses, and the model is
+    exactly as before."""
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    y = np.eye(2, dtype=np.float32)[[0, 1] * 4]
+    m = Sequential([Dense(3, input_shape=(4,)), Dense(2, activation="softmax")], seed=0)
+    m.compile("categorical_crossentropy", optimizer="adam")
+    m.add(Dense(2, activation="softmax"))                   # not trained yet: fine
+    assert len(m.layers) == 3 and m.output_shape == (2,)
+    m.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    before = m.get_weights()
+    state = [np.array(s) for s in m.optimizer.get_state()]
+    with pytest.raises(ValueError, match="was built for weights"):
+        m.add(Dense(2, activation="softmax"))
+    assert len(m.layers) == 3 and m.output_shape == (2,)
+    for a, b in zip(m.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(m.optimizer.get_state(), state):
+        np.testing.assert_array_equal(a, b)
+    m.fit(x, y, epochs=1, batch_size=4, verbose=0)             # and it still trains
+    assert m.optimizer.iterations == 4
+
+
+def test_an_optimizer_compiled_into_one_model_is_refused_by_another():
+    """m2.compile(loss, optimizer=m1.optimizer) silently shared one set of slots between two
+    models of the same shapes."""
+    m1, m2 = (Sequential([Dense(3, input_shape=(4,)), Dense(2, activation="softmax")], seed=s)
+              for s in (0, 1))
+    m1.compile("categorical_crossentropy", optimizer="adam")
+    with pytest.raises(ValueError, match="this Adam belongs to another model"):
+        m2.compile("categorical_crossentropy", optimizer=m1.optimizer)
+    assert not m2.compiled
+    m1.compile("mse", optimizer=m1.optimizer)              # its own model may recompile with it
+    m2.compile("categorical_crossentropy", optimizer=SGD())
+    assert m1.optimizer is not m2.optimizer
