@@ -1296,3 +1296,11 @@ def test_an_optimizer_compiled_into_one_model_is_refused_by_another():
     m1.compile("mse", optimizer=m1.optimizer)              # its own model may recompile with it
     m2.compile("categorical_crossentropy", optimizer=SGD())
     assert m1.optimizer is not m2.optimizer
+
+
+def test_flatten_counts_its_size_exactly():
+    """np.prod wrapped around: input_shape (3, 6148914691236517206) gave 2 features."""
+    with pytest.raises(ValueError, match="Flatten: input_shape .* more than an array can index"):
+        Sequential([Flatten(input_shape=(3, 6148914691236517206)), Dense(2)])
+    m = Sequential([Flatten(input_shape=(3, 5, 7)), Dense(2)])
+    assert m.layers[0].output_shape == (105,)

@@ -2,6 +2,8 @@
 
 Dense and Activation take their activation by name from refnn.activations, the one table.
 """
+import math
+
 import numpy as np
 
 from .. import activations, kernels
@@ -34,7 +36,11 @@ class Flatten(Layer):
     """(n, d1, d2, ...) -> (n, d1 * d2 * ...)"""
 
     def compute_output_shape(self, input_shape):
-        return (int(np.prod(input_shape)),)
+        size = math.prod(int(d) for d in input_shape)      # exact: np.prod wraps around
+        if size > np.iinfo(np.intp).max:
+            raise ValueError(f"Flatten: input_shape {tuple(input_shape)} has {size} entries "
+                             f"per sample, more than an array can index ({np.iinfo(np.intp).max})")
+        return (size,)
 
     def forward(self, g_prev, ctx):
         self._shape = g_prev.shape
