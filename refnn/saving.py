@@ -11,6 +11,7 @@ refnn's own classes.
 import contextlib
 import json
 import os
+import re
 import tempfile
 import warnings
 import zipfile
@@ -24,6 +25,15 @@ from . import optimizers as optimizers_module
 __all__ = ["save_model", "load_model", "ModelFileNotFoundError", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
+
+# What load_model reads before it refuses a file, checked from the zip directory before any
+# member is decompressed: members named as save_model names them, stored or deflated, whose
+# declared sizes add up to at most MAX_EXPANSION times the file's size plus 1 MiB (save_model
+# stores its arrays uncompressed, so its own files expand by a factor of about 1); and a JSON
+# configuration nested at most MAX_JSON_DEPTH deep.
+MAX_EXPANSION = 16
+MAX_JSON_DEPTH = 64
+_MEMBER = re.compile(r"(config_json|(weight|optimizer|kernel_mask)_\d{1,6})\.npy")
 
 
 def save_model(model, path):
@@ -110,18 +120,22 @@ def load_model(path):
         raise ModelFileNotFoundError(f"no model file at {path}" +
                                      (" (it is a directory)" if os.path.isdir(path) else ""))
     try:
+        _check_members(path)
         data = np.load(path, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):
             raise ValueError("not an .npz archive")
         with data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError,
+            RuntimeError, OverflowError, MemoryError) as e:
         raise ValueError(f"{path} is not a refnn model file: {e}") from None
     if "config_json" not in arrays:
         raise ValueError(f"{path} is not a refnn model file (no config_json entry)")
     try:
-        config = json.loads(str(arrays["config_json"]))
-    except json.JSONDecodeError as e:
+        text = str(arrays["config_json"])
+        _check_json_depth(text)
+        config = json.loads(text)
+    except (ValueError, RecursionError) as e:
         raise ValueError(f"{path}: its configuration is not valid JSON: {e}") from None
     if not isinstance(config, dict) or config.get("format") != "refnn":
         raise ValueError(f"{path} is not a refnn model file")
@@ -130,10 +144,51 @@ def load_model(path):
                          f"{FORMAT_VERSION}")
     try:
         return _model_from_config(config, arrays, path)
-    except (KeyError, TypeError, AttributeError, ValueError, MemoryError) as e:
+    except (KeyError, TypeError, AttributeError, ValueError, MemoryError, OverflowError,
+            RecursionError) as e:
         if isinstance(e, ValueError) and str(e).startswith(str(path)):
             raise
         raise ValueError(f"{path}: malformed refnn model file ({type(e).__name__}: {e})") from None
+
+
+def _check_members(path):
+    """The zip directory against the budget above, before anything is decompressed."""
+    budget = MAX_EXPANSION * os.path.getsize(path) + 2**20
+    with zipfile.ZipFile(path) as archive:
+        declared = 0
+        for info in archive.infolist():
+            if not _MEMBER.fullmatch(info.filename):
+                raise ValueError(f"unexpected member {info.filename!r}")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise ValueError(f"member {info.filename!r} uses compression method "
+                                 f"{info.compress_type}; refnn reads stored or deflated ones")
+            if info.flag_bits & 0x1:
+                raise ValueError(f"member {info.filename!r} is encrypted")
+            declared += info.file_size
+        if declared > budget:
+            raise ValueError(f"its members declare {declared:,} bytes, more than "
+                             f"{MAX_EXPANSION} times the file's size plus 1 MiB ({budget:,})")
+
+
+def _check_json_depth(text):
+    """Refuse JSON nested deeper than MAX_JSON_DEPTH before json.loads recurses into it."""
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"nested more than {MAX_JSON_DEPTH} deep")
+        elif ch in "]}":
+            depth -= 1
 
 
 def _model_from_config(config, arrays, path):
