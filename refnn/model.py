@@ -10,6 +10,7 @@ normalisation runs in inference mode); fit trains with that choice until the nex
 as Keras does. A change of `trainable` after compile() is not applied by fit, which warns.
 """
 import contextlib
+import threading
 import warnings
 import weakref
 
@@ -32,6 +33,8 @@ __all__ = ["Sequential", "load_model"]
 # optimizer -> weak reference to the model compiled with it: an optimizer holds one model's
 # slots and step count, so compile() refuses one that another live model uses
 _OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
+# guards each model's _fit_thread: the thread inside its fit(), which alone may use the model
+_FIT_LOCK = threading.Lock()
 
 class Sequential:
     """A linear stack of layers.
@@ -80,6 +83,7 @@ class Sequential:
 
     # ------------------------------------------------------------------ structure
     def add(self, layer):
+        self._refuse_during_fit("add")
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes refnn.layers layers, got {type(layer).__name__}")
         if layer.built or getattr(layer, "_in_model", False):
@@ -240,6 +244,7 @@ class Sequential:
 
     def set_weights(self, weights):
         """Assign all weights (cast to the model's dtype); nothing changes if any is wrong."""
+        self._refuse_during_fit("set_weights")
         self._require_built("set_weights")
         if not isinstance(weights, (list, tuple)) or len(weights) != len(self._weights):
             got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
@@ -263,6 +268,7 @@ class Sequential:
 
         Also fixes what fit trains, from the layers' `trainable` now (as Keras): the optimizer
         gets slots for the trainable weights only."""
+        self._refuse_during_fit("compile")
         loss = losses_module.get(loss)
         optimizer = optimizers_module.get(optimizer)
         owner = _OPTIMIZER_OWNERS.get(optimizer)
@@ -420,9 +426,36 @@ class Sequential:
         Everything is checked before any weight moves: a bad argument changes nothing.
         Ctrl-C stops cleanly after the current batch; the model stays usable. The loop and its
         step strategies live in refnn.training."""
-        return training.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                            validation_split=validation_split, validation_data=validation_data,
-                            shuffle=shuffle, callbacks=callbacks, initial_epoch=initial_epoch)
+        with self._fitting():
+            return training.fit(self, x, y, batch_size=batch_size, epochs=epochs,
+                                verbose=verbose, validation_split=validation_split,
+                                validation_data=validation_data, shuffle=shuffle,
+                                callbacks=callbacks, initial_epoch=initial_epoch)
+
+    @contextlib.contextmanager
+    def _fitting(self):
+        """fit() holds the model for its thread: the weights, the optimizer's state and the
+        layers' training state change batch by batch, so another thread's fit, predict,
+        evaluate, set_weights, compile, add or save is refused until fit returns (its own
+        thread, e.g. a callback, may use the model)."""
+        me = threading.get_ident()
+        with _FIT_LOCK:
+            owner, depth = getattr(self, "_fit_thread", None) or (None, 0)
+            if owner is not None and owner != me:
+                raise RuntimeError("fit refused: this model is being trained by fit() in "
+                                   "another thread; one model trains in one thread at a time")
+            self._fit_thread = (me, depth + 1)
+        try:
+            yield
+        finally:
+            with _FIT_LOCK:
+                self._fit_thread = (me, depth) if depth else None
+
+    def _refuse_during_fit(self, what):
+        owner = getattr(self, "_fit_thread", None)
+        if owner is not None and owner[0] != threading.get_ident():
+            raise RuntimeError(f"{what} refused: fit() is training this model in another "
+                               f"thread; call it after fit returns")
 
     def _fast_plan(self):
         """training.compiled_plan: what the compiled step trains, or None (the layer-by-layer
@@ -444,6 +477,7 @@ class Sequential:
 
     def evaluate(self, x, y, batch_size=32, verbose="auto"):
         """[loss, metric, ...] over (x, y) in inference mode (the loss alone without metrics)."""
+        self._refuse_during_fit("evaluate")
         self._require_compiled("evaluate")
         batch_size = positive_int("batch_size", batch_size)
         verbose = verbosity(verbose)
@@ -457,6 +491,7 @@ class Sequential:
 
     def predict(self, x, batch_size=32, verbose=0):
         """The network's outputs for x, in inference mode."""
+        self._refuse_during_fit("predict")
         batch_size = positive_int("batch_size", batch_size)
         verbosity(verbose)
         x = self._prepare_x(x)
@@ -484,6 +519,7 @@ class Sequential:
     def save(self, path):
         """Architecture, weights, compile state and optimizer state in one .npz (no pickle);
         refnn.load_model reads it back (see refnn.saving)."""
+        self._refuse_during_fit("save")
         saving.save_model(self, path)
 
     def leaf_layers(self):
