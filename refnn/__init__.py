@@ -25,10 +25,11 @@ COMPILED = ("_activations", "_dense", "_losses", "_optimizers", "_textbook", "_t
 
 _SUBMODULES = ("kernels", "textbook", "layers", "losses", "metrics", "optimizers", "callbacks",
                "datasets", "utils")
-_FROM_MODULE = {"Sequential": "model", "load_model": "model"}    # name -> the module defining it
+_FROM_MODULE = {"Sequential": "model", "load_model": "model",    # name -> the module defining it
+                "NonFiniteError": "_validate", "TrainingDivergedError": "_validate"}
 
 __all__ = ["Sequential", "load_model", "gradcheck", "check_function", "GradcheckReport",
-           *_SUBMODULES, "__version__"]
+           "NonFiniteError", "TrainingDivergedError", *_SUBMODULES, "__version__"]
 
 
 class MissingExtensionError(ImportError):

@@ -5,9 +5,16 @@ A strategy trains the model one batch at a time through one call:
     loss, yhat, logs = strategy.step(idx)
 
 computes the loss (the mean over the batch idx, before the update) and the gradients, then
-updates the weights, unless the loss is not finite (training diverged: the loop stops before
-that update). yhat are the batch's outputs, for the metrics. logs is None for a mini-batch step;
-a full-batch step gives its batch's complete logs itself (loss, metrics and its diagnostics).
+updates the weights. yhat are the batch's outputs, for the metrics. logs is None for a
+mini-batch step; a full-batch step gives its batch's complete logs itself (loss, metrics and
+its diagnostics).
+
+Training diverged when the loss, a value inside the network or the update is not finite: the
+step raises Diverged, and fit raises TrainingDivergedError naming the epoch and the batch, with
+the weights and the optimizer's state as they were after the batch before. A step that changed
+nothing says so (Diverged.changed False); otherwise the loop puts back the state of the
+epoch's start and runs the epoch's earlier batches again (every step is deterministic given
+that state), which costs one copy of the state per epoch instead of one per batch.
 
     CompiledStep   a plain stack of Dense layers: one compiled call per batch
                    (kernels.DenseTrainer) computes the gradients and runs the optimizer's
@@ -31,12 +38,22 @@ import numpy as np
 
 from . import activations, kernels
 from . import optimizers as optimizers_module
-from ._validate import NonFiniteError, as_array, positive_int, positive_number
-from .callbacks import Callback, History, ProgressDisplay
+from ._validate import (NonFiniteError, TrainingDivergedError, as_array, positive_int,
+                        positive_number)
+from .callbacks import Callback, History, ProgressDisplay, TerminateOnNaN
 from .layers import Context, Dense, Flatten
 
 
 # --------------------------------------------------------------------------- strategies
+class Diverged(Exception):
+    """A step found that training diverged: `why`, and whether it changed the weights, the
+    optimizer's state or the model's generators before finding it (`changed`)."""
+
+    def __init__(self, why, changed):
+        super().__init__(why)
+        self.why, self.changed = why, changed
+
+
 def compiled_plan(model):
     """(dense layers, their activations, the compiled loss kind) when fit can take the
     compiled step, else None: Dense layers only (after an optional Flatten), with biases, no
@@ -107,11 +124,17 @@ class CompiledStep:
             _, yhat = trainer.step(idx, check_finite=check, scalars=optimizer.fused_scalars())
             if trainer.updated:                  # the step updated the weights itself
                 optimizer.iterations += 1
+                if not trainer.update_finite:
+                    raise Diverged("the update overflowed (a weight or a slot of the "
+                                   "optimizer became NaN or infinite)", changed=True)
         else:
             _, yhat = trainer.step(idx, check_finite=check)
-            if math.isfinite(trainer.mean_loss):
-                optimizer.apply(self.weights, trainer.grads)
         # the losses' mean, from the sum the step judged: it updated exactly when it is finite
+        if not math.isfinite(trainer.mean_loss):
+            raise Diverged(f"the loss was {trainer.mean_loss}", changed=False)
+        if not self.fused and optimizer._apply(self.weights, trainer.grads) is not None:
+            raise Diverged("the update overflowed (a weight or a slot of the optimizer "
+                           "became NaN or infinite)", changed=True)
         return trainer.mean_loss, yhat, None
 
 
@@ -123,23 +146,30 @@ class LayerStep:
 
     def __init__(self, model, x, y):
         self.model, self.x, self.y = model, x, y
+        model.optimizer.build(model._trainable)     # its state exists before the first step
 
     def step(self, idx):
         model = self.model
         xb, yb = self.x[idx], self.y[idx]                     # the batch, gathered
         ctx = Context(training=True, rng=model._dropout_rng, update_state=True,
                       frozen=model._frozen)
-        try:
-            yhat = model._forward(xb, ctx)
-            per_sample, grads = model._backward(yb, yhat)
-        except NonFiniteError:
-            # the inputs were checked: a value that overflowed inside the network means
-            # training diverged
-            return math.nan, None, None
-        loss = float(np.mean(per_sample, dtype=np.float64))
-        if math.isfinite(loss):
-            model.optimizer.apply(model._trainable,
-                                  [g for g, m in zip(grads, model._trainable_mask) if m])
+        # the forward pass draws dropout masks and moves batch norm's statistics: whatever
+        # diverges from here on, something has changed. The inputs were checked, so a value
+        # that is not finite was made inside the network.
+        with np.errstate(over="ignore", invalid="ignore"):        # reported as Diverged
+            try:
+                yhat = model._forward(xb, ctx)
+                per_sample, grads = model._backward(yb, yhat)
+                loss = float(np.mean(per_sample, dtype=np.float64))
+                if not math.isfinite(loss):
+                    raise Diverged(f"the loss was {loss}", changed=True)
+                if model.optimizer._apply(
+                        model._trainable,
+                        [g for g, m in zip(grads, model._trainable_mask) if m]) is not None:
+                    raise Diverged("the update overflowed (a weight or a slot of the optimizer "
+                                   "became NaN or infinite)", changed=True)
+            except NonFiniteError:
+                raise Diverged("a value inside the network overflowed", changed=True) from None
         return loss, yhat, None
 
 
@@ -176,12 +206,22 @@ class FullBatch:
         if model._trainable:
             x0 = np.concatenate([w.ravel() for w in model._trainable]).astype(np.float64)
             v, info = model.optimizer.minimize(self._fun, x0)
-            for w, p in zip(model._trainable, self._unpack(np.asarray(v))):
+            v = np.asarray(v)
+            if not np.isfinite(v).all():
+                raise Diverged(f"{type(model.optimizer).__name__} returned weights that are "
+                               f"not finite", changed=True)
+            for w, p in zip(model._trainable, self._unpack(v)):
                 w[...] = p
         else:                                   # every layer frozen: nothing to minimise
             info = {"stop_reason": "no trainable weights", "grad_norm": 0.0,
                     "n_iterations": 0, "n_function_evals": 0}
-        values = model._evaluate_prepared(self.x, self.y, batch_size=max(1024, self.x.shape[0]))
+        try:
+            values = model._evaluate_prepared(self.x, self.y,
+                                              batch_size=max(1024, self.x.shape[0]))
+        except NonFiniteError:
+            raise Diverged("a value inside the network overflowed", changed=True) from None
+        if not math.isfinite(values[0]):
+            raise Diverged(f"the loss was {values[0]}", changed=True)
         logs = {"loss": values[0], **dict(zip(model._metric_names, values[1:])),
                 "stop_reason": info["stop_reason"], "grad_norm": info["grad_norm"],
                 "iterations": info["n_iterations"], "function_evals": info["n_function_evals"]}
@@ -286,30 +326,37 @@ def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, v
     n = x.shape[0]
     if strategy.full_batch:
         batch_size, shuffle = n, False
-    step = strategy.step
     for epoch in range(initial_epoch, initial_epoch + epochs):
         for cb in callbacks:
             cb.on_epoch_begin(epoch)
+        start_state = _state(model)              # what a diverging step may need put back
         order = model._shuffle_rng.permutation(n) if shuffle else np.arange(n)
         order = order.astype(np.intp, copy=False)
         metrics = model._new_metrics()
         loss_sum, seen = 0.0, 0
         for batch, start in enumerate(range(0, n, batch_size)):
             idx = order[start:start + batch_size]
-            batch_loss, yhat, logs = step(idx)
-            if logs is None:
-                if not math.isfinite(batch_loss):
-                    model.stop_training = True
-                    print(f"refnn: the loss became {batch_loss} in epoch {epoch + 1}, batch "
-                          f"{batch + 1}; training stopped before that update (try a smaller "
-                          f"learning rate)", file=sys.stderr)
-                else:
-                    for m in metrics:
-                        m.update(y[idx], yhat, checked=True)
+            try:
+                batch_loss, yhat, logs = strategy.step(idx)
+            except Diverged as d:
+                error = _diverged(model, strategy, d, start_state, order[:start], batch_size,
+                                  epoch, batch, -(-n // batch_size),
+                                  first=epoch == initial_epoch and batch == 0)
+                if not any(isinstance(cb, TerminateOnNaN) for cb in callbacks):
+                    raise error from None
+                # Keras's way with TerminateOnNaN: training stops, fit returns (here with the
+                # state after the batch before, not with NaN weights)
+                print(f"refnn: {error}", file=sys.stderr)
+                batch_loss, yhat, logs = math.nan, None, None
+            if logs is None and yhat is None:             # diverged: the loss is not finite
+                batch_logs = logs = {"loss": batch_loss}
+            elif logs is None:
+                for m in metrics:
+                    m.update(y[idx], yhat, checked=True)
                 loss_sum += batch_loss * len(idx)
                 seen += len(idx)
-                logs = {"loss": loss_sum / seen, **{m.name: m.result() for m in metrics}}
-                batch_logs = logs if math.isfinite(batch_loss) else {**logs, "loss": batch_loss}
+                batch_logs = logs = {"loss": loss_sum / seen,
+                                     **{m.name: m.result() for m in metrics}}
             else:
                 batch_logs = logs
             for cb in callbacks:
@@ -319,6 +366,39 @@ def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, v
         _end_epoch(model, epoch, logs, val, callbacks)
         if model.stop_training:
             break
+
+
+def _state(model):
+    """The state a step changes, copied: the weights, the optimizer's state (iterations and
+    slots), the dropout generator's state."""
+    return (model.get_weights(), model.optimizer.get_state(),
+            model._dropout_rng.bit_generator.state)
+
+
+def _diverged(model, strategy, d, start_state, done, batch_size, epoch, batch, steps,
+              first=False):
+    """Training diverged in this batch (Diverged d): leave the state after the batch before,
+    and return the TrainingDivergedError to raise. A step that changed something is undone by
+    putting back the epoch's start and stepping through the batches before once more (`done`:
+    their samples, in order); the steps are deterministic, so the state is exactly as it was."""
+    if d.changed:
+        weights, state, dropout = start_state
+        for live, saved in zip(model._weights, weights):
+            live[...] = saved                     # in place: the compiled step holds them
+        model.optimizer.set_state(state)          # in place too
+        model._dropout_rng.bit_generator.state = dropout
+        for first in range(0, done.shape[0], batch_size):
+            strategy.step(done[first:first + batch_size])
+    where = f"epoch {epoch + 1}, batch {batch + 1} of {steps}"
+    if first:                                # fit's first batch: nothing was trained yet
+        before = ("before any update: the values of x may be too large for the network; the "
+                  "weights and the optimizer's state are as fit found them")
+    elif batch:
+        before = f"the weights and the optimizer's state are those after batch {batch}"
+    else:
+        before = "the weights and the optimizer's state are those the epoch began with"
+    return TrainingDivergedError(f"training diverged in {where}: {d.why}; {before} (try a "
+                                 f"smaller learning rate)")
 
 
 def _end_epoch(model, epoch, logs, val, callbacks):

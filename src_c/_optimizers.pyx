@@ -37,12 +37,15 @@ def apply_rule(int rule,                         # IN     RULE_* (src_c/_updates
                floating[::1] slot1,              #        or None (an unused slot)
                floating[::1] slot2,
                const double[::1] scalars):       # IN     the rule's scalars, in its order
-    """w and its slots updated in place by the rule (the loop the training step runs too)"""
+    """w and its slots updated in place by the rule (the loop the training step runs too).
+    Returns whether every new value is finite."""
     cdef floating* slots[MAX_SLOTS]
+    cdef bint finite
     if w.shape[0] == 0:
-        return
+        return True
     slots[0] = optional(slot0)
     slots[1] = optional(slot1)
     slots[2] = optional(slot2)
     with nogil:
-        update(rule, &scalars[0], &w[0], &grad[0], slots, w.shape[0])
+        finite = update(rule, &scalars[0], &w[0], &grad[0], slots, w.shape[0])
+    return finite

@@ -65,8 +65,10 @@ cdef enum:
 cdef enum:
     C_STEP_DONE = -1
     C_STEP_NOT_FINITE = -2
+    C_STEP_UPDATE_NOT_FINITE = -3
 STEP_DONE = C_STEP_DONE
 STEP_NOT_FINITE = C_STEP_NOT_FINITE
+STEP_UPDATE_NOT_FINITE = C_STEP_UPDATE_NOT_FINITE
 SOFTMAX_CROSSENTROPY = C_SOFTMAX_CROSSENTROPY
 SIGMOID_BINARY_CROSSENTROPY = C_SIGMOID_BINARY_CROSSENTROPY
 MEAN_SQUARED_ERROR = C_MEAN_SQUARED_ERROR
@@ -155,8 +157,11 @@ cdef Py_ssize_t train_step_core(Py_ssize_t L, LayerBuffers* layers,   # IN/OUT p
                                 ) noexcept nogil:
     """Returns STEP_DONE; or (check_finite) the position in the batch of the first sample
     whose inputs are not all finite, and then nothing else was computed; or (rule >= 0)
-    STEP_NOT_FINITE when the batch's loss is not finite, and then nothing was updated."""
+    STEP_NOT_FINITE when the batch's loss is not finite, and then nothing was updated; or
+    STEP_UPDATE_NOT_FINITE when the update left a weight or a slot NaN or infinite (every array
+    was updated all the same: the caller puts the previous state back)."""
     cdef Py_ssize_t s, l, n_in, n_out
+    cdef bint finite = True
     cdef Py_ssize_t d = layers[0].n_in, k = layers[L - 1].n_out
     cdef const floating* X = <const floating*> batch.X
     cdef const floating* Y = <const floating*> batch.Y
@@ -226,14 +231,14 @@ cdef Py_ssize_t train_step_core(Py_ssize_t L, LayerBuffers* layers,   # IN/OUT p
                                 <floating*> layers[l - 1].epsilon, m * n_in)
             t = lap(phases, P_BACKWARD_ELEMENTWISE, t)
         if updating:                          # W_l is no longer needed for epsilon: update it
-            update(rule, scalars, <floating*> layer.W, <floating*> layer.dW,
-                   <floating**> &layer.W_slots[0], n_in * n_out)
-            update(rule, scalars, <floating*> layer.b, <floating*> layer.db,
-                   <floating**> &layer.b_slots[0], n_out)
+            finite &= update(rule, scalars, <floating*> layer.W, <floating*> layer.dW,
+                             <floating**> &layer.W_slots[0], n_in * n_out)
+            finite &= update(rule, scalars, <floating*> layer.b, <floating*> layer.db,
+                             <floating**> &layer.b_slots[0], n_out)
             t = lap(phases, P_UPDATE, t)
     if rule >= 0 and not updating:
         return C_STEP_NOT_FINITE
-    return C_STEP_DONE
+    return C_STEP_DONE if finite else C_STEP_UPDATE_NOT_FINITE
 
 
 cdef inline void* data_of(a):
@@ -322,7 +327,8 @@ cdef class DenseStep:
         `scalars` (the set_update rule's, for this step) the weights are updated too, when
         the loss is finite. Returns STEP_DONE; or (check_finite) the index of a sample whose
         inputs are not all finite, and nothing was computed; or STEP_NOT_FINITE when the
-        loss was not finite, and nothing was updated."""
+        loss was not finite, and nothing was updated; or STEP_UPDATE_NOT_FINITE when the
+        update left a weight or slot not finite."""
         cdef Py_ssize_t m = order.shape[0], s, bad = -1
         cdef int rule = -1
         cdef Py_ssize_t i

@@ -74,37 +74,50 @@ cdef inline floating c_fabs(floating x) noexcept nogil:
         return fabs(x)
 
 
-cdef inline void sgd_rule(floating* w, const floating* grad, floating* m, Py_ssize_t size,
+cdef inline int not_finite(floating x) noexcept nogil:
+    """1 for NaN or infinity, else 0: x - x is 0 for a finite x, NaN otherwise (a test that
+    vectorises, accumulated with | over a loop)"""
+    return (x - x) != 0
+
+
+cdef inline bint sgd_rule(floating* w, const floating* grad, floating* m, Py_ssize_t size,
                           double eta, double momentum, bint nesterov) noexcept nogil:
     """m <- momentum m - eta g;   w <- w + m   (nesterov: w <- w + momentum m - eta g)
     (no momentum slot: w <- w - eta g)"""
     cdef Py_ssize_t i
+    cdef int bad = 0
     cdef floating eta_ = <floating> eta
     cdef floating mu = <floating> momentum
     if m == NULL:
         for i in range(size):
             w[i] -= eta_ * grad[i]                       # w = w - eta g
-        return
+            bad |= not_finite(w[i])
+        return not bad
     for i in range(size):
         m[i] = m[i] * mu - grad[i] * eta_                # m = momentum m - eta g
         if nesterov:
             w[i] += m[i] * mu - grad[i] * eta_           # w = w + momentum m - eta g
         else:
             w[i] += m[i]                                 # w = w + m
+        bad |= not_finite(w[i]) | not_finite(m[i])
+    return not bad
 
 
-cdef inline void adagrad_rule(floating* w, const floating* grad, floating* accumulator,
+cdef inline bint adagrad_rule(floating* w, const floating* grad, floating* accumulator,
                               Py_ssize_t size, double eta, double adagrad_epsilon) noexcept nogil:
     """a <- a + g^2;   w <- w - eta g / sqrt(a + adagrad_epsilon)"""
     cdef Py_ssize_t i
     cdef floating eta_ = <floating> eta
     cdef floating eps_ = <floating> adagrad_epsilon
+    cdef int bad = 0
     for i in range(size):
         accumulator[i] += grad[i] * grad[i]                      # a = a + g^2
         w[i] -= eta_ * grad[i] / c_sqrt(accumulator[i] + eps_)  # w = w - eta g / sqrt(a + eps)
+        bad |= not_finite(w[i]) | not_finite(accumulator[i])
+    return not bad
 
 
-cdef inline void rmsprop_rule(floating* w, const floating* grad, floating* velocity,
+cdef inline bint rmsprop_rule(floating* w, const floating* grad, floating* velocity,
                               floating* m, floating* average_grad, Py_ssize_t size, double eta,
                               double rho, double momentum, double rmsprop_epsilon) noexcept nogil:
     """v <- rho v + (1 - rho) g^2;   (centered) a <- rho a + (1 - rho) g
@@ -119,6 +132,7 @@ cdef inline void rmsprop_rule(floating* w, const floating* grad, floating* veloc
     cdef floating mu = <floating> momentum
     cdef floating eps_ = <floating> rmsprop_epsilon
     cdef floating g, v, a, denominator, step
+    cdef int bad = 0
     for i in range(size):
         g = grad[i]
         v = rho_ * velocity[i] + one_minus_rho * (g * g)      # v = rho v + (1-rho) g^2
@@ -135,9 +149,11 @@ cdef inline void rmsprop_rule(floating* w, const floating* grad, floating* veloc
             w[i] -= m[i]                                      # w = w - m
         else:
             w[i] -= step                                      # w = w - step
+        bad |= not_finite(w[i]) | not_finite(v) | not_finite(step)    # a or m: in step or w
+    return not bad
 
 
-cdef inline void adam_rule(floating* w, const floating* grad, floating* m, floating* v,
+cdef inline bint adam_rule(floating* w, const floating* grad, floating* m, floating* v,
                            floating* v_hat, Py_ssize_t size, double alpha, double beta_1,
                            double beta_2, double adam_epsilon) noexcept nogil:
     """m <- m + (g - m)(1 - beta_1);   v <- v + (g^2 - v)(1 - beta_2)
@@ -151,6 +167,7 @@ cdef inline void adam_rule(floating* w, const floating* grad, floating* m, float
     cdef floating one_minus_beta_2 = <floating> (1.0 - beta_2)
     cdef floating eps_ = <floating> adam_epsilon
     cdef floating g
+    cdef int bad = 0
     if v_hat != NULL:       # two loops, not a test per element: both vectorise
         for i in range(size):
             g = grad[i]
@@ -158,15 +175,18 @@ cdef inline void adam_rule(floating* w, const floating* grad, floating* m, float
             v[i] += (g * g - v[i]) * one_minus_beta_2         # v = beta_2 v + (1-beta_2) g^2
             v_hat[i] = v[i] if v[i] > v_hat[i] else v_hat[i]  # v_hat = max(v_hat, v)
             w[i] -= m[i] * alpha_ / (c_sqrt(v_hat[i]) + eps_) # w -= alpha m/(sqrt(v_hat)+eps)
+            bad |= not_finite(w[i]) | not_finite(m[i]) | not_finite(v_hat[i])
     else:
         for i in range(size):
             g = grad[i]
             m[i] += (g - m[i]) * one_minus_beta_1             # m = beta_1 m + (1-beta_1) g
             v[i] += (g * g - v[i]) * one_minus_beta_2         # v = beta_2 v + (1-beta_2) g^2
             w[i] -= m[i] * alpha_ / (c_sqrt(v[i]) + eps_)     # w -= alpha m / (sqrt(v) + eps)
+            bad |= not_finite(w[i]) | not_finite(m[i]) | not_finite(v[i])
+    return not bad
 
 
-cdef inline void nadam_rule(floating* w, const floating* grad, floating* m, floating* v,
+cdef inline bint nadam_rule(floating* w, const floating* grad, floating* m, floating* v,
                             Py_ssize_t size, double eta, double beta_1, double beta_2,
                             double nadam_epsilon, double m_coefficient, double g_coefficient,
                             double v_correction) noexcept nogil:
@@ -185,15 +205,18 @@ cdef inline void nadam_rule(floating* w, const floating* grad, floating* m, floa
     cdef floating c_g = <floating> g_coefficient
     cdef floating c_v = <floating> v_correction
     cdef floating g, m_hat
+    cdef int bad = 0
     for i in range(size):
         g = grad[i]
         m[i] += (g - m[i]) * one_minus_beta_1                 # m = beta_1 m + (1-beta_1) g
         v[i] += (g * g - v[i]) * one_minus_beta_2             # v = beta_2 v + (1-beta_2) g^2
         m_hat = c_m * m[i] + c_g * g                          # the Nesterov look-ahead
         w[i] -= m_hat * eta_ / (c_sqrt(v[i] / c_v) + eps_)    # w -= eta m_hat/(sqrt(v_hat)+eps)
+        bad |= not_finite(w[i]) | not_finite(m[i]) | not_finite(v[i])
+    return not bad
 
 
-cdef inline void adamax_rule(floating* w, const floating* grad, floating* m, floating* u,
+cdef inline bint adamax_rule(floating* w, const floating* grad, floating* m, floating* u,
                              Py_ssize_t size, double alpha, double beta_1, double beta_2,
                              double adamax_epsilon) noexcept nogil:
     """m <- m + (g - m)(1 - beta_1);   u <- max(beta_2 u, |g|)
@@ -204,30 +227,36 @@ cdef inline void adamax_rule(floating* w, const floating* grad, floating* m, flo
     cdef floating beta_2_ = <floating> beta_2
     cdef floating eps_ = <floating> adamax_epsilon
     cdef floating g, decayed
+    cdef int bad = 0
     for i in range(size):
         g = grad[i]
         m[i] += (g - m[i]) * one_minus_beta_1                 # m = beta_1 m + (1-beta_1) g
         decayed = beta_2_ * u[i]
         u[i] = decayed if decayed > c_fabs(g) else c_fabs(g)  # u = max(beta_2 u, |g|)
         w[i] -= alpha_ * m[i] / (u[i] + eps_)                 # w -= alpha m / (u + eps)
+        bad |= not_finite(w[i]) | not_finite(m[i]) | not_finite(u[i])
+    return not bad
 
 
-cdef inline void update(int rule, const double* scalars, floating* w, const floating* grad,
+cdef inline bint update(int rule, const double* scalars, floating* w, const floating* grad,
                         floating** slots, Py_ssize_t size) noexcept nogil:
-    """w and its slots (MAX_SLOTS pointers, the rule's order) updated in place by `rule`"""
+    """w and its slots (MAX_SLOTS pointers, the rule's order) updated in place by `rule`.
+    Returns whether every new value of w and of its slots is finite: an update that overflows
+    is reported, for the caller to put the previous state back."""
     if rule == RULE_SGD:
-        sgd_rule(w, grad, slots[0], size, scalars[0], scalars[1], scalars[2] != 0)
+        return sgd_rule(w, grad, slots[0], size, scalars[0], scalars[1], scalars[2] != 0)
     elif rule == RULE_ADAGRAD:
-        adagrad_rule(w, grad, slots[0], size, scalars[0], scalars[1])
+        return adagrad_rule(w, grad, slots[0], size, scalars[0], scalars[1])
     elif rule == RULE_RMSPROP:
-        rmsprop_rule(w, grad, slots[0], slots[1], slots[2], size, scalars[0], scalars[1],
-                     scalars[2], scalars[3])
+        return rmsprop_rule(w, grad, slots[0], slots[1], slots[2], size, scalars[0], scalars[1],
+                            scalars[2], scalars[3])
     elif rule == RULE_ADAM:
-        adam_rule(w, grad, slots[0], slots[1], slots[2], size, scalars[0], scalars[1],
-                  scalars[2], scalars[3])
+        return adam_rule(w, grad, slots[0], slots[1], slots[2], size, scalars[0], scalars[1],
+                         scalars[2], scalars[3])
     elif rule == RULE_NADAM:
-        nadam_rule(w, grad, slots[0], slots[1], size, scalars[0], scalars[1], scalars[2],
-                   scalars[3], scalars[4], scalars[5], scalars[6])
+        return nadam_rule(w, grad, slots[0], slots[1], size, scalars[0], scalars[1], scalars[2],
+                          scalars[3], scalars[4], scalars[5], scalars[6])
     elif rule == RULE_ADAMAX:
-        adamax_rule(w, grad, slots[0], slots[1], size, scalars[0], scalars[1], scalars[2],
-                    scalars[3])
+        return adamax_rule(w, grad, slots[0], slots[1], size, scalars[0], scalars[1], scalars[2],
+                           scalars[3])
+    return True

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import refnn
+from refnn._validate import TrainingDivergedError
 from refnn import Sequential, load_model
 from refnn.callbacks import Callback, EarlyStopping, TerminateOnNaN
 from refnn.layers import BatchNormalization, Dense, Dropout, Flatten, Residual
@@ -173,16 +174,31 @@ def test_early_stopping_stops_and_restores_best_weights():
         history.history["val_loss"][best], rel=1e-5)
 
 
-def test_non_finite_loss_stops_training_before_the_bad_update(capsys):
+def test_non_finite_loss_raises_before_the_bad_update_and_terminate_on_nan_stops_quietly(
+        capsys):
+    """Without TerminateOnNaN, fit raises TrainingDivergedError; with it, fit stops and
+    returns (Keras's way), the epoch's loss NaN in the history; both keep the same finite
+    weights, those after the batch before."""
     x, y = blobs()
     x = x * 1e4
-    m = Sequential([Dense(3, activation="linear", input_shape=(4,))], seed=0)
-    m.compile(loss="mse", optimizer=refnn.optimizers.SGD(learning_rate=1e3))
     yy = np.ones((len(x), 3), np.float32)
-    history = m.fit(x, yy, batch_size=8, epochs=20, verbose=0, callbacks=[TerminateOnNaN()])
-    assert len(history.history["loss"]) < 20
-    assert all(np.isfinite(w).all() for w in m.get_weights())
-    assert "training stopped" in capsys.readouterr().err
+    models = []
+    for terminate in (False, True):
+        m = Sequential([Dense(3, activation="linear", input_shape=(4,))], seed=0)
+        m.compile(loss="mse", optimizer=refnn.optimizers.SGD(learning_rate=1e3))
+        if terminate:
+            history = m.fit(x, yy, batch_size=8, epochs=20, verbose=0,
+                            callbacks=[TerminateOnNaN()])
+            assert len(history.history["loss"]) < 20 and np.isnan(history.history["loss"][-1])
+            assert "refnn: training diverged in epoch" in capsys.readouterr().err
+        else:
+            with pytest.raises(TrainingDivergedError, match="training diverged in epoch"):
+                m.fit(x, yy, batch_size=8, epochs=20, verbose=0)
+        models.append(m)
+    assert models[0].optimizer.iterations == models[1].optimizer.iterations
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        assert np.isfinite(a).all()
+        np.testing.assert_array_equal(a, b)
 
 
 def test_verbose_2_prints_one_line_per_epoch(capsys):

@@ -82,8 +82,10 @@ def test_a_diverged_compiled_step_neither_updates_nor_counts():
     before = [w.copy() for w in weights]
     step = training.CompiledStep(weights, x, y, ["linear", "softmax"], "softmax_crossentropy",
                                  8, m.optimizer)
-    loss, _, _ = step.step(np.arange(8, dtype=np.intp))
-    assert not np.isfinite(loss)
+    with pytest.raises(training.Diverged, match="the loss was") as info:
+        step.step(np.arange(8, dtype=np.intp))
+    assert not info.value.changed                   # nothing to put back
+    assert not np.isfinite(step.trainer.mean_loss)
     assert m.optimizer.iterations == 0
     for a, b in zip(weights, before):
         np.testing.assert_array_equal(a, b)

@@ -75,6 +75,7 @@ class DenseTrainer:
                                       self.losses, self.yhat)
         self.rule = None            # set_update() fuses an optimizer's update into step()
         self.updated = False        # whether the last step updated the weights
+        self.update_finite = True   # whether that update left every weight and slot finite
         self.mean_loss = None       # the last step's mean loss over its batch
 
         self._scalar_check = None
@@ -134,7 +135,9 @@ class DenseTrainer:
 
         scalars (after set_update) are the rule's numbers for this step, e.g. Adam's alpha,
         beta_1, beta_2, adam_epsilon (Rule.scalars): then the weights are updated too, unless
-        the batch's loss is not finite; `updated` says which."""
+        the batch's loss is not finite; `updated` says which, and `update_finite` whether
+        every weight and slot is still finite after it (if not, the caller puts the previous
+        state back: the step updates in place, layer after layer, during the backward pass)."""
         if type(order) is not np.ndarray or order.dtype != np.intp or order.ndim != 1 \
                 or not order.flags.c_contiguous or not 0 < order.shape[0] <= self.batch_size:
             raise ValueError(f"order must be a contiguous array of 1 to {self.batch_size} "
@@ -157,7 +160,9 @@ class DenseTrainer:
         """What step() returns, from the compiled step's status."""
         if status >= 0:
             raise NonFiniteError(f"X must be finite, but sample {status} holds NaN or infinity")
-        self.updated = scalars is not None and status == _train.STEP_DONE
+        self.updated = scalars is not None and status in (_train.STEP_DONE,
+                                                          _train.STEP_UPDATE_NOT_FINITE)
+        self.update_finite = status != _train.STEP_UPDATE_NOT_FINITE
         m = order.shape[0]
         self.mean_loss = self._step.loss_sum / m       # L = 1/m sum_i loss_i, summed in double
         return self.losses[:m], self.yhat[:m]

@@ -69,8 +69,9 @@ def _update_arrays(w, grad, check_finite, slots):
     return work, grad, works
 
 
-def _apply(rule, w, grad, slots, scalars, check_finite):
-    """The one call into the compiled rule: slots {label: array or None} in the rule's order."""
+def _apply(rule, w, grad, slots, scalars, check_finite, return_finite=False):
+    """The one call into the compiled rule: slots {label: array or None} in the rule's order.
+    Returns w; or (return_finite) whether every new value of w and its slots is finite."""
     scalars = rule.check_scalars(scalars)
     for (label, s), required in zip(slots.items(), range(len(slots))):
         if s is None and required < rule.required:
@@ -78,22 +79,24 @@ def _apply(rule, w, grad, slots, scalars, check_finite):
     work, grad, works = _update_arrays(w, grad, check_finite, slots)
     flat = [None if s is None else s.reshape(-1) for s in works]
     flat += [None] * (_optimizers.SLOTS_MAX - len(flat))
-    _optimizers.apply_rule(rule.code, work.reshape(-1), grad.reshape(-1), *flat,
-                           np.array(scalars, dtype=np.float64))
+    finite = _optimizers.apply_rule(rule.code, work.reshape(-1), grad.reshape(-1), *flat,
+                                    np.array(scalars, dtype=np.float64))
     _write_back([w, *slots.values()], [work, *works])
-    return w
+    return finite if return_finite else w
 
 
-def apply_rule(rule, w, grad, slots, scalars, check_finite=True):
+def apply_rule(rule, w, grad, slots, scalars, check_finite=True, return_finite=False):
     """w and its slots updated in place by `rule` (a Rule of refnn/update_rules.py, or its
     name), the loop the compiled training step runs too. slots: the rule's slot arrays in its
     order (Rule.slots; None for an optional one that is off); scalars: its numbers in its order
-    (Rule.scalars), each checked for its kind. Returns w."""
+    (Rule.scalars), each checked for its kind. Returns w; or (return_finite) whether every new
+    value of w and of its slots is finite (an update that overflowed is left as it is)."""
     rule = _rule(rule)
     if not isinstance(slots, (list, tuple)) or not rule.required <= len(slots) <= len(rule.slots):
         raise ValueError(f"slots must hold {rule.required} to {len(rule.slots)} arrays for "
                          f"{rule.name} ({', '.join(rule.slots)}), got {slots!r}")
-    return _apply(rule, w, grad, dict(zip(rule.slots, slots)), scalars, check_finite)
+    return _apply(rule, w, grad, dict(zip(rule.slots, slots)), scalars, check_finite,
+                  return_finite)
 
 
 # The per-array kernels of the lecture and of Keras's rules (thin wrappers: their argument names

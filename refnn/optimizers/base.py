@@ -18,7 +18,7 @@ import inspect
 import numpy as np
 
 from .. import kernels
-from .._validate import FLOAT_DTYPES, as_array, positive_number
+from .._validate import FLOAT_DTYPES, TrainingDivergedError, as_array, positive_number
 
 
 def _check_weight_list(weights, name="weights"):
@@ -208,14 +208,37 @@ class Optimizer(_Configurable):
 
         Everything is checked first: a failed apply leaves the weights, the slots and
         iterations as they were. Each array then goes through kernels.apply_rule, the checked
-        entry point of the compiled rules (told to skip the finiteness scan done here)."""
+        entry point of the compiled rules (told to skip the finiteness scan done here). An
+        update that would leave a weight or a slot NaN or infinite (overflow: the learning rate
+        is too large for these gradients) raises TrainingDivergedError, and everything is put
+        back as it was."""
+        before = [w.copy() for w in weights], self.get_state() if self.built else None
+        bad = self._apply(weights, grads)
+        if bad is not None:
+            for w, saved in zip(weights, before[0]):
+                w[...] = saved
+            if before[1] is None:
+                self._slots, self._specs = {}, None
+            else:
+                self.set_state(before[1])
+            raise TrainingDivergedError(
+                f"the update of weights[{bad}] by {type(self).__name__} would leave NaN or "
+                f"infinity in it or its slots; nothing was changed (try a smaller learning "
+                f"rate)")
+
+    def _apply(self, weights, grads):
+        """apply() without putting anything back: returns None, or the index of the first
+        array whose update left a value that is not finite (every array is updated all the
+        same, and iterations counts the step)."""
         grads = self._check_apply(weights, grads)
         self.build(weights)
         rule, slots = self._rule_and_slots()
         scalars = self.fused_scalars()
-        for w, g, own in zip(weights, grads, slots):
-            kernels.apply_rule(rule, w, g, own, scalars, check_finite=False)
+        bad = [i for i, (w, g, own) in enumerate(zip(weights, grads, slots))
+               if not kernels.apply_rule(rule, w, g, own, scalars, check_finite=False,
+                                         return_finite=True)]
         self.iterations += 1
+        return bad[0] if bad else None
 
     # -------------------------------------------------------------- state
     def get_state(self):
