@@ -11,10 +11,8 @@ its diagnostics).
 
 Training diverged when the loss, a value inside the network or the update is not finite: the
 step raises Diverged, and fit raises TrainingDivergedError naming the epoch and the batch, with
-the weights and the optimizer's state as they were after the batch before. A step that changed
-nothing says so (Diverged.changed False); otherwise the loop puts back the state of the
-epoch's start and runs the epoch's earlier batches again (every step is deterministic given
-that state), which costs one copy of the state per epoch instead of one per batch.
+the weights and the optimizer's state as they were after the batch before (refnn/safeguards.py,
+which also keeps a second Ctrl-C from cutting a step in half).
 
     CompiledStep   a plain stack of Dense layers: one compiled call per batch
                    (kernels.DenseTrainer) computes the gradients and runs the optimizer's
@@ -30,30 +28,19 @@ The compiled and the layer-by-layer steps compute the same numbers (tests hold t
 in float64).
 """
 import math
-import signal
 import sys
-import threading
 
 import numpy as np
 
 from . import activations, kernels
 from . import optimizers as optimizers_module
-from ._validate import (NonFiniteError, TrainingDivergedError, as_array, positive_int,
-                        positive_number)
+from ._validate import NonFiniteError, as_array, positive_int, positive_number
 from .callbacks import Callback, History, ProgressDisplay, TerminateOnNaN
 from .layers import Context, Dense, Flatten
+from .safeguards import Diverged, StopOnInterrupt, diverged_error, epoch_state, put_back
 
 
 # --------------------------------------------------------------------------- strategies
-class Diverged(Exception):
-    """A step found that training diverged: `why`, and whether it changed the weights, the
-    optimizer's state or the model's generators before finding it (`changed`)."""
-
-    def __init__(self, why, changed):
-        super().__init__(why)
-        self.why, self.changed = why, changed
-
-
 def compiled_plan(model):
     """(dense layers, their activations, the compiled loss kind) when fit can take the
     compiled step, else None: Dense layers only (after an optional Flatten), with biases, no
@@ -291,11 +278,11 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0
     for cb in all_callbacks:
         cb.on_train_begin()
     before = _snapshot(model) if deferred else None
-    with _StopOnInterrupt(model):
+    with StopOnInterrupt(model) as interrupt:
         try:
             strategy = strategy_for(model, x, y, batch_size)
             _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, val,
-                    all_callbacks)
+                    all_callbacks, interrupt)
         except NonFiniteError as e:
             if before is None:
                 raise
@@ -320,16 +307,21 @@ def _callback_list(callbacks):
     return callbacks
 
 
-def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, val, callbacks):
+def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, val, callbacks,
+            interrupt=None):
     """Epochs of strategy.step over the batches; a full-batch strategy gets every sample in
-    order as its one batch."""
+    order as its one batch. `interrupt` (a StopOnInterrupt) holds a second Ctrl-C until the
+    step it comes in has finished, so that the weights and the optimizer's state are never
+    those of half a step; a full-batch step, which may take long, is interrupted at once and
+    the epoch's start put back."""
+    interrupt = interrupt or StopOnInterrupt(model)
     n = x.shape[0]
     if strategy.full_batch:
         batch_size, shuffle = n, False
     for epoch in range(initial_epoch, initial_epoch + epochs):
         for cb in callbacks:
             cb.on_epoch_begin(epoch)
-        start_state = _state(model)              # what a diverging step may need put back
+        start_state = epoch_state(model)              # what a diverging step may need put back
         order = model._shuffle_rng.permutation(n) if shuffle else np.arange(n)
         order = order.astype(np.intp, copy=False)
         metrics = model._new_metrics()
@@ -337,9 +329,14 @@ def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, v
         for batch, start in enumerate(range(0, n, batch_size)):
             idx = order[start:start + batch_size]
             try:
-                batch_loss, yhat, logs = strategy.step(idx)
+                with interrupt.holding(not strategy.full_batch):
+                    batch_loss, yhat, logs = strategy.step(idx)
+            except KeyboardInterrupt:
+                if strategy.full_batch:             # its step was cut short: undo it
+                    put_back(model, start_state)
+                raise
             except Diverged as d:
-                error = _diverged(model, strategy, d, start_state, order[:start], batch_size,
+                error = diverged_error(model, strategy, d, start_state, order[:start], batch_size,
                                   epoch, batch, -(-n // batch_size),
                                   first=epoch == initial_epoch and batch == 0)
                 if not any(isinstance(cb, TerminateOnNaN) for cb in callbacks):
@@ -366,39 +363,6 @@ def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, v
         _end_epoch(model, epoch, logs, val, callbacks)
         if model.stop_training:
             break
-
-
-def _state(model):
-    """The state a step changes, copied: the weights, the optimizer's state (iterations and
-    slots), the dropout generator's state."""
-    return (model.get_weights(), model.optimizer.get_state(),
-            model._dropout_rng.bit_generator.state)
-
-
-def _diverged(model, strategy, d, start_state, done, batch_size, epoch, batch, steps,
-              first=False):
-    """Training diverged in this batch (Diverged d): leave the state after the batch before,
-    and return the TrainingDivergedError to raise. A step that changed something is undone by
-    putting back the epoch's start and stepping through the batches before once more (`done`:
-    their samples, in order); the steps are deterministic, so the state is exactly as it was."""
-    if d.changed:
-        weights, state, dropout = start_state
-        for live, saved in zip(model._weights, weights):
-            live[...] = saved                     # in place: the compiled step holds them
-        model.optimizer.set_state(state)          # in place too
-        model._dropout_rng.bit_generator.state = dropout
-        for first in range(0, done.shape[0], batch_size):
-            strategy.step(done[first:first + batch_size])
-    where = f"epoch {epoch + 1}, batch {batch + 1} of {steps}"
-    if first:                                # fit's first batch: nothing was trained yet
-        before = ("before any update: the values of x may be too large for the network; the "
-                  "weights and the optimizer's state are as fit found them")
-    elif batch:
-        before = f"the weights and the optimizer's state are those after batch {batch}"
-    else:
-        before = "the weights and the optimizer's state are those the epoch began with"
-    return TrainingDivergedError(f"training diverged in {where}: {d.why}; {before} (try a "
-                                 f"smaller learning rate)")
 
 
 def _end_epoch(model, epoch, logs, val, callbacks):
@@ -439,32 +403,3 @@ def verbosity(verbose):
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
     return int(verbose)
-
-
-class _StopOnInterrupt:
-    """During fit, Ctrl-C sets model.stop_training: the current batch finishes, training stops,
-    and the model is left consistent. A second Ctrl-C interrupts at once."""
-
-    def __init__(self, model):
-        self.model = model
-        self.installed = False
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.getsignal(signal.SIGINT)
-
-            def handler(signum, frame):
-                if self.model.stop_training:
-                    raise KeyboardInterrupt
-                self.model.stop_training = True
-                print("\nrefnn: interrupted; stopping after this batch "
-                      "(Ctrl-C again to abort)", file=sys.stderr)
-
-            signal.signal(signal.SIGINT, handler)
-            self.installed = True
-        return self
-
-    def __exit__(self, *exc):
-        if self.installed:
-            signal.signal(signal.SIGINT, self.previous)
-        return False

@@ -1,9 +1,12 @@
-"""Training that diverges stops with TrainingDivergedError naming the epoch and the batch, and
-leaves the weights and the optimizer's state exactly as they were after the batch before, on
-the compiled path and the layer-by-layer one.
+"""What keeps fit's state whole (refnn/safeguards.py). Training that diverges stops with
+TrainingDivergedError naming the epoch and the batch, and leaves the weights and the
+optimizer's state exactly as they were after the batch before; a second Ctrl-C never cuts a
+step in half. Both on the compiled path and the layer-by-layer one.
 
 The oracle: the same training, stopped by a callback right after that earlier batch."""
+import os
 import re
+import signal
 import warnings
 
 import numpy as np
@@ -165,3 +168,77 @@ def test_an_overflowing_apply_changes_nothing(name, make_optimizer, dtype):
     for a, b in zip(weights + opt.get_state(), before[0] + before[1]):
         np.testing.assert_array_equal(a, b)
     assert opt.iterations == 1
+
+
+# --------------------------------------------------------------------------- Ctrl-C twice
+def _press_ctrl_c():
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["compiled", "layers"])
+def test_a_second_ctrl_c_inside_a_step_waits_for_the_step_to_finish(fast, monkeypatch):
+    """Ctrl-C pressed twice while batch 3 is being computed: the first asks fit to stop, the
+    second raises KeyboardInterrupt, but only once that step has finished: the weights and the
+    optimizer's state are exactly those after 3 whole batches (the oracle: the same training
+    stopped by a callback after batch 3), never a step cut in half (before, the compiled path
+    could keep batch 3's weights with iterations 2, the layer path update some arrays and not
+    others)."""
+    case = CASES["sgd-loss-overflow-f64"] | {"x_scale": 1.0, "y_scale": 1.0}
+    x, y = data(case)
+    model = make(case, fast)
+    calls = {"n": 0}
+    if fast:                          # in CompiledStep.step, just before the compiled call
+        target, name = model.optimizer, "fused_scalars"
+        press_on = (3,)               # the third batch, both presses
+    else:                             # in Optimizer._apply, between two arrays' updates
+        import refnn.kernels as kernels
+        target, name = kernels, "apply_rule"
+        press_on = (9, 10)            # the third batch's first and second of four arrays
+    original = getattr(target, name)
+
+    def pressing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] in press_on:
+            _press_ctrl_c()
+            if len(press_on) == 1:
+                _press_ctrl_c()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, pressing)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+    monkeypatch.undo()
+    oracle = make(case, fast)
+    oracle.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[StopAfter(0, 2)])
+    assert model.optimizer.iterations == oracle.optimizer.iterations == 3
+    for a, b in zip(state(model), state(oracle)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_ctrl_c_twice_during_a_full_batch_step_puts_the_epoch_start_back(monkeypatch):
+    """L-BFGS writes trial weights while it searches: a second Ctrl-C inside its step
+    interrupts at once and leaves the weights as the epoch began."""
+    x, y = data(CASES["sgd-loss-overflow-f64"] | {"x_scale": 1.0})
+    model = Sequential([Dense(8, activation="tanh", input_shape=(3,)), Dense(2)],
+                       dtype="float64", seed=0)
+    model.compile(loss="mse", optimizer=refnn.optimizers.LBFGS())
+    model.fit(x, y, epochs=1, verbose=0)
+    before = model.get_weights()
+    from refnn.training import FullBatch
+    original, calls = FullBatch._fun, {"n": 0}
+
+    def pressing(self, v):
+        calls["n"] += 1
+        if calls["n"] == 3:                       # inside minimize, at a trial point
+            result = original(self, v)
+            _press_ctrl_c()
+            _press_ctrl_c()
+            return result
+        return original(self, v)
+
+    monkeypatch.setattr(FullBatch, "_fun", pressing)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, epochs=1, verbose=0)
+    assert calls["n"] == 3
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)

@@ -1,0 +1,115 @@
+"""What keeps fit's state whole when training diverges or is interrupted.
+
+Divergence: a step that finds the loss, a value inside the network or the update not finite
+raises Diverged. If it changed nothing, the state is already that after the batch before; if
+it did (the compiled step updates in place, layer after layer, before the last layer's update
+is known to be finite), the state copied at the epoch's start is put back and the epoch's
+earlier batches are stepped through again: the steps are deterministic, so the result is
+exactly the state after the batch before, at the cost of one copy per epoch instead of one per
+batch.
+
+Interruption: the first Ctrl-C asks fit to stop after the current batch; a second one raises
+KeyboardInterrupt once the step under way has finished, never in the middle of it.
+"""
+import contextlib
+import signal
+import sys
+import threading
+
+from ._validate import TrainingDivergedError
+
+
+class Diverged(Exception):
+    """A step found that training diverged: `why`, and whether it changed the weights, the
+    optimizer's state or the model's generators before finding it (`changed`)."""
+
+    def __init__(self, why, changed):
+        super().__init__(why)
+        self.why, self.changed = why, changed
+
+
+def epoch_state(model):
+    """The state a step changes, copied: the weights, the optimizer's state (iterations and
+    slots), the dropout generator's state."""
+    return (model.get_weights(), model.optimizer.get_state(),
+            model._dropout_rng.bit_generator.state)
+
+
+def put_back(model, state):
+    """The state epoch_state(model) copied, put back in place (the compiled step holds the
+    arrays)."""
+    weights, optimizer_state, dropout = state
+    for live, saved in zip(model._weights, weights):
+        live[...] = saved
+    model.optimizer.set_state(optimizer_state)
+    model._dropout_rng.bit_generator.state = dropout
+
+
+def diverged_error(model, strategy, d, start_state, done, batch_size, epoch, batch, steps,
+                   first=False):
+    """Training diverged in this batch (Diverged d): leave the state after the batch before,
+    and return the TrainingDivergedError to raise. A step that changed something is undone by
+    putting back the epoch's start and stepping through the batches before once more (`done`:
+    their samples, in order); the steps are deterministic, so the state is exactly as it was."""
+    if d.changed:
+        put_back(model, start_state)
+        for begin in range(0, done.shape[0], batch_size):
+            strategy.step(done[begin:begin + batch_size])
+    where = f"epoch {epoch + 1}, batch {batch + 1} of {steps}"
+    if first:                                # fit's first batch: nothing was trained yet
+        before = ("before any update: the values of x may be too large for the network; the "
+                  "weights and the optimizer's state are as fit found them")
+    elif batch:
+        before = f"the weights and the optimizer's state are those after batch {batch}"
+    else:
+        before = "the weights and the optimizer's state are those the epoch began with"
+    return TrainingDivergedError(f"training diverged in {where}: {d.why}; {before} (try a "
+                                 f"smaller learning rate)")
+
+
+class StopOnInterrupt:
+    """During fit, Ctrl-C sets model.stop_training: the current batch finishes, training stops,
+    and the model is left consistent. A second Ctrl-C interrupts (KeyboardInterrupt) as soon as
+    the step under way has finished (see holding())."""
+
+    def __init__(self, model):
+        self.model = model
+        self.installed = False
+        self.held = False            # inside a step whose interruption waits for its end
+        self.pending = False         # a second Ctrl-C came during that step
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.getsignal(signal.SIGINT)
+
+            def handler(signum, frame):
+                if not self.model.stop_training:
+                    self.model.stop_training = True
+                    print("\nrefnn: interrupted; stopping after this batch "
+                          "(Ctrl-C again to abort)", file=sys.stderr)
+                elif self.held:
+                    self.pending = True
+                else:
+                    raise KeyboardInterrupt
+
+            signal.signal(signal.SIGINT, handler)
+            self.installed = True
+        return self
+
+    @contextlib.contextmanager
+    def holding(self, hold):
+        """The step run in this block is not cut in half by a second Ctrl-C (hold): that
+        raises KeyboardInterrupt when the step has finished."""
+        self.held = hold
+        try:
+            yield
+        finally:
+            self.held = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self.installed:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
