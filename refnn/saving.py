@@ -18,6 +18,7 @@ import zipfile
 
 import numpy as np
 
+from . import _validate
 from . import layers as layers_module
 from . import losses as losses_module
 from . import optimizers as optimizers_module
@@ -194,8 +195,10 @@ def _check_json_depth(text):
 def _model_from_config(config, arrays, path):
     from .model import Sequential             # the model imports this module
     mc = config["model"]
-    model = Sequential([layers_module.deserialize(s) for s in mc["layers"]], seed=mc["seed"],
-                       dtype=mc["dtype"], name=mc["name"], trainable=mc.get("trainable", True))
+    layers = [layers_module.deserialize(s) for s in mc["layers"]]
+    _check_declared_sizes(layers, mc.get("input_shape"), arrays, path)
+    model = Sequential(layers, seed=mc["seed"], dtype=mc["dtype"], name=mc["name"],
+                       trainable=mc.get("trainable", True))
     if not model.built and mc.get("input_shape") is not None:
         model.build(mc["input_shape"])
     n_weights = len(model._weights)
@@ -233,6 +236,22 @@ def _model_from_config(config, arrays, path):
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{path}: bad random-generator state: {e}") from None
     return model
+
+
+def _check_declared_sizes(layers, input_shape, arrays, path):
+    """The layers' weights, counted from their configuration without building them, against
+    the weights the file holds: a few bytes of JSON must not make the build allocate what no
+    array in the file fills (an 8000 x 8000 layer declared in a 9.5 KB file)."""
+    if input_shape is None and layers:
+        input_shape = layers[0].input_shape
+    if input_shape is None:
+        return                                     # built on first use, from real data
+    shape = _validate.sample_shape("input_shape", input_shape, batch_axis=True)
+    declared = layers_module.count_params_for(layers, shape)
+    held = sum(a.size for name, a in arrays.items() if name.startswith("weight_"))
+    if declared > held:                            # (fewer: set_weights names the shapes)
+        shown = f"{declared:,}" if declared < 10**15 else f"over 10^{len(str(declared)) - 1}"
+        raise ValueError(f"{path}: its layers declare {shown} weights but it holds {held:,}")
 
 
 def _missing(path, what):

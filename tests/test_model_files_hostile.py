@@ -92,4 +92,33 @@ def test_out_of_range_numbers_in_the_configuration_are_the_documented_error(save
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, np.array(json.dumps(config)))
     path = write(tmp_path / "huge.npz", {**saved, "config_json.npy": buffer.getvalue()})
-    refused_within_budget(path, "malformed refnn model file|not a refnn model file")
+    refused_within_budget(path, r"its layers declare over 10\^400 weights but it holds 23")
+
+
+def test_layer_sizes_the_arrays_do_not_fill_are_refused_before_the_build(saved, tmp_path):
+    """An 8000 x 8000 layer declared in a 9.5 KB file: the build allocated 732 MB before
+    set_weights refused the small arrays."""
+    config = json.loads(str(np.load(io.BytesIO(saved["config_json.npy"]))))
+    config["model"]["input_shape"] = [8000]
+    for layer in config["model"]["layers"]:
+        layer["config"]["input_shape"] = None
+        if "units" in layer["config"]:
+            layer["config"]["units"] = 8000
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.array(json.dumps(config)))
+    path = write(tmp_path / "wide.npz", {**saved, "config_json.npy": buffer.getvalue()})
+    refused_within_budget(path, r"its layers declare 128,016,000 weights but it holds 23\b")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: refnn.Sequential([Dense(5, input_shape=(4,), batch_norm=True),
+                              refnn.layers.Residual([Dense(5, use_bias=False)]),
+                              refnn.layers.Dropout(0.1), Dense(2)], seed=0),
+    lambda: refnn.Sequential([refnn.layers.Flatten(input_shape=(2, 3)),
+                              refnn.layers.BatchNormalization(), Dense(3)], seed=0),
+])
+def test_count_params_for_equals_count_params_after_the_build(make):
+    """The count load_model checks a file with is the one the build gives."""
+    model = make()
+    assert refnn.layers.count_params_for(model.layers, model.input_shape) == \
+        model.count_params() > 0

@@ -14,13 +14,14 @@ Notation: g_prev the layer's input, h weighted sum, g = f(h) output, epsilon = d
 All arrays are batch-major, C-contiguous, in the model's dtype; matrix products and
 activations run in the compiled kernels through refnn.kernels.
 """
-from .base import INITIALIZERS, Context, Layer, leaves, serialize, walk
+from .base import INITIALIZERS, Context, Layer, count_params_for, leaves, serialize, walk
 from .core import Activation, Dense, Dropout, Flatten
 from .normalization import BatchNormalization
 from .residual import Residual
 
 __all__ = ["Flatten", "Dense", "Activation", "Dropout", "BatchNormalization", "Residual",
-           "Layer", "Context", "INITIALIZERS", "serialize", "deserialize", "walk", "leaves"]
+           "Layer", "Context", "INITIALIZERS", "serialize", "deserialize", "walk", "leaves",
+           "count_params_for"]
 
 LAYER_CLASSES = {cls.__name__: cls for cls in
                  (Flatten, Dense, Activation, Dropout, BatchNormalization, Residual)}

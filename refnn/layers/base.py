@@ -172,6 +172,11 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return input_shape
 
+    def count_params_for(self, input_shape):
+        """count_params() after build(input_shape), counted without building (exact integers):
+        load_model weighs a file's declared sizes with it before building."""
+        return 0
+
     def forward(self, g_prev, ctx):
         raise NotImplementedError
 
@@ -195,6 +200,16 @@ class Layer:
     def __repr__(self):
         return f"{type(self).__name__}({self.name!r})"
 
+
+
+def count_params_for(layers, input_shape):
+    """The weights that building `layers` in turn on per-sample `input_shape` would make,
+    counted without building (Layer.count_params_for)."""
+    total, shape = 0, tuple(input_shape)
+    for layer in layers:
+        total += layer.count_params_for(shape)
+        shape = tuple(layer.compute_output_shape(shape))
+    return total
 
 
 def walk(layer, trained=True):

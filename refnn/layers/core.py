@@ -91,6 +91,12 @@ class Dense(Layer):
                              f"{input_shape}; put a Flatten layer before it")
         return (self.units,)
 
+    def count_params_for(self, input_shape):
+        """W (fan_in, units), b (units,) if use_bias, and the batch norm's numbers"""
+        self.compute_output_shape(input_shape)          # refuses a shape Dense cannot take
+        own = int(input_shape[0]) * self.units + (self.units if self.use_bias else 0)
+        return own + (self.batch_norm.count_params_for((self.units,)) if self.batch_norm else 0)
+
     def build(self, input_shape, dtype, rng):
         super().build(input_shape, dtype, rng)
         fan_in = input_shape[0]

@@ -31,6 +31,10 @@ class BatchNormalization(Layer):
                 raise TypeError(f"{arg} must be True or False, got {v!r}")
         self.center, self.scale = center, scale
 
+    def count_params_for(self, input_shape):
+        """gamma, beta, moving_mean, moving_variance: d each"""
+        return 4 * int(input_shape[-1])
+
     def build(self, input_shape, dtype, rng):
         super().build(input_shape, dtype, rng)
         d = input_shape[-1]

@@ -1,5 +1,5 @@
 """Residual: a skip connection around a block of layers."""
-from .base import Layer, serialize
+from .base import Layer, count_params_for, serialize
 
 
 class Residual(Layer):
@@ -29,6 +29,9 @@ class Residual(Layer):
 
     def _sublayers(self):
         return self.layers
+
+    def count_params_for(self, input_shape):
+        return count_params_for(self.layers, input_shape)
 
     def build(self, input_shape, dtype, rng):
         super().build(input_shape, dtype, rng)
