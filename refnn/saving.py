@@ -241,7 +241,8 @@ def _model_from_config(config, arrays, path):
 def _check_declared_sizes(layers, input_shape, arrays, path):
     """The layers' weights, counted from their configuration without building them, against
     the weights the file holds: a few bytes of JSON must not make the build allocate what no
-    array in the file fills (an 8000 x 8000 layer declared in a 9.5 KB file)."""
+    array in the file fills (an 8000 x 8000 layer declared in a 9.5 KB file). The budget is
+    _check_members's, for 8-byte numbers."""
     if input_shape is None and layers:
         input_shape = layers[0].input_shape
     if input_shape is None:
@@ -249,7 +250,9 @@ def _check_declared_sizes(layers, input_shape, arrays, path):
     shape = _validate.sample_shape("input_shape", input_shape, batch_axis=True)
     declared = layers_module.count_params_for(layers, shape)
     held = sum(a.size for name, a in arrays.items() if name.startswith("weight_"))
-    if declared > held:                            # (fewer: set_weights names the shapes)
+    # refused here when the build would cost more than the file may expand to (see
+    # _check_members); smaller mismatches reach set_weights, whose message names the shapes
+    if declared > held and 8 * declared > MAX_EXPANSION * os.path.getsize(path) + 2**20:
         shown = f"{declared:,}" if declared < 10**15 else f"over 10^{len(str(declared)) - 1}"
         raise ValueError(f"{path}: its layers declare {shown} weights but it holds {held:,}")
 
