@@ -123,7 +123,7 @@ BAD_FILES = {
     "header larger than data": (struct.pack(">BBBB2I", 0, 0, 0x08, 2, 2, 4) + bytes(6),
                                 "truncated IDX data"),
     "huge shape": (b"\x00\x00\x0E\x03" + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 2**32 - 1)
-                   + bytes(64), "truncated IDX data"),
+                   + bytes(64), "truncated IDX data|more than this file can hold"),
 }
 
 

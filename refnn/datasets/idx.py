@@ -21,6 +21,7 @@ and, when they are not found, raise FileNotFoundError saying where they looked a
 import gzip
 import math
 import os
+import stat
 import zlib
 
 import numpy as np
@@ -42,6 +43,12 @@ IDX_DTYPES = {
 MAX_IDX_DIMS = 32          # NumPy's portable limit on the number of dimensions
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 24           # read data in 16 MiB pieces, so a lying header cannot allocate first
+GZIP_EXPANSION = 64        # a gzipped file may hold up to 64 times its size, plus 64 MiB
+GZIP_ALLOWANCE = 64 << 20  # (MNIST's images: 4.8 times; a file of zeros: about 1,000 times)
+
+
+_FILE_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a device",
+               stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}
 
 
 class IDXFormatError(ValueError):
@@ -60,8 +67,10 @@ def _read_up_to(f, n):
     return b"".join(pieces)
 
 
-def _parse_idx(f, name):
-    """Read one IDX stream; `name` is the file name used in error messages."""
+def _parse_idx(f, name, max_bytes, size=None):
+    """Read one IDX stream; `name` is the file name used in error messages; at most max_bytes
+    of data (what the header declares is checked against it before anything is read), and for
+    a plain file of `size` bytes no more than it holds."""
     magic = f.read(4)
     if len(magic) < 4:
         raise IDXFormatError(f"{name}: truncated IDX header: expected 4 magic bytes, "
@@ -83,7 +92,11 @@ def _parse_idx(f, name):
     shape = tuple(int(s) for s in np.frombuffer(raw_shape, dtype=">u4"))
     dtype = IDX_DTYPES[code]
     nbytes = math.prod(shape) * dtype.itemsize            # Python int: no overflow
-    data = _read_up_to(f, nbytes)
+    if nbytes > max_bytes:
+        raise IDXFormatError(f"{name}: the header declares {nbytes:,} bytes of data (shape "
+                             f"{shape} of {dtype.name}), more than this file can hold "
+                             f"({max_bytes:,} bytes; load_idx's max_bytes allows more)")
+    data = _read_up_to(f, nbytes) if size is None else _read_up_to(f, min(nbytes, size - f.tell()))
     if len(data) < nbytes:
         raise IDXFormatError(f"{name}: truncated IDX data: shape {shape} of {dtype.name} needs "
                              f"{nbytes} bytes after the header, the file has {len(data)}")
@@ -96,28 +109,42 @@ def _parse_idx(f, name):
         .reshape(shape)
 
 
-def load_idx(path):
+def load_idx(path, max_bytes=None):
     """Read an IDX (MNIST-format) file, plain or gzipped, into a NumPy array.
 
     Returns a C-contiguous, writeable array in the machine's byte order with the file's shape
     and element type (uint8, int8, int16, int32, float32 or float64).
     Raises FileNotFoundError if the file does not exist and IDXFormatError (a ValueError)
-    naming the file if it is not a complete, well-formed IDX file: bad magic number, unknown
-    element type, no or too many dimensions, truncated header or data, data left over after
-    the declared shape, a damaged gzip stream.
+    naming the file if it is not a regular file or not a complete, well-formed IDX file: bad
+    magic number, unknown element type, no or too many dimensions, truncated header or data,
+    data left over after the declared shape, a damaged gzip stream.
+
+    The data may be at most `max_bytes` bytes; by default, any size for a plain file (it is
+    read in pieces, so never more than it holds), and for a gzipped file GZIP_EXPANSION times
+    its size plus GZIP_ALLOWANCE (64 times plus 64 MiB; MNIST's images expand 4.8 times): a
+    small file that declares a huge shape is refused before anything is allocated. Pass
+    max_bytes for a file that expands more.
     """
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise TypeError(f"path must be a file name (str or os.PathLike), "
                         f"got {type(path).__name__} {path!r}")
+    if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int)
+                                  or max_bytes < 0):
+        raise TypeError(f"max_bytes must be None or an integer >= 0, got {max_bytes!r}")
     name = os.fsdecode(path)
+    kind = stat.S_IFMT(os.stat(path).st_mode)        # FileNotFoundError as documented
+    if kind != stat.S_IFREG:                         # a FIFO would block, /dev/zero never end
+        raise IDXFormatError(f"{name}: not a regular file ({_FILE_KINDS.get(kind, 'special')})")
     with open(path, "rb") as raw:
+        size = os.fstat(raw.fileno()).st_size
         compressed = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
-        if not compressed:
-            return _parse_idx(raw, name)
+        if not compressed:                  # read in pieces: never more than the file holds
+            return _parse_idx(raw, name, math.inf if max_bytes is None else max_bytes, size)
+        budget = GZIP_EXPANSION * size + GZIP_ALLOWANCE if max_bytes is None else max_bytes
         try:
             with gzip.GzipFile(fileobj=raw, mode="rb") as f:
-                return _parse_idx(f, name)
+                return _parse_idx(f, name, budget)
         except (EOFError, zlib.error, gzip.BadGzipFile) as e:
             raise IDXFormatError(f"{name}: damaged gzip stream: {e}") from None
 
