@@ -177,6 +177,15 @@ def positive_int(name, value, *, allow_zero=False):
     return value
 
 
+def int_between(name, value, *, low, high):
+    """An int from low to high; bools and floats are refused."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be from {low} to {high}, got {value}")
+    return int(value)
+
+
 def sample_shape(name, shape, *, batch_axis=False):
     """A per-sample shape: a tuple of positive ints (an int n means (n,)). With batch_axis, a
     leading None (the batch axis of Keras's build((None, 784))) is accepted and dropped."""

@@ -95,10 +95,18 @@ def standardise(x_train, x_test):
     x_test = as_array("x_test", x_test, dtype=np.float64, ndim=2, allow_empty=True)
     check_dim("x_test", x_test.shape[1], x_train.shape[1], "columns",
               "x_train has {expected}")
-    mean = x_train.mean(axis=0)                              # (d,)
-    std = x_train.std(axis=0)                                # (d,)
-    std = np.where(std > 0, std, 1.0)                        # a constant column stays put
-    return (x_train - mean) / std, (x_test - mean) / std, mean, std
+    # each column divided by a power of two near its largest magnitude first: exact, so the
+    # results are those of (x - mean) / std bit for bit, but the sums cannot overflow for
+    # values near the largest float (1e308)
+    largest = np.abs(x_train).max(axis=0)
+    scale = np.exp2(np.floor(np.log2(np.where(largest > 0, largest, 1.0))))   # (d,)
+    z_train, z_test = x_train / scale, x_test / scale
+    mean_z = z_train.mean(axis=0)                            # (d,)
+    std_z = z_train.std(axis=0)
+    constant = std_z == 0                                    # a constant column stays put
+    std_z = np.where(constant, 1.0, std_z)
+    mean, std = mean_z * scale, np.where(constant, 1.0, std_z * scale)
+    return (z_train - mean_z) / std_z, (z_test - mean_z) / std_z, mean, std
 
 
 def _limit(limit):

@@ -5,10 +5,9 @@ import sys
 import numpy as np
 
 from .. import terminal
-from ..networks import build_model
 from ..plotting import save_plot
 from ..preprocessing import TOY_SETS, prepare_toy
-from . import flags, parsing, running
+from . import budget, flags, parsing, running
 
 
 def register(subparsers):
@@ -33,10 +32,10 @@ def register(subparsers):
     flags.add_training_flags(p, ["toy"])
     p.add_argument("--every", type=parsing.positive_int, default=None, metavar="K",
                    help="print every K-th epoch (default: about 12 lines in all)")
-    p.add_argument("--width", type=parsing.positive_int, default=64,
-                   help="drawing width, characters")
-    p.add_argument("--height", type=parsing.positive_int, default=32,
-                   help="drawing height, lines")
+    p.add_argument("--width", type=parsing.drawing_width, default=64,
+                   help="drawing width, characters (2 to 1000)")
+    p.add_argument("--height", type=parsing.drawing_height, default=32,
+                   help="drawing height, lines (2 to 500)")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="colour the drawing (auto: on a terminal, unless NO_COLOR is set)")
     flags.add_plot_flags(p)
@@ -46,9 +45,9 @@ def register(subparsers):
 def run(args):
     flags.resolve_profile(args, "toy")
     running.require_matplotlib(args.plot)
+    budget.toy_points(args.samples)
     data = prepare_toy(args.dataset, args.samples, args.noise, args.seed, args.test_fraction)
-    model, loss, metrics, targets = build_model(data, args.layers, args.activation, args.loss,
-                                                args.dropout, args.batchnorm, args.seed)
+    model, loss, metrics, targets = running.build_network(data, args, args.batch_size)
     arch = "-".join(str(n) for n in (2,) + tuple(args.layers) + (model.output_shape[0],))
     print(f"refnn demo: {data.describe()}, noise {args.noise:g}")
     print(f"network {arch}, {args.activation} hidden layers, {model.layers[-1].activation} "

@@ -3,7 +3,6 @@ central finite differences (refnn.gradcheck)."""
 import numpy as np
 
 from ..gradcheck import gradcheck
-from ..networks import build_model
 from . import flags, parsing, running
 
 
@@ -37,9 +36,7 @@ def register(subparsers):
 def run(args):
     data = running.load_data(args)
     flags.resolve_profile(args, data.kind)
-    model, loss, metrics, targets = build_model(data, args.layers, args.activation, args.loss,
-                                                args.dropout, args.batchnorm, args.seed,
-                                                dtype="float64")
+    model, loss, metrics, targets = running.build_network(data, args, args.samples, "float64")
     model.compile(loss=loss, optimizer="sgd")
     X = np.concatenate([data.x_train, data.x_test])[:args.samples]
     Y = targets(np.concatenate([data.y_train, data.y_test])[:args.samples])

@@ -73,6 +73,8 @@ rate = Checked(float, _validate.rate)                      # 0 <= rate < 1: drop
 fraction = Checked(float, _validate.fraction)              # 0 < fraction < 1: a held-out part
 sizes = Checked(_list_of(int), _validate.sizes)            # layer sizes, '' for none
 numbers = Checked(_list_of(float), _validate.finite_numbers)
+drawing_width = Checked(int, _validate.int_between, low=2, high=1000)   # characters
+drawing_height = Checked(int, _validate.int_between, low=2, high=500)   # lines
 
 
 # --------------------------------------------------------------------------- the parser

@@ -9,7 +9,8 @@ import numpy as np
 
 from .. import datasets, preprocessing
 from ..callbacks import Callback
-from ..networks import make_optimizer
+from ..networks import build_model, make_optimizer, output_layer
+from . import budget
 from .parsing import UsageError
 
 # datasets.load_csv's errors name these flags instead of its arguments path, target, drop
@@ -57,8 +58,19 @@ def load_data(args):
                          f"{args.dataset} is generated")
     if args.dataset in preprocessing.IMAGE_SETS:
         return _images(args.dataset, args.data, args.limit)
+    budget.toy_points(args.samples)
     return preprocessing.prepare_toy(args.dataset, args.samples, args.noise, args.seed,
                                      args.test_fraction, args.limit)
+
+
+def build_network(data, args, batch_size, dtype="float32"):
+    """networks.build_model for the model flags, once the memory its training on batches of
+    batch_size needs is known to be there (budget.training)."""
+    sizes = [data.n_inputs, *args.layers, output_layer(data, args.loss).units]
+    budget.training(sizes, batch_size, dtype,
+                    f"--layers {','.join(map(str, args.layers)) or repr('')}")
+    return build_model(data, args.layers, args.activation, args.loss, args.dropout,
+                       args.batchnorm, args.seed, dtype)
 
 
 def fit(model, data, args, loss, metrics, targets, callbacks=(), verbose=0):
@@ -121,9 +133,14 @@ def class_one_probability(model, data, points):
 
 
 def check_output_path(path, flag, suffixes):
+    """Refuse, before any work, an output file that could not be written."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UsageError(f"{flag} {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path}: that is a folder; give a file name")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{flag} {path}: the folder {folder} is not writable")
     if suffixes and os.path.splitext(path)[1].lower() not in suffixes:
         raise UsageError(f"{flag} {path}: expected a file name ending in "
                          f"{' or '.join(suffixes)}")

@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 
-from ..networks import build_model
 from ..plotting import save_plot
 from . import flags, parsing, running
 
@@ -50,9 +49,9 @@ def run(args):
         running.check_output_path(args.save, "--save", (".npz",))
     data = running.load_data(args)
     flags.resolve_profile(args, data.kind)
-    model, loss, metrics, targets = build_model(data, args.layers, args.activation, args.loss,
-                                                args.dropout, args.batchnorm, args.seed,
-                                                args.dtype)
+    full_batch = args.optimizer == "lbfgs"
+    model, loss, metrics, targets = running.build_network(
+        data, args, data.x_train.shape[0] if full_batch else args.batch_size, args.dtype)
     print(f"refnn train: {data.describe()}")
     print(f"{loss}; {flags.training_text(args)}, seed {args.seed}")
     model.summary()

@@ -8,6 +8,7 @@ refnn.preprocessing.prepare_csv splits and standardises).
 import csv
 import math
 import os
+import stat
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,27 +91,59 @@ def _csv_args(path, target, drop, task, max_classes, argument_names):
 
 
 def _read_csv_rows(path, names):
-    """(column names, rows of strings) of a CSV file with a header row."""
+    """(column names, rows of strings, the line each row starts on) of a CSV file with a
+    header row. Only a regular file is opened (a FIFO would block, a device never end); every
+    failure to read it is a ValueError naming the file and the line."""
     if os.path.isdir(path):
         raise IsADirectoryError(f"{names['path'].format(path)} is a folder; give a CSV file")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{names['path'].format(path)}: no such file")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{names['path'].format(path)}: no such file") from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{names['path'].format(path)}: not a regular file (a FIFO, a device "
+                         f"or a socket); give a CSV file")
+    rows, lines = [], []
     with open(path, newline="", encoding="utf-8-sig") as f:
-        sample = f.read(65536)
-        f.seek(0)
         try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        rows = [row for row in csv.reader(f, dialect) if any(cell.strip() for cell in row)]
+            sample = f.read(65536)
+            f.seek(0)
+            try:
+                dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+            except csv.Error:
+                dialect = csv.excel
+            reader = csv.reader(f, dialect)
+            end = 0                                  # the line the previous row ended on
+            for row in reader:
+                if any(cell.strip() for cell in row):            # blank lines are skipped
+                    rows.append(row)
+                    lines.append(end + 1)        # a row may span lines (breaks in its cells)
+                end = reader.line_num
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: {_not_utf8(path)}; save it as UTF-8") from None
+        except csv.Error as e:
+            raise ValueError(f"{path}, line {reader.line_num}: {e}") from None
     if len(rows) < 2:
         raise ValueError(f"{path}: expected a header row and data rows, got {len(rows)} rows")
     header = [name.strip() for name in rows[0]]
-    for i, row in enumerate(rows[1:], start=2):
+    for row, line in zip(rows[1:], lines[1:]):
         if len(row) != len(header):
-            raise ValueError(f"{path}, line {i}: {len(row)} fields, but the header has "
+            raise ValueError(f"{path}, line {line}: {len(row)} fields, but the header has "
                              f"{len(header)}")
-    return header, [[cell.strip() for cell in row] for row in rows[1:]]
+    return header, [[cell.strip() for cell in row] for row in rows[1:]], lines[1:]
+
+
+def _not_utf8(path):
+    """Where a file stops being UTF-8: the line and the byte."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        return (f"line {line} is not UTF-8 text (byte 0x{raw[e.start]:02x}; Latin-1 or "
+                f"Windows-1252 perhaps)")
+    return "it is not UTF-8 text"
 
 
 def _target_column(header, target, path, names):
@@ -130,7 +163,7 @@ def _target_column(header, target, path, names):
     return index % len(header)
 
 
-def _feature_matrix(path, header, rows, columns, names):
+def _feature_matrix(path, header, rows, lines, columns, names):
     """The feature columns as numbers: a numeric column as it is, a column of text only
     one-hot encoded (one 0/1 column per value, named column=value)."""
     blocks, feature_names, one_hot = [], [], []
@@ -146,7 +179,7 @@ def _feature_matrix(path, header, rows, columns, names):
             one_hot.append((header[c], levels))
         else:
             i = next(i for i, v in enumerate(values) if v is None)
-            raise ValueError(f"{path}, line {i + 2}, column {header[c]!r}: expected a number, "
+            raise ValueError(f"{path}, line {lines[i]}, column {header[c]!r}: expected a number, "
                              f"got {rows[i][c]!r} (the column holds numbers elsewhere; fix the "
                              f"value, or leave the column out with "
                              f"{names['drop'].format(header[c])})")
@@ -182,7 +215,7 @@ def load_csv(path, target=None, drop=(), task="auto", max_classes=CSV_MAX_CLASSE
     """
     path, target, drop, task, max_classes, names = _csv_args(path, target, drop, task,
                                                              max_classes, argument_names)
-    header, rows = _read_csv_rows(path, names)
+    header, rows, lines = _read_csv_rows(path, names)
     t = _target_column(header, target, path, names)
     for name in drop:
         if name not in header:
@@ -193,7 +226,7 @@ def load_csv(path, target=None, drop=(), task="auto", max_classes=CSV_MAX_CLASSE
     features = [c for c in range(len(header)) if c != t and header[c] not in drop]
     if not features:
         raise ValueError(f"{path} has no feature columns besides the target {header[t]!r}")
-    X, feature_names, one_hot = _feature_matrix(path, header, rows, features, names)
+    X, feature_names, one_hot = _feature_matrix(path, header, rows, lines, features, names)
     raw = [row[t] for row in rows]
     target_numbers = [_number(v) for v in raw]
     numeric = all(v is not None for v in target_numbers)
@@ -204,7 +237,7 @@ def load_csv(path, target=None, drop=(), task="auto", max_classes=CSV_MAX_CLASSE
     if task == "regression":
         if not numeric:
             i = next(i for i, v in enumerate(target_numbers) if v is None)
-            raise ValueError(f"{path}, line {i + 2}: the regression target {header[t]!r} must "
+            raise ValueError(f"{path}, line {lines[i]}: the regression target {header[t]!r} must "
                              f"be a number, got {raw[i]!r}")
         y = np.array(target_numbers)
         class_names = None
