@@ -586,7 +586,7 @@ BAD_CSV = {
     "unknown drop": ("a,b,y\n1,2,0\n3,4,1\n", {"drop": ["c"]}, ValueError,
                      r"drop=\['c'\]: FILE has no such column; its columns: a, b, y"),
     "drop the target": ("a,b,y\n1,2,0\n3,4,1\n", {"drop": ["y"]}, ValueError,
-                        r"drop=\['y'\] is the target column"),
+                        r"drop=\['y'\] is the target column of FILE"),
     "no feature": ("y\n0\n1\n", {}, ValueError,
                    r"FILE has no feature columns besides the target 'y'"),
     "word among numbers": ("a,b,y\n1,2,0\n3,oops,1\n", {}, ValueError,
@@ -594,7 +594,7 @@ BAD_CSV = {
                            r"column holds numbers elsewhere; fix the value, or leave the "
                            r"column out with drop=\['b'\]\)"),
     "one class": ("a,y\n1,5\n2,5\n", {}, ValueError,
-                  r"the target 'y' has a single value 5.0; there is nothing to learn"),
+                  r"FILE: the target 'y' has a single value 5.0; there is nothing to learn"),
     "text regression target": ("a,y\n1,0.5\n2,big\n", {"task": "regression"}, ValueError,
                                r"FILE, line 3: the regression target 'y' must be a number, "
                                r"got 'big'"),
@@ -629,7 +629,7 @@ def test_load_csv_argument_names_spell_the_command_line_flags(tmp_path):
         ({"path": str(tmp_path)}, f"--csv {tmp_path} is a folder; give a CSV file"),
         ({"target": "9"}, f"--target 9 is out of range: {path} has 3 columns (0 to 2)"),
         ({"drop": ["c"]}, f"--drop c: {path} has no such column; its columns: a, b, y"),
-        ({"drop": ["y"]}, "--drop y is the target column"),
+        ({"drop": ["y"]}, f"--drop y is the target column of {path}"),
         ({}, f"{path}, line 3, column 'b': expected a number, got 'oops' (the column holds "
              f"numbers elsewhere; fix the value, or leave the column out with --drop b)"),
     ]

@@ -222,7 +222,7 @@ def load_csv(path, target=None, drop=(), task="auto", max_classes=CSV_MAX_CLASSE
             raise ValueError(f"{names['drop'].format(name)}: {path} has no such column; "
                              f"its columns: {', '.join(header)}")
         if header.index(name) == t:
-            raise ValueError(f"{names['drop'].format(name)} is the target column")
+            raise ValueError(f"{names['drop'].format(name)} is the target column of {path}")
     features = [c for c in range(len(header)) if c != t and header[c] not in drop]
     if not features:
         raise ValueError(f"{path} has no feature columns besides the target {header[t]!r}")
@@ -245,8 +245,8 @@ def load_csv(path, target=None, drop=(), task="auto", max_classes=CSV_MAX_CLASSE
         keys = target_numbers if numeric else raw
         values = sorted(set(keys))
         if len(values) < 2:
-            raise ValueError(f"the target {header[t]!r} has a single value {values[0]!r}; "
-                             f"there is nothing to learn")
+            raise ValueError(f"{path}: the target {header[t]!r} has a single value "
+                             f"{values[0]!r}; there is nothing to learn")
         index = {v: k for k, v in enumerate(values)}
         y = np.array([index[v] for v in keys], dtype=np.int64)
         class_names = [f"{v:g}" if numeric else v for v in values]
