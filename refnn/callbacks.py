@@ -47,8 +47,18 @@ class History(Callback):
 
 
 class EarlyStopping(Callback):
-    """Stop when `monitor` has not improved by more than min_delta for `patience` epochs;
-    optionally put back the weights of the best epoch."""
+    """Stop when `monitor` has not improved by more than min_delta for `patience` epochs, as
+    Keras 3 does:
+
+    - `best` starts afresh when training begins; an epoch improves when it beats `best` by
+      more than min_delta, and the wait counter restarts only when it beats `baseline` too
+      (if one is given): with a baseline no epoch reaches, training stops after `patience`
+      epochs. An epoch that improved never stops training.
+    - restore_best_weights: the first monitored epoch's weights are the best so far, and the
+      best epoch's weights are put back when training ends, whether this callback stopped it
+      or fit ran all its epochs.
+    - the first `start_from_epoch` epochs are not monitored.
+    """
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
@@ -74,8 +84,7 @@ class EarlyStopping(Callback):
     def on_train_begin(self, logs=None):
         self.wait = 0
         self.stopped_epoch = 0
-        self.best = self.baseline if self.baseline is not None else (
-            math.inf if self.mode == "min" else -math.inf)
+        self.best = math.inf if self.mode == "min" else -math.inf
         self.best_weights = None
         self.best_epoch = 0
 
@@ -88,19 +97,23 @@ class EarlyStopping(Callback):
             return
         if epoch < self.start_from_epoch:
             return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch
         self.wait += 1
         if self._better(current, self.best):
-            self.best = current
-            self.best_epoch = epoch
-            self.wait = 0
+            self.best, self.best_epoch = current, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._better(current, self.baseline):
+                self.wait = 0
             return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.restore_best_weights and self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
 
 
 class TerminateOnNaN(Callback):

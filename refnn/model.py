@@ -421,7 +421,10 @@ class Sequential:
     # ------------------------------------------------------------------ fit
     def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0.0,
             validation_data=None, shuffle=True, callbacks=None, initial_epoch=0):
-        """Train for `epochs` passes over (x, y) in mini-batches; returns a History.
+        """Train on (x, y) in mini-batches of batch_size; returns a History. As in Keras,
+        `epochs` is the index of the last epoch: epochs initial_epoch, ..., epochs - 1 run
+        (fit(epochs=3, initial_epoch=1) runs two), and validation_split holds out the last
+        n - floor(n (1 - validation_split)) samples, before any shuffling.
 
         Everything is checked before any weight moves: a bad argument changes nothing.
         Ctrl-C stops cleanly after the current batch; the model stays usable. The loop and its

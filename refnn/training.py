@@ -254,7 +254,8 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0
             raise ValueError(f"validation_data must be a tuple (x_val, y_val), got {got}")
         val = model._prepare_xy(*validation_data, "x_val", "y_val")
     elif validation_split > 0:
-        n_val = int(math.floor(x.shape[0] * validation_split))
+        # as Keras 3: training up to floor(n (1 - split)), validation after (utils.holdout_last)
+        n_val = x.shape[0] - int(math.floor(x.shape[0] * (1.0 - validation_split)))
         if n_val == 0 or n_val == x.shape[0]:
             raise ValueError(f"validation_split={validation_split} of {x.shape[0]} samples "
                              f"leaves no validation or no training samples")
@@ -318,7 +319,7 @@ def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, v
     n = x.shape[0]
     if strategy.full_batch:
         batch_size, shuffle = n, False
-    for epoch in range(initial_epoch, initial_epoch + epochs):
+    for epoch in range(initial_epoch, epochs):       # as Keras: `epochs` is the last index
         for cb in callbacks:
             cb.on_epoch_begin(epoch)
         start_state = epoch_state(model)              # what a diverging step may need put back

@@ -361,7 +361,8 @@ FIT_ARGS = [
     ("validation_split", float("nan"), ValueError, r"^validation_split\b.*nan"),
     ("validation_split", "0.2", TypeError, r"^validation_split\b.*'0\.2'"),
     # 5 % of 12 samples is 0.6: no validation sample
-    ("validation_split", 0.05, ValueError, r"^validation_split\b.*\b12\b.*\bno\b"),
+    # as Keras: floor(12 (1 - 0.95)) = 0 training samples
+    ("validation_split", 0.95, ValueError, r"^validation_split\b.*\b12\b.*\bno\b"),
     ("validation_data", (X,), ValueError, r"^validation_data\b.*(x_val, y_val).*\bgot\b"),
     ("validation_data", X, ValueError, r"^validation_data\b.*\bgot\b"),
     ("validation_data", {"x": X, "y": ONE_HOT}, ValueError, r"^validation_data\b.*\bgot\b"),
@@ -473,7 +474,7 @@ FAILING_CALLS = [
     ("fit bad y", lambda m: m.fit(X, LABELS, verbose=0)),
     ("fit bad x_val", lambda m: m.fit(X, ONE_HOT, verbose=0,
                                       validation_data=(put(np.nan, (0, 0, 0))(X), ONE_HOT))),
-    ("fit split leaves none", lambda m: m.fit(X, ONE_HOT, verbose=0, validation_split=0.05)),
+    ("fit split leaves none", lambda m: m.fit(X, ONE_HOT, verbose=0, validation_split=0.95)),
     ("fit bad callback", lambda m: m.fit(X, ONE_HOT, verbose=0, callbacks=[object()])),
     ("fit batch_size 0", lambda m: m.fit(X, ONE_HOT, verbose=0, batch_size=0)),
     ("evaluate bad y", lambda m: m.evaluate(X, LABELS, verbose=0)),

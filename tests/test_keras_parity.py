@@ -1,0 +1,128 @@
+"""Where refnn says it behaves as Keras 3, it does: each case here is Keras 3's behaviour,
+worked out from its source (keras/src/callbacks/early_stopping.py, keras/src/trainers/
+data_adapters/data_adapter_utils.py, keras/src/trainers/trainer.py, keras/src/losses/losses.py,
+keras/src/metrics/accuracy_metrics.py, keras/src/utils/numerical_utils.py) or copied from its
+tests, named at each case."""
+import math
+
+import numpy as np
+import pytest
+
+import refnn
+from refnn.callbacks import Callback, EarlyStopping
+from refnn.layers import Dense
+
+
+class Weights:
+    """A stand-in model: its one weight says which epoch it is from."""
+
+    def __init__(self):
+        self.w, self.stop_training = -1, False
+
+    def get_weights(self):
+        return [np.array(self.w)]
+
+    def set_weights(self, weights):
+        self.w = int(weights[0])
+
+
+def run(callback, values):
+    """The monitored values epoch by epoch: (epochs run, the weights training ends with)."""
+    model = Weights()
+    callback.set_model(model)
+    callback.on_train_begin()
+    for epoch, value in enumerate(values):
+        model.w = epoch
+        callback.on_epoch_end(epoch, {"val_loss": value})
+        if model.stop_training:
+            break
+    callback.on_train_end()
+    return epoch + 1, model.w
+
+
+def test_early_stopping_never_stops_on_an_epoch_that_improved_even_short_of_the_baseline():
+    """Keras 3: `best` starts at +inf, not at the baseline; the baseline only decides whether
+    the wait counter restarts. Every epoch improves here: training runs to the end (refnn
+    started `best` at the baseline and stopped after epoch 2)."""
+    stop = EarlyStopping(patience=2, baseline=0.1)
+    assert run(stop, [0.5, 0.4, 0.3, 0.2]) == (4, 3)
+    assert stop.best == 0.2 and stop.stopped_epoch == 0
+
+
+def test_early_stopping_with_a_baseline_never_reached_stops_after_patience_epochs():
+    """Keras 3's docstring: if no epoch improves on `baseline`, training runs for `patience`
+    epochs and restores the best weights of that set."""
+    stop = EarlyStopping(patience=2, baseline=0.1, restore_best_weights=True)
+    assert run(stop, [0.5, 0.4, 0.45, 0.6, 0.2]) == (3, 1)    # stopped after epoch 3, best 2
+
+
+def test_restore_best_weights_also_when_fit_runs_all_its_epochs():
+    """Keras 3 restores in on_train_end whether or not it stopped training (refnn restored
+    only when it stopped it)."""
+    stop = EarlyStopping(patience=5, restore_best_weights=True)
+    assert run(stop, [0.5, 0.3, 0.4, 0.35]) == (4, 1)
+    assert stop.stopped_epoch == 0
+
+
+def test_the_first_monitored_epoch_is_the_best_so_far():
+    """Keras 3 keeps the first monitored epoch's weights even when nothing improves (NaN)."""
+    stop = EarlyStopping(patience=1, restore_best_weights=True, start_from_epoch=1)
+    assert run(stop, [math.nan, math.nan, math.nan, math.nan]) == (2, 1)
+
+
+def test_early_stopping_in_fit_ends_on_the_best_epoch():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 1))
+    model = refnn.Sequential([Dense(4, activation="tanh", input_shape=(3,)), Dense(1)], seed=0)
+    model.compile("mse", optimizer=refnn.optimizers.SGD(learning_rate=0.05))
+
+    class Keep(Callback):
+        weights = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights.append(self.model.get_weights())
+
+    history = model.fit(x, y, epochs=6, verbose=0, validation_split=0.25,
+                        callbacks=[Keep(), EarlyStopping(patience=10,
+                                                         restore_best_weights=True)])
+    best = int(np.argmin(history.history["val_loss"]))
+    for a, b in zip(model.get_weights(), Keep.weights[best]):
+        np.testing.assert_array_equal(a, b)
+
+
+def small(seed=0):
+    model = refnn.Sequential([Dense(3, activation="tanh", input_shape=(2,)), Dense(1)],
+                             seed=seed)
+    model.compile("mse", optimizer=refnn.optimizers.SGD(learning_rate=0.1))
+    return model
+
+
+def test_validation_split_holds_out_what_keras_does():
+    """Keras 3 (data_adapter_utils.train_validation_split): split_at = floor(n (1 - split));
+    10 samples with 0.25 -> 3 for validation (refnn took floor(n split) = 2)."""
+    x, y = np.arange(20.0).reshape(10, 2), np.arange(10.0).reshape(10, 1)
+    seen = {}
+
+    class Sizes(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen["val"] = logs["val_loss"]
+
+    model = small()
+    model.fit(x, y, epochs=1, batch_size=10, validation_split=0.25, verbose=0,
+              callbacks=[Sizes()], shuffle=False)
+    held = small()
+    held.set_weights(model.get_weights())
+    assert seen["val"] == pytest.approx(held.evaluate(x[7:], y[7:], verbose=0), rel=1e-6)
+    oracle = small()
+    oracle.fit(x[:7], y[:7], epochs=1, batch_size=10, verbose=0, shuffle=False)
+    for a, b in zip(model.get_weights(), oracle.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_epochs_is_the_index_of_the_last_epoch():
+    """Keras 3: fit(epochs=3, initial_epoch=1) runs epochs 1 and 2 (refnn ran three more)."""
+    x, y = np.ones((4, 2)), np.ones((4, 1))
+    model = small()
+    history = model.fit(x, y, epochs=3, initial_epoch=1, verbose=0)
+    assert history.epoch == [1, 2] and model.optimizer.iterations == 2
+    assert small().fit(x, y, epochs=2, initial_epoch=2, verbose=0).epoch == []
