@@ -12,7 +12,8 @@ Each loss is a value per sample, then the mean over the n samples (Keras's reduc
 
                                       L = 1/n sum_i l_i
 
-From probabilities the cross-entropies clip as Keras does, with Keras's epsilon 1e-7:
+From probabilities the cross-entropies clip as Keras does, with Keras's epsilon 1e-7 and the
+bounds formed in the predictions' dtype (in float32 1 - 1e-7 is 1 - 1.19e-7):
 binary p = clip(yhat, 1e-7, 1 - 1e-7); categorical first normalises each row,
 p = clip(yhat / sum_k yhat_k, 1e-7, 1 - 1e-7). The clipped loss is flat where the clip is
 active, so its gradient is zero there.
@@ -43,6 +44,14 @@ __all__ = ["Loss", "MeanSquaredError", "Huber", "BinaryCrossentropy",
            "sparse_categorical_crossentropy", "EPSILON"]
 
 EPSILON = 1e-7   # Keras's backend.epsilon(): the clip of probabilities
+
+
+def _clip_bounds(dtype):
+    """(epsilon, 1 - epsilon) as Keras forms them, in the predictions' own dtype: in float32
+    1 - 1e-7 rounds to 1 - 1.19e-7 (so a float32 probability 1.0 with target 0 costs
+    -log(1.19e-7) = 15.94, not -log(1e-7) = 16.12)."""
+    t = np.dtype(dtype).type
+    return float(t(EPSILON)), float(t(1) - t(EPSILON))
 
 
 def _output_shape(output_shape):
@@ -177,8 +186,8 @@ class Loss:
 
     def per_sample(self, y, yhat):
         """l_i, the loss of each sample: (n,) float64."""
-        y, yhat, _ = self._prepare(y, yhat)
-        return self._per_sample(y, yhat)
+        y, yhat, dtype = self._prepare(y, yhat)
+        return self._per_sample(y, yhat, dtype)
 
     def __call__(self, y, yhat):
         """L = 1/n sum_i l_i   (Keras: loss(y_true, y_pred))"""
@@ -187,7 +196,7 @@ class Loss:
     def gradient(self, y, yhat):
         """dL/dyhat of the mean loss L: (n, k) in the dtype of yhat."""
         y, yhat, dtype = self._prepare(y, yhat)
-        return np.ascontiguousarray(self._gradient(y, yhat), dtype=dtype)
+        return np.ascontiguousarray(self._gradient(y, yhat, dtype), dtype=dtype)
 
     def kink_signature(self, y, yhat):
         """Arrays that change exactly when a kink of the loss in yhat is crossed
@@ -224,10 +233,10 @@ class Loss:
                          f"categorical_crossentropy or sparse_categorical_crossentropy, and "
                          f"sigmoid with binary_crossentropy); use gradient(y, yhat)")
 
-    def _per_sample(self, y, yhat):
+    def _per_sample(self, y, yhat, dtype=np.float64):
         raise NotImplementedError
 
-    def _gradient(self, y, yhat):
+    def _gradient(self, y, yhat, dtype=np.float64):
         raise NotImplementedError
 
 
@@ -236,11 +245,11 @@ class MeanSquaredError(Loss):
     name = "mean_squared_error"
     compiled_step = "mean_squared_error"
 
-    def _per_sample(self, y, yhat):
+    def _per_sample(self, y, yhat, dtype=np.float64):
         r = yhat - y                               # (n, k)
         return np.mean(r * r, axis=1)
 
-    def _gradient(self, y, yhat):
+    def _gradient(self, y, yhat, dtype=np.float64):
         n, k = yhat.shape
         r = yhat - y
         return 2 * r / (k * n)             # d/dr r^2 = 2 r; 1/k over outputs, 1/n over samples
@@ -258,14 +267,14 @@ class Huber(Loss):
     def __init__(self, delta=1.0):
         self.delta = positive_number("delta", delta)
 
-    def _per_sample(self, y, yhat):
+    def _per_sample(self, y, yhat, dtype=np.float64):
         r = yhat - y
         a = np.abs(r)
         quadratic = 0.5 * r * r
         linear = self.delta * a - 0.5 * self.delta ** 2     # Keras's form of delta (|r| - delta/2)
         return np.mean(np.where(a <= self.delta, quadratic, linear), axis=1)
 
-    def _gradient(self, y, yhat):
+    def _gradient(self, y, yhat, dtype=np.float64):
         n, k = yhat.shape
         r = yhat - y
         d = np.where(np.abs(r) <= self.delta, r, self.delta * np.sign(r))   # d/dr of one term
@@ -289,14 +298,16 @@ class BinaryCrossentropy(Loss):
     compiled_step = "sigmoid_binary_crossentropy"
     unit_interval = True
 
-    def _per_sample(self, y, yhat):
-        p = np.clip(yhat, EPSILON, 1 - EPSILON)
+    def _per_sample(self, y, yhat, dtype=np.float64):
+        lo, hi = _clip_bounds(dtype)
+        p = np.clip(yhat, lo, hi)
         return np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)), axis=1)
 
-    def _gradient(self, y, yhat):
+    def _gradient(self, y, yhat, dtype=np.float64):
         n, k = yhat.shape
-        p = np.clip(yhat, EPSILON, 1 - EPSILON)
-        unclipped = (yhat >= EPSILON) & (yhat <= 1 - EPSILON)   # clip's slope: 1 inside, 0 outside
+        lo, hi = _clip_bounds(dtype)
+        p = np.clip(yhat, lo, hi)
+        unclipped = (yhat >= lo) & (yhat <= hi)        # clip's slope: 1 inside, 0 outside
         # d/dp [-y log p - (1-y) log(1-p)] = -y/p + (1-y)/(1-p) = (p - y) / (p (1 - p))
         return np.where(unclipped, (p - y) / (p * (1 - p)), 0.0) / (k * n)
 
@@ -335,18 +346,20 @@ class CategoricalCrossentropy(Loss):
                              f"softmax output)")
         return S, yhat / S
 
-    def _per_sample(self, y, yhat):
+    def _per_sample(self, y, yhat, dtype=np.float64):
         Y = self._one_hot(y, yhat.shape[1])
         _, q = self._normalised(yhat)
-        p = np.clip(q, EPSILON, 1 - EPSILON)
+        lo, hi = _clip_bounds(dtype)
+        p = np.clip(q, lo, hi)
         return -np.sum(Y * np.log(p), axis=1)
 
-    def _gradient(self, y, yhat):
+    def _gradient(self, y, yhat, dtype=np.float64):
         n, k = yhat.shape
         Y = self._one_hot(y, k)
         S, q = self._normalised(yhat)
-        unclipped = (q >= EPSILON) & (q <= 1 - EPSILON)
-        p = np.clip(q, EPSILON, 1 - EPSILON)       # = q where unclipped; never 0 in a division
+        lo, hi = _clip_bounds(dtype)
+        unclipped = (q >= lo) & (q <= hi)
+        p = np.clip(q, lo, hi)                     # = q where unclipped; never 0 in a division
         dl_dq = np.where(unclipped, -Y / p, 0.0)   # dl/dq_k = -m_k y_k / q_k
         # chain through q = yhat / S: dl/dyhat_j = (dl/dq_j - sum_k dl/dq_k q_k) / S
         return (dl_dq - np.sum(dl_dq * q, axis=1, keepdims=True)) / (S * n)

@@ -11,9 +11,11 @@
 update(y, yhat) adds sum_i m_i and the number of samples to running totals; result() is their
 quotient, so a data set evaluated in batches gives the mean over all its samples, as at once.
 
-"acc" / "accuracy" is resolved from the loss and the output shape (get()): binary accuracy for
-binary_crossentropy or a 1-unit output, sparse categorical accuracy for
-sparse_categorical_crossentropy, categorical accuracy otherwise. A metric asked for by a string
+"acc" / "accuracy" is resolved as Keras 3 resolves it (get()): binary accuracy for a 1-unit
+output, sparse categorical accuracy when the targets are class indices (the loss is
+sparse_categorical_crossentropy), categorical accuracy otherwise: binary_crossentropy on
+3 sigmoid outputs (multi-label) is measured by categorical accuracy, as in Keras 3 (tf.keras 2
+chose binary accuracy from the loss). A metric asked for by a string
 keeps that string as its name (the key in the training history), as Keras does.
 """
 import inspect
@@ -132,7 +134,7 @@ class BinaryAccuracy(Metric):
         self.threshold = float(threshold)
 
     def per_sample(self, y, yhat):
-        return binary_accuracy(y, yhat, self.threshold)
+        return np.mean(binary_accuracy(y, yhat, self.threshold), axis=1)
 
     def _values(self, y, yhat):
         return _binary_accuracy(_dense_like(y, yhat), yhat, self.threshold)
@@ -207,13 +209,14 @@ class SparseCategoricalCrossentropy(_LossMetric):
 
 
 # ---------------------------------------------------------------------------------------
-# Keras's function forms: per-sample values, (n,) float64
+# Keras's function forms: per-sample values, (n,) float64 (binary_accuracy: per element)
 # ---------------------------------------------------------------------------------------
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
-    """m_i = 1/k sum_k [y_k == (yhat_k > threshold)]"""
+    """[y_ik == (yhat_ik > threshold)] element by element, shape (n, k), as Keras 3's function
+    (its metric BinaryAccuracy averages them: m_i = 1/k sum_k of these)."""
     yhat = _as_yhat(y_pred)
-    return _binary_accuracy(_as_dense_y(y_true, yhat), yhat, threshold)
+    return _binary_matches(_as_dense_y(y_true, yhat), yhat, threshold)
 
 
 def categorical_accuracy(y_true, y_pred):
@@ -241,8 +244,12 @@ def _dense_like(y, yhat):
     return y.reshape(yhat.shape) if y.ndim == 1 else y
 
 
+def _binary_matches(y, yhat, threshold):
+    return (y == (yhat > threshold)).astype(np.float64)
+
+
 def _binary_accuracy(y, yhat, threshold):
-    return np.mean(y == (yhat > threshold), axis=1, dtype=np.float64)
+    return np.mean(_binary_matches(y, yhat, threshold), axis=1)
 
 
 def _categorical_accuracy(y, yhat):
@@ -273,8 +280,10 @@ ACCURACY_NAMES = ("acc", "accuracy")   # resolved by the loss and the output sha
 
 
 def _accuracy_class(loss, output_shape):
-    """Which accuracy "acc" means: binary for binary cross-entropy or a 1-unit output,
-    sparse categorical for sparse categorical cross-entropy, categorical otherwise."""
+    """Which accuracy "acc" means, by Keras 3's rule (compile_utils.get_metric): binary for a
+    1-unit output, sparse categorical for class-index targets (sparse categorical
+    cross-entropy), categorical otherwise; binary for binary cross-entropy while the output
+    shape is not known."""
     if loss is None and output_shape is None:
         raise ValueError("'accuracy' needs the loss or the output shape to choose between "
                          "binary, categorical and sparse categorical accuracy; got neither")
@@ -285,7 +294,7 @@ def _accuracy_class(loss, output_shape):
         except (TypeError, ValueError, IndexError):
             raise TypeError(f"output_shape must be a shape (n, k), got {output_shape!r}") from None
     loss = None if loss is None else losses.get(loss)
-    if isinstance(loss, losses.BinaryCrossentropy) or k == 1:
+    if k == 1 or (k is None and isinstance(loss, losses.BinaryCrossentropy)):
         return BinaryAccuracy
     if isinstance(loss, losses.SparseCategoricalCrossentropy):
         return SparseCategoricalAccuracy

@@ -66,7 +66,7 @@ def output_layer(data, loss="auto"):
     # categorical cross-entropy on one-hot targets; mse/huber on one-hot targets with sigmoid
     # outputs (the lecture's squared error on sigmoid units)
     activation = "softmax" if loss == "categorical_crossentropy" else "sigmoid"
-    return OutputLayer(k, activation, loss, ["acc"], lambda y: to_categorical(y, k))
+    return OutputLayer(k, activation, loss, ["acc"], lambda y: to_categorical(y, k, "float32"))
 
 
 def build_model(data, layers=(32,), activation="relu", loss="auto", dropout=0.0,

@@ -1,6 +1,6 @@
 """Small helpers for preparing data: one-hot targets and train/validation splits.
 
-to_categorical(y, num_classes=None, dtype="float32")  class indices (n,) or (n, 1) -> one-hot (n, k)
+to_categorical(y, num_classes=None, dtype="float64")  class indices (n,) or (n, 1) -> one-hot (n, k)
 split(X, y, fraction=0.2, seed=0, shuffle=True)       ((X_a, y_a), (X_b, y_b)), shuffled; b holds
                                                       `fraction` of the samples
 holdout_last(X, y, fraction)                          b = the last `fraction`, unshuffled: Keras's
@@ -16,13 +16,14 @@ from ._validate import positive_int, to_ndarray
 __all__ = ["to_categorical", "split", "holdout_last"]
 
 
-def to_categorical(y, num_classes=None, dtype="float32"):
+def to_categorical(y, num_classes=None, dtype="float64"):
     """One-hot encoding of class indices: Y[i, y[i]] = 1, every other entry 0 (as Keras).
 
     y            class indices 0 .. num_classes-1, shape (n,) or (n, 1); integers, bools or
                  integer-valued floats (3.0 is class 3; 3.5 is an error)
     num_classes  k; None infers max(y) + 1
-    dtype        of the result (any real NumPy dtype; float32 by default, as Keras)
+    dtype        of the result (any real NumPy dtype; float64 by default, as Keras 3 returns
+                 for NumPy input)
     Returns an array of shape (n, num_classes).
     """
     arr = _as_labels(y)

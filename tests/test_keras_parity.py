@@ -126,3 +126,41 @@ def test_epochs_is_the_index_of_the_last_epoch():
     history = model.fit(x, y, epochs=3, initial_epoch=1, verbose=0)
     assert history.epoch == [1, 2] and model.optimizer.iterations == 2
     assert small().fit(x, y, epochs=2, initial_epoch=2, verbose=0).epoch == []
+
+
+def test_acc_with_binary_crossentropy_on_several_outputs_is_categorical_accuracy():
+    """Keras 3 (compile_utils.get_metric) chooses the accuracy by the shapes: a multi-label
+    model with 3 sigmoid outputs gets categorical accuracy (tf.keras 2, and refnn before,
+    chose binary accuracy from the loss)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 4)), (rng.random((30, 3)) > 0.5).astype(float)
+    model = refnn.Sequential([Dense(3, activation="sigmoid", input_shape=(4,))], seed=0)
+    model.compile("binary_crossentropy", optimizer="sgd", metrics=["acc"])
+    _, acc = model.evaluate(x, y, verbose=0)
+    yhat = model.predict(x)
+    assert acc == pytest.approx(np.mean(np.argmax(yhat, 1) == np.argmax(y, 1)), abs=1e-12)
+
+
+def test_binary_accuracy_the_function_is_element_wise_and_to_categorical_is_float64():
+    """Keras 3: metrics.binary_accuracy returns the matches, shape (n, k); to_categorical on
+    NumPy input returns float64 (numerical_utils: np.zeros((batch_size, num_classes)))."""
+    from refnn.metrics import binary_accuracy
+    from refnn.utils import to_categorical
+    assert binary_accuracy([[1, 0], [0, 0]], [[0.9, 0.8], [0.1, 0.2]]).tolist() == \
+        [[1.0, 0.0], [1.0, 1.0]]
+    assert to_categorical([0, 2]).dtype == np.float64
+
+
+def test_binary_crossentropy_clips_in_the_predictions_dtype():
+    """Keras 3's own test (losses_test.py, BinaryCrossentropyTest.test_unweighted): targets
+    [[1, 0], [1, 0]], float32 predictions [[1, 1], [1, 0]] -> 3.98559; in float32 the clip's
+    1 - 1e-7 is 1 - 1.19e-7, so a prediction 1.0 with target 0 costs 15.94, not 16.12."""
+    bce = refnn.losses.BinaryCrossentropy()
+    y, p = np.array([[1, 0], [1, 0]]), np.array([[1, 1], [1, 0]], np.float32)
+    assert bce(y, p) == pytest.approx(3.98559, abs=1e-5)
+    assert bce([[0.0]], np.array([[1.0]], np.float32)) == pytest.approx(15.942385, abs=1e-5)
+    assert bce([[0.0]], np.array([[1.0]], np.float64)) == pytest.approx(16.118096, abs=1e-5)
+    # Keras's unweighted case, float32 (0.20046903)
+    y3 = np.eye(3, dtype=np.float32)
+    p3 = np.array([[0.9, 0.1, 0.2], [0.3, 0.8, 0.1], [0.1, 0.2, 0.7]], np.float32)
+    assert bce(y3, p3) == pytest.approx(0.20046903, abs=1e-6)

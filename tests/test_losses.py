@@ -28,7 +28,15 @@ def _clip(p):
 
 
 def oracle_per_sample(loss, y, yhat):
-    """keras.losses.<name>(y_true, y_pred) per sample, from the formulas in Keras's docs."""
+    """keras.losses.<name>(y_true, y_pred) per sample, from the formulas in Keras's docs; the
+    clip's bounds formed in yhat's dtype, as Keras's ops.clip(output, epsilon, 1 - epsilon)."""
+    top = float(np.float32(1) - np.float32(1e-7)) if np.asarray(yhat).dtype == np.float32 \
+        else 1 - 1e-7
+    low = float(np.float32(1e-7)) if np.asarray(yhat).dtype == np.float32 else 1e-7
+
+    def _clip(p):
+        return min(max(p, low), top)
+
     yhat = np.asarray(yhat, dtype=np.float64).tolist()
     if isinstance(loss, SparseCategoricalCrossentropy):      # one-hot of the class index
         k = len(yhat[0])
