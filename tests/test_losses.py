@@ -23,10 +23,6 @@ LOSS_IDS = ["mse", "huber", "huber0.3", "bce", "cce", "scce"]
 # The oracle: Keras 3's formulas, one float at a time
 # ---------------------------------------------------------------------------------------
 
-def _clip(p):
-    return min(max(p, KERAS_EPSILON), 1 - KERAS_EPSILON)
-
-
 def oracle_per_sample(loss, y, yhat):
     """keras.losses.<name>(y_true, y_pred) per sample, from the formulas in Keras's docs; the
     clip's bounds formed in yhat's dtype, as Keras's ops.clip(output, epsilon, 1 - epsilon)."""
