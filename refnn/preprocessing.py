@@ -124,7 +124,7 @@ def prepare_images(name, path=None, limit=None):
     name = choice("name", name, IMAGE_SETS)
     limit = _limit(limit)
     loader = datasets.fashion_mnist if name == "fashion-mnist" else datasets.mnist
-    (x_train, y_train), (x_test, y_test) = loader(path=path, flatten=True)
+    (x_train, y_train), (x_test, y_test) = loader(path=path, normalize=True, flatten=True)
     classes = (list(datasets.FASHION_MNIST_CLASSES) if name == "fashion-mnist"
                else [str(d) for d in range(10)])
     data = PreparedData(name, "images", "classification", (x_train, y_train.astype(np.int64)),

@@ -204,19 +204,20 @@ def assert_same(result, expected):
 
 def test_fashion_mnist_from_path(tmp_path, no_system_data):
     expected = make_mnist_folder(tmp_path / "fm")
-    raw = datasets.fashion_mnist(path=tmp_path / "fm", normalize=False)
+    raw = datasets.fashion_mnist(path=tmp_path / "fm")        # as Keras's load_data(): uint8
     assert_same(raw, expected)
     (x_train, y_train), (x_test, y_test) = raw
     assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8 and x_train.shape == (12, 4, 4)
 
-    (x_train, y_train), (x_test, y_test) = datasets.fashion_mnist(path=str(tmp_path / "fm"))
+    (x_train, y_train), (x_test, y_test) = datasets.fashion_mnist(path=str(tmp_path / "fm"),
+                                                                  normalize=True)
     assert x_train.dtype == np.float32 and x_test.dtype == np.float32
     np.testing.assert_allclose(x_train, expected[0][0] / 255.0, rtol=1e-7)
     np.testing.assert_array_equal(y_test, expected[1][1])
     assert 0.0 <= x_train.min() and x_train.max() <= 1.0
 
     (x_train, _), (x_test, _) = datasets.fashion_mnist(path=tmp_path / "fm", dtype="float64",
-                                                       flatten=True)
+                                                       flatten=True, normalize=True)
     assert x_train.dtype == np.float64 and x_train.shape == (12, 16) and x_test.shape == (5, 16)
     np.testing.assert_array_equal(x_train, expected[0][0].reshape(12, 16) / 255.0)
 

@@ -281,7 +281,7 @@ def test_dropout_modes_agree_in_expectation():
 @pytest.fixture(scope="module")
 def fashion():
     try:
-        return refnn.datasets.fashion_mnist()
+        return refnn.datasets.fashion_mnist(normalize=True)
     except FileNotFoundError as e:
         pytest.skip(f"Fashion-MNIST is not installed ({e}); "
                     f"apt-get install dataset-fashion-mnist")

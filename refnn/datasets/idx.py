@@ -241,14 +241,14 @@ def _load_mnist_format(subdir, path, normalize, dtype, flatten, how_to_get):
     return tuple(splits)
 
 
-def fashion_mnist(path=None, normalize=True, dtype="float32", flatten=False):
+def fashion_mnist(path=None, normalize=False, dtype="float32", flatten=False):
     """Fashion-MNIST (Zalando): 70000 grey 28x28 images of 10 kinds of clothing.
 
-    Returns ((x_train, y_train), (x_test, y_test)) like keras.datasets.fashion_mnist.load_data():
-    x_train (60000, 28, 28), x_test (10000, 28, 28); y uint8 labels 0-9, names in
-    FASHION_MNIST_CLASSES.
-    normalize  True: x as `dtype` ('float32' or 'float64') in [0, 1] (pixel / 255);
-               False: x as stored, uint8 0-255 (`dtype` is then unused)
+    Returns ((x_train, y_train), (x_test, y_test)) as keras.datasets.fashion_mnist.load_data()
+    does: x_train (60000, 28, 28), x_test (10000, 28, 28), uint8 pixels 0-255 (scale them,
+    e.g. x / 255.0, as with Keras); y uint8 labels 0-9, names in FASHION_MNIST_CLASSES.
+    normalize  True: x as `dtype` ('float32' or 'float64') in [0, 1] (pixel / 255) instead;
+               False (default, as Keras): x as stored, uint8 0-255 (`dtype` is then unused)
     flatten    True: x of shape (n, 784) instead of (n, 28, 28)
     path       a folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte,
                t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each plain or .gz), or holding
@@ -263,7 +263,7 @@ def fashion_mnist(path=None, normalize=True, dtype="float32", flatten=False):
         f"the four files, or set {DATA_ENV} to a folder with a fashion-mnist sub-folder.")
 
 
-def mnist(path=None, normalize=True, dtype="float32", flatten=False):
+def mnist(path=None, normalize=False, dtype="float32", flatten=False):
     """MNIST: 70000 grey 28x28 images of handwritten digits 0-9.
 
     Same arguments and result as `fashion_mnist` (keras.datasets.mnist.load_data()); the
