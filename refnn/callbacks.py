@@ -11,25 +11,94 @@ from ._validate import choice, positive_int, positive_number
 
 
 class Callback:
-    """Hooks called by fit; `self.model` is the model being trained."""
+    """Hooks called by fit, evaluate and predict, Keras 3's set: `self.model` is the model,
+    `self.params` fit's settings (epochs, steps, batch_size, verbose).
+
+    fit        on_train_begin, then per epoch on_epoch_begin, per batch on_train_batch_begin /
+               on_train_batch_end (logs: the epoch's running loss and metrics), the validation
+               (on_test_* below), on_epoch_end (logs with val_*); on_train_end
+    evaluate   on_test_begin, per batch on_test_batch_begin / on_test_batch_end (running loss
+               and metrics), on_test_end (the results)
+    predict    on_predict_begin, per batch on_predict_batch_begin / on_predict_batch_end
+               (logs {"outputs": the batch's outputs}), on_predict_end
+    As in Keras, on_train_batch_begin / _end call on_batch_begin / on_batch_end, so a callback
+    written for those still works.
+    """
+
+    params = {}
 
     def set_model(self, model):
         self.model = model
 
+    def set_params(self, params):
+        self.params = params
+
     def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
         pass
 
     def on_epoch_begin(self, epoch, logs=None):
         pass
 
-    def on_batch_end(self, batch, logs=None):
-        pass
-
     def on_epoch_end(self, epoch, logs=None):
         pass
 
-    def on_train_end(self, logs=None):
+    def on_batch_begin(self, batch, logs=None):
         pass
+
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
+    def on_test_begin(self, logs=None):
+        pass
+
+    def on_test_end(self, logs=None):
+        pass
+
+    def on_test_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_test_batch_end(self, batch, logs=None):
+        pass
+
+    def on_predict_begin(self, logs=None):
+        pass
+
+    def on_predict_end(self, logs=None):
+        pass
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_predict_batch_end(self, batch, logs=None):
+        pass
+
+
+def callback_list(callbacks, model=None):
+    """callbacks (a Callback, a list of them or None) checked, as a list, each given the
+    model."""
+    if isinstance(callbacks, Callback):
+        callbacks = [callbacks]
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of Callback objects, got "
+                        f"{type(callbacks).__name__}")
+    callbacks = list(callbacks or [])
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must be refnn.callbacks.Callback objects, got "
+                            f"{type(cb).__name__}")
+    if model is not None:
+        for cb in callbacks:
+            cb.set_model(model)
+    return callbacks
 
 
 class History(Callback):

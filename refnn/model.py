@@ -9,8 +9,6 @@ Frozen layers (layer.trainable = False, as in Keras): compile() chooses the trai
 normalisation runs in inference mode); fit trains with that choice until the next compile(),
 as Keras does. A change of `trainable` after compile() is not applied by fit, which warns.
 """
-import contextlib
-import threading
 import warnings
 import weakref
 
@@ -20,12 +18,12 @@ from . import layers as layers_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from . import saving, training
-from ._validate import (NonFiniteError, as_array, as_dtype, check_same_samples, flag,
+from . import inference, safeguards, saving, training
+from .inference import layer_label, overflow_names
+from ._validate import (as_array, as_dtype, check_same_samples, flag,
                         positive_int, sample_shape)
 from .layers import Context, Layer, leaves, walk
 from .saving import FORMAT_VERSION, ModelFileNotFoundError, load_model  # noqa: F401  (re-exported)
-from .training import verbosity
 
 __all__ = ["Sequential", "load_model"]
 
@@ -33,8 +31,6 @@ __all__ = ["Sequential", "load_model"]
 # optimizer -> weak reference to the model compiled with it: an optimizer holds one model's
 # slots and step count, so compile() refuses one that another live model uses
 _OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
-# guards each model's _fit_thread: the thread inside its fit(), which alone may use the model
-_FIT_LOCK = threading.Lock()
 
 class Sequential:
     """A linear stack of layers.
@@ -220,7 +216,7 @@ class Sequential:
         now = self._frozen_now()
         if not self.built or now == self._frozen:
             return
-        changed = [_layer_label(i, top) for i, top in enumerate(self.layers)
+        changed = [layer_label(i, top) for i, top in enumerate(self.layers)
                    if any((l in now) != (l in self._frozen) for l, _ in walk(top))]
         warnings.warn(f"the trainable attribute of {', '.join(changed)} changed since compile(); "
                       f"as in Keras, fit trains the weights chosen at compile() until you call "
@@ -234,7 +230,7 @@ class Sequential:
     def weight_names(self):
         names = []
         for i, layer in enumerate(self.layers):
-            names += [f"{_layer_label(i, layer)}/{n}" for n in layer.weight_names()]
+            names += [f"{layer_label(i, layer)}/{n}" for n in layer.weight_names()]
         return names
 
     def get_weights(self):
@@ -381,7 +377,7 @@ class Sequential:
         X, Y = self._prepare_xy(X, Y, "X", "Y")
         ctx = Context(training=bool(training), rng=np.random.default_rng(self._fixed_seed),
                       update_state=False, frozen=self._frozen)
-        with _overflow_names("X"):
+        with overflow_names("X"):
             yhat = self._forward(X, ctx)
             per_sample, grads = self._backward(Y, yhat)
         return float(np.mean(per_sample, dtype=np.float64)), [np.array(g) for g in grads]
@@ -435,30 +431,12 @@ class Sequential:
                                 validation_data=validation_data, shuffle=shuffle,
                                 callbacks=callbacks, initial_epoch=initial_epoch)
 
-    @contextlib.contextmanager
     def _fitting(self):
-        """fit() holds the model for its thread: the weights, the optimizer's state and the
-        layers' training state change batch by batch, so another thread's fit, predict,
-        evaluate, set_weights, compile, add or save is refused until fit returns (its own
-        thread, e.g. a callback, may use the model)."""
-        me = threading.get_ident()
-        with _FIT_LOCK:
-            owner, depth = getattr(self, "_fit_thread", None) or (None, 0)
-            if owner is not None and owner != me:
-                raise RuntimeError("fit refused: this model is being trained by fit() in "
-                                   "another thread; one model trains in one thread at a time")
-            self._fit_thread = (me, depth + 1)
-        try:
-            yield
-        finally:
-            with _FIT_LOCK:
-                self._fit_thread = (me, depth) if depth else None
+        """safeguards.fitting: fit's thread alone may use the model while fit runs."""
+        return safeguards.fitting(self)
 
     def _refuse_during_fit(self, what):
-        owner = getattr(self, "_fit_thread", None)
-        if owner is not None and owner[0] != threading.get_ident():
-            raise RuntimeError(f"{what} refused: fit() is training this model in another "
-                               f"thread; call it after fit returns")
+        safeguards.refuse_during_fit(self, what)
 
     def _fast_plan(self):
         """training.compiled_plan: what the compiled step trains, or None (the layer-by-layer
@@ -466,51 +444,27 @@ class Sequential:
         return training.compiled_plan(self)
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate_prepared(self, x, y, batch_size):
-        metrics = self._new_metrics()
-        ctx = Context(training=False)
-        loss_sum = 0.0
-        for start in range(0, x.shape[0], batch_size):
-            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            yhat = self._forward(xb, ctx)
-            loss_sum += float(np.sum(self.loss.per_sample(yb, yhat), dtype=np.float64))
-            for m in metrics:
-                m.update(yb, yhat, checked=True)
-        return [loss_sum / x.shape[0]] + [m.result() for m in metrics]
+    def _evaluate_prepared(self, x, y, batch_size, callbacks=()):
+        return inference.evaluate_prepared(self, x, y, batch_size, callbacks)
 
-    def evaluate(self, x, y, batch_size=32, verbose="auto"):
-        """[loss, metric, ...] over (x, y) in inference mode (the loss alone without metrics)."""
+    def evaluate(self, x, y, batch_size=32, verbose="auto", return_dict=False, callbacks=None):
+        """[loss, metric, ...] over (x, y) in inference mode (the loss alone without metrics;
+        with return_dict, {"loss": ..., metric name: ...}, as Keras). callbacks get the
+        on_test_* hooks. The loop lives in refnn.inference."""
         self._refuse_during_fit("evaluate")
-        self._require_compiled("evaluate")
-        batch_size = positive_int("batch_size", batch_size)
-        verbose = verbosity(verbose)
-        x, y = self._prepare_xy(x, y)
-        with _overflow_names("x"):
-            values = self._evaluate_prepared(x, y, batch_size)
-        if verbose:
-            names = ["loss"] + self._metric_names
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in zip(names, values)))
-        return values if self._metric_names else values[0]
+        return inference.evaluate(self, x, y, batch_size, verbose, return_dict, callbacks)
 
-    def predict(self, x, batch_size=32, verbose=0):
-        """The network's outputs for x, in inference mode."""
+    def predict(self, x, batch_size=32, verbose=0, callbacks=None):
+        """The network's outputs for x, in inference mode; callbacks get the on_predict_*
+        hooks (on_predict_batch_end's logs: {"outputs": the batch's outputs})."""
         self._refuse_during_fit("predict")
-        batch_size = positive_int("batch_size", batch_size)
-        verbosity(verbose)
-        x = self._prepare_x(x)
-        ctx = Context(training=False)
-        with _overflow_names("x"):
-            out = [np.array(self._forward(x[s:s + batch_size], ctx))
-                   for s in range(0, x.shape[0], batch_size)]
-        return np.concatenate(out, axis=0)
+        return inference.predict(self, x, batch_size, verbose, callbacks)
 
-    # ------------------------------------------------------------------ summary
     def summary(self, print_fn=None):
-        """Layers, output shapes and parameter counts, as Keras prints them."""
+        """Print the layers, output shapes and parameter counts, as Keras does; returns None
+        (as Keras: in a notebook the table shows once)."""
         self._require_built("summary")
-        out = _summary_text(self)
-        (print_fn or print)(out)
-        return out
+        (print_fn or print)(inference.summary_text(self))
 
     # ------------------------------------------------------------------ save / load
     def get_config(self):
@@ -531,39 +485,3 @@ class Sequential:
 
     def __repr__(self):
         return f"Sequential({self.layers!r}, dtype={self.dtype.name!r})"
-
-
-def _layer_label(i, layer):
-    """The layer's name, or its class and position (dense_1), as summary() shows it."""
-    return layer.name or f"{type(layer).__name__.lower()}_{i}"
-
-
-def _summary_text(model):
-    """Keras's summary table: one row per layer, then the parameter counts (a frozen layer's
-    count as non-trainable)."""
-    rows = [("Layer (type)", "Output Shape", "Param #")]
-    for i, layer in enumerate(model.layers):
-        rows.append((f"{_layer_label(i, layer)} ({type(layer).__name__})",
-                     str((None,) + tuple(layer.output_shape)), f"{layer.count_params():,}"))
-    widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
-    line = "-" * sum(widths)
-    text = [f'Model: "{model.name}"', line,
-            "".join(c.ljust(w) for c, w in zip(rows[0], widths)), "=" * sum(widths)]
-    text += ["".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows[1:]]
-    trainable = sum(w.size for w in model.trainable_weights)
-    total = model.count_params()
-    text += ["=" * sum(widths), f"Total params: {total:,}",
-             f"Trainable params: {trainable:,}", f"Non-trainable params: {total - trainable:,}",
-             line]
-    return "\n".join(text)
-
-
-@contextlib.contextmanager
-def _overflow_names(name):
-    """Inside the network an overflow shows as a non-finite intermediate array; the user
-    passed finite data, so say which argument drove the network out of range."""
-    try:
-        yield
-    except NonFiniteError as error:
-        raise ValueError(f"{name} drove the network out of floating-point range ({error}); "
-                         f"scale the inputs or use dtype='float64'") from None

@@ -10,6 +10,9 @@ batch.
 
 Interruption: the first Ctrl-C asks fit to stop after the current batch; a second one raises
 KeyboardInterrupt once the step under way has finished, never in the middle of it.
+
+Threads: while fit trains a model in one thread, other threads' calls on that model are
+refused (fitting, refuse_during_fit).
 """
 import contextlib
 import signal
@@ -113,3 +116,35 @@ class StopOnInterrupt:
         if self.installed:
             signal.signal(signal.SIGINT, self.previous)
         return False
+
+
+# guards each model's _fit_thread: (the thread inside its fit(), depth), which alone may use it
+_FIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def fitting(model):
+    """fit() holds the model for its thread: the weights, the optimizer's state and the
+    layers' training state change batch by batch, so another thread's fit, predict,
+    evaluate, set_weights, compile, add or save is refused until fit returns (its own
+    thread, e.g. a callback, may use the model)."""
+    me = threading.get_ident()
+    with _FIT_LOCK:
+        owner, depth = getattr(model, "_fit_thread", None) or (None, 0)
+        if owner is not None and owner != me:
+            raise RuntimeError("fit refused: this model is being trained by fit() in "
+                               "another thread; one model trains in one thread at a time")
+        model._fit_thread = (me, depth + 1)
+    try:
+        yield
+    finally:
+        with _FIT_LOCK:
+            model._fit_thread = (me, depth) if depth else None
+
+
+def refuse_during_fit(model, what):
+    """RuntimeError when another thread's fit() is training the model."""
+    owner = getattr(model, "_fit_thread", None)
+    if owner is not None and owner[0] != threading.get_ident():
+        raise RuntimeError(f"{what} refused: fit() is training this model in another "
+                           f"thread; call it after fit returns")

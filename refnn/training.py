@@ -35,7 +35,7 @@ import numpy as np
 from . import activations, kernels
 from . import optimizers as optimizers_module
 from ._validate import NonFiniteError, as_array, positive_int, positive_number
-from .callbacks import Callback, History, ProgressDisplay, TerminateOnNaN
+from .callbacks import History, ProgressDisplay, TerminateOnNaN, callback_list
 from .layers import Context, Dense, Flatten
 from .safeguards import Diverged, StopOnInterrupt, diverged_error, epoch_state, put_back
 
@@ -240,7 +240,7 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
     if not isinstance(shuffle, bool):
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
-    callbacks = _callback_list(callbacks)
+    callbacks = callback_list(callbacks)
     # the compiled step checks x row by row in the first epoch (one pass less over the data);
     # should a row be bad, everything is put back as it was before raising
     deferred = compiled_plan(model) is not None
@@ -274,7 +274,7 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0
         all_callbacks.append(ProgressDisplay(verbose, epochs, steps))
     for cb in all_callbacks:
         cb.set_model(model)
-    history.model = model
+        cb.set_params(history.params)
     model.stop_training = False
     for cb in all_callbacks:
         cb.on_train_begin()
@@ -292,20 +292,6 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0
     for cb in all_callbacks:
         cb.on_train_end()
     return history
-
-
-def _callback_list(callbacks):
-    if isinstance(callbacks, Callback):
-        callbacks = [callbacks]
-    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
-        raise TypeError(f"callbacks must be a list of Callback objects, got "
-                        f"{type(callbacks).__name__}")
-    callbacks = list(callbacks or [])
-    for cb in callbacks:
-        if not isinstance(cb, Callback):
-            raise TypeError(f"callbacks must be refnn.callbacks.Callback objects, got "
-                            f"{type(cb).__name__}")
-    return callbacks
 
 
 def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, val, callbacks,
@@ -329,6 +315,8 @@ def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, v
         loss_sum, seen = 0.0, 0
         for batch, start in enumerate(range(0, n, batch_size)):
             idx = order[start:start + batch_size]
+            for cb in callbacks:
+                cb.on_train_batch_begin(batch)
             try:
                 with interrupt.holding(not strategy.full_batch):
                     batch_loss, yhat, logs = strategy.step(idx)
@@ -358,7 +346,7 @@ def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, v
             else:
                 batch_logs = logs
             for cb in callbacks:
-                cb.on_batch_end(batch, batch_logs)
+                cb.on_train_batch_end(batch, batch_logs)
             if model.stop_training:
                 break
         _end_epoch(model, epoch, logs, val, callbacks)
@@ -370,7 +358,7 @@ def _end_epoch(model, epoch, logs, val, callbacks):
     logs = dict(logs)
     if val is not None:
         try:
-            values = model._evaluate_prepared(*val, batch_size=1024)
+            values = model._evaluate_prepared(*val, batch_size=1024, callbacks=callbacks)
         except NonFiniteError:              # the network overflowed on x_val: report nan
             values = [math.nan] * (1 + len(model._metric_names))
         logs["val_loss"] = values[0]

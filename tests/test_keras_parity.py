@@ -164,3 +164,64 @@ def test_binary_crossentropy_clips_in_the_predictions_dtype():
     y3 = np.eye(3, dtype=np.float32)
     p3 = np.array([[0.9, 0.1, 0.2], [0.3, 0.8, 0.1], [0.1, 0.2, 0.7]], np.float32)
     assert bce(y3, p3) == pytest.approx(0.20046903, abs=1e-6)
+
+
+class Recorder(Callback):
+    """Every hook Keras 3 calls, in order, with the logs' keys."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattribute__(self, name):
+        if name.startswith("on_") and name not in ("on_batch_begin", "on_batch_end"):
+            def record(*args, **kwargs):
+                logs = args[-1] if args and isinstance(args[-1], dict) else kwargs.get("logs")
+                self.calls.append((name,) + tuple(a for a in args if isinstance(a, int))
+                                  + (tuple(sorted(logs)) if logs else (),))
+            return record
+        return super().__getattribute__(name)
+
+
+def test_fit_evaluate_and_predict_call_keras_3s_hooks_in_keras_3s_order():
+    """keras/src/trainers/trainer.py and the backends' fit/evaluate/predict loops: batch
+    hooks around each step, the validation's on_test_* inside the epoch, logs as listed."""
+    x, y = np.ones((5, 2)), np.ones((5, 1))
+    model = small()
+    rec = Recorder()
+    model.fit(x, y, epochs=1, batch_size=3, verbose=0, validation_data=(x, y), callbacks=[rec])
+    assert rec.calls == [
+        ("on_train_begin", ()), ("on_epoch_begin", 0, ()),
+        ("on_train_batch_begin", 0, ()), ("on_train_batch_end", 0, ("loss",)),
+        ("on_train_batch_begin", 1, ()), ("on_train_batch_end", 1, ("loss",)),
+        ("on_test_begin", ()), ("on_test_batch_begin", 0, ()),
+        ("on_test_batch_end", 0, ("loss",)), ("on_test_end", ("loss",)),
+        ("on_epoch_end", 0, ("loss", "val_loss")), ("on_train_end", ())]
+    rec.calls.clear()
+    assert model.evaluate(x, y, batch_size=2, verbose=0, callbacks=[rec], return_dict=True) \
+        .keys() == {"loss"}
+    assert [c[0] for c in rec.calls] == ["on_test_begin"] + [
+        "on_test_batch_begin", "on_test_batch_end"] * 3 + ["on_test_end"]
+    rec.calls.clear()
+    model.predict(x, batch_size=4, callbacks=[rec])
+    assert rec.calls == [("on_predict_begin", ()), ("on_predict_batch_begin", 0, ()),
+                         ("on_predict_batch_end", 0, ("outputs",)),
+                         ("on_predict_batch_begin", 1, ()),
+                         ("on_predict_batch_end", 1, ("outputs",)), ("on_predict_end", ())]
+
+
+def test_on_batch_end_still_hears_training_batches_and_summary_returns_none(capsys):
+    """Keras 3's Callback.on_train_batch_end calls on_batch_end (backwards compatibility);
+    model.summary() prints and returns None, so a notebook shows it once."""
+    ends = []
+
+    class Old(Callback):
+        def on_batch_end(self, batch, logs=None):
+            ends.append(batch)
+
+    model = small()
+    model.fit(np.ones((4, 2)), np.ones((4, 1)), batch_size=2, epochs=1, verbose=0,
+              callbacks=[Old()])
+    assert ends == [0, 1]
+    assert model.summary() is None and "Total params: 13" in capsys.readouterr().out
+    values = model.evaluate(np.ones((4, 2)), np.ones((4, 1)), verbose=0, return_dict=True)
+    assert list(values) == ["loss"]

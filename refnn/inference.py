@@ -1,0 +1,112 @@
+"""Sequential's inference: evaluate and predict in batches, in inference mode, with the
+callbacks' on_test_* and on_predict_* hooks; and the summary table."""
+import contextlib
+
+import numpy as np
+
+from ._validate import NonFiniteError, flag, positive_int
+from .callbacks import callback_list
+from .layers import Context
+from .training import verbosity
+
+
+def evaluate_prepared(model, x, y, batch_size, callbacks=()):
+    """[loss, metric, ...] over checked (x, y), calling the callbacks' on_test_* hooks."""
+    metrics = model._new_metrics()
+    ctx = Context(training=False)
+    loss_sum, names = 0.0, ["loss"] + model._metric_names
+    for cb in callbacks:
+        cb.on_test_begin()
+    for batch, start in enumerate(range(0, x.shape[0], batch_size)):
+        for cb in callbacks:
+            cb.on_test_batch_begin(batch)
+        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        yhat = model._forward(xb, ctx)
+        loss_sum += float(np.sum(model.loss.per_sample(yb, yhat), dtype=np.float64))
+        for m in metrics:
+            m.update(yb, yhat, checked=True)
+        if callbacks:
+            seen = min(start + batch_size, x.shape[0])
+            logs = dict(zip(names, [loss_sum / seen] + [m.result() for m in metrics]))
+            for cb in callbacks:
+                cb.on_test_batch_end(batch, logs)
+    values = [loss_sum / x.shape[0]] + [m.result() for m in metrics]
+    for cb in callbacks:
+        cb.on_test_end(dict(zip(names, values)))
+    return values
+
+
+def evaluate(model, x, y, batch_size, verbose, return_dict, callbacks):
+    """Sequential.evaluate."""
+    model._require_compiled("evaluate")
+    batch_size = positive_int("batch_size", batch_size)
+    verbose = verbosity(verbose)
+    return_dict = flag("return_dict", return_dict)
+    callbacks = callback_list(callbacks, model)
+    x, y = model._prepare_xy(x, y)
+    with overflow_names("x"):
+        values = evaluate_prepared(model, x, y, batch_size, callbacks)
+    names = ["loss"] + model._metric_names
+    if verbose:
+        print(" - ".join(f"{k}: {v:.4f}" for k, v in zip(names, values)))
+    if return_dict:
+        return dict(zip(names, values))
+    return values if model._metric_names else values[0]
+
+
+def predict(model, x, batch_size, verbose, callbacks):
+    """Sequential.predict."""
+    batch_size = positive_int("batch_size", batch_size)
+    verbosity(verbose)
+    callbacks = callback_list(callbacks, model)
+    x = model._prepare_x(x)
+    ctx = Context(training=False)
+    out = []
+    for cb in callbacks:
+        cb.on_predict_begin()
+    with overflow_names("x"):
+        for batch, s in enumerate(range(0, x.shape[0], batch_size)):
+            for cb in callbacks:
+                cb.on_predict_batch_begin(batch)
+            out.append(np.array(model._forward(x[s:s + batch_size], ctx)))
+            for cb in callbacks:
+                cb.on_predict_batch_end(batch, {"outputs": out[-1]})
+    for cb in callbacks:
+        cb.on_predict_end()
+    return np.concatenate(out, axis=0)
+
+
+def summary_text(model):
+    """Keras's summary table: one row per layer, then the parameter counts (a frozen layer's
+    count as non-trainable)."""
+    rows = [("Layer (type)", "Output Shape", "Param #")]
+    for i, layer in enumerate(model.layers):
+        rows.append((f"{layer_label(i, layer)} ({type(layer).__name__})",
+                     str((None,) + tuple(layer.output_shape)), f"{layer.count_params():,}"))
+    widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
+    line = "-" * sum(widths)
+    text = [f'Model: "{model.name}"', line,
+            "".join(c.ljust(w) for c, w in zip(rows[0], widths)), "=" * sum(widths)]
+    text += ["".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows[1:]]
+    trainable = sum(w.size for w in model.trainable_weights)
+    total = model.count_params()
+    text += ["=" * sum(widths), f"Total params: {total:,}",
+             f"Trainable params: {trainable:,}", f"Non-trainable params: {total - trainable:,}",
+             line]
+    return "\n".join(text)
+
+
+def layer_label(i, layer):
+    """The layer's name, or its class and position (dense_1), as summary() shows it."""
+    return layer.name or f"{type(layer).__name__.lower()}_{i}"
+
+
+@contextlib.contextmanager
+def overflow_names(name):
+    """Inside the network an overflow shows as a non-finite intermediate array; the user
+    passed finite data, so say which argument drove the network out of range."""
+    try:
+        yield
+    except NonFiniteError as error:
+        raise ValueError(f"{name} drove the network out of floating-point range ({error}); "
+                         f"scale the inputs or use dtype='float64'") from None
