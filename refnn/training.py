@@ -386,9 +386,12 @@ def _restore(model, snapshot):
 
 
 def verbosity(verbose):
-    """verbose as Keras takes it: 0 silent, 1 progress bar, 2 one line per epoch, "auto"."""
+    """verbose as Keras takes it: 0 silent, 1 progress bar, 2 one line per epoch, "auto": the
+    live bar on a terminal or in a notebook (an IPython kernel is running: its output shows
+    the bar redrawn in place, as Keras's does), one line per epoch in a log file."""
     if verbose == "auto":
-        return 1 if sys.stdout.isatty() else 2
+        isatty = getattr(sys.stdout, "isatty", None)
+        return 1 if (isatty is not None and isatty()) or "ipykernel" in sys.modules else 2
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
     return int(verbose)

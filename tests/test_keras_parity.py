@@ -225,3 +225,17 @@ def test_on_batch_end_still_hears_training_batches_and_summary_returns_none(caps
     assert model.summary() is None and "Total params: 13" in capsys.readouterr().out
     values = model.evaluate(np.ones((4, 2)), np.ones((4, 1)), verbose=0, return_dict=True)
     assert list(values) == ["loss"]
+
+
+def test_verbose_auto_draws_the_live_bar_in_a_notebook(monkeypatch):
+    """In a notebook stdout is no terminal, yet Keras's verbose="auto" shows its live bar
+    (io_utils: an IPython kernel counts as interactive); in a log file one line per epoch."""
+    import io
+    import sys
+
+    from refnn.training import verbosity
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    assert verbosity("auto") == 2
+    monkeypatch.setitem(sys.modules, "ipykernel", object())
+    assert verbosity("auto") == 1
