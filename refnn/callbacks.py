@@ -243,3 +243,8 @@ class ProgressDisplay(Callback):
             self.stream.write(f"Epoch {epoch + 1}/{self.epochs} - {elapsed:.1f}s - "
                               f"{_format_logs(logs or {})}\n")
         self.stream.flush()
+
+
+# Keras 3's other callbacks, in their own module (it imports Callback from here)
+from .callbacks_keras import (CSVLogger, LearningRateScheduler, ModelCheckpoint,  # noqa: E402,F401
+                              ReduceLROnPlateau)

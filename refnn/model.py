@@ -479,6 +479,16 @@ class Sequential:
         self._refuse_during_fit("save")
         saving.save_model(self, path)
 
+    def save_weights(self, path):
+        """The weights alone, to a file ending .weights.npz (saving.save_weights)."""
+        self._refuse_during_fit("save_weights")
+        saving.save_weights(self, path)
+
+    def load_weights(self, path):
+        """Weights from save_weights (or save); a file that does not fit changes nothing."""
+        self._refuse_during_fit("load_weights")
+        saving.load_weights(self, path)
+
     def leaf_layers(self):
         """Every layer that computes, inside blocks too, in walk order (layers.leaves)."""
         return [leaf for layer in self.layers for leaf in leaves(layer)]

@@ -65,6 +65,35 @@ def save_model(model, path):
     write_atomically(path, lambda f: np.savez(f, **arrays))
 
 
+def save_weights(model, path):
+    """The weights alone (get_weights() order) in an .npz ending .weights.npz, written
+    atomically as save() writes (Keras 3: save_weights to a file ending .weights.h5)."""
+    model._require_built("save_weights")
+    if not os.fspath(path).endswith(".weights.npz"):
+        raise ValueError(f"path must end in .weights.npz, got {os.fspath(path)!r}")
+    arrays = {f"weight_{i}": w for i, w in enumerate(model.weights)}
+    write_atomically(path, lambda f: np.savez(f, **arrays))
+
+
+def load_weights(model, path):
+    """Weights saved by save_weights (or save) put into the model: every array checked first,
+    so a file that does not fit changes nothing; ValueError naming the file otherwise."""
+    model._require_built("load_weights")
+    if not os.path.isfile(path):
+        raise ModelFileNotFoundError(f"no weights file at {path}")
+    try:
+        _check_members(path)
+        with np.load(path, allow_pickle=False) as data:
+            n = len(model.weights)
+            if not all(f"weight_{i}" in data.files for i in range(n)) \
+                    or f"weight_{n}" in data.files:
+                raise ValueError(f"it does not hold exactly the model's {n} weight arrays")
+            weights = [data[f"weight_{i}"] for i in range(n)]
+        model.set_weights(weights)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, TypeError) as e:
+        raise ValueError(f"{path}: cannot load these weights: {e}") from None
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)

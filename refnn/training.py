@@ -269,7 +269,7 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0
     steps = -(-x.shape[0] // batch_size)
     history.params = {"epochs": epochs, "steps": steps, "batch_size": batch_size,
                       "verbose": verbose}
-    all_callbacks = [history] + callbacks
+    all_callbacks = callbacks + [history]             # as Keras: History after the user's
     if verbose:
         all_callbacks.append(ProgressDisplay(verbose, epochs, steps))
     for cb in all_callbacks:

@@ -239,3 +239,117 @@ def test_verbose_auto_draws_the_live_bar_in_a_notebook(monkeypatch):
     assert verbosity("auto") == 2
     monkeypatch.setitem(sys.modules, "ipykernel", object())
     assert verbosity("auto") == 1
+
+
+# --------------------------------------------------------------------------- more callbacks
+from refnn.callbacks import (CSVLogger, LearningRateScheduler, ModelCheckpoint,  # noqa: E402
+                             ReduceLROnPlateau)
+
+
+class Rate:
+    """A stand-in model with an optimizer whose learning rate the callbacks move."""
+
+    def __init__(self, lr):
+        self.optimizer = type("Opt", (), {})()
+        self.optimizer.learning_rate = lr
+        self.stop_training = False
+
+
+def test_reduce_lr_on_plateau_follows_keras_3():
+    """keras/src/callbacks/reduce_lr_on_plateau.py, worked by hand: patience 2, factor 0.5,
+    cooldown 1, min_lr 0.2; val_loss 1.0, then no improvement."""
+    cb = ReduceLROnPlateau(factor=0.5, patience=2, cooldown=1, min_lr=0.2)
+    model = Rate(1.0)
+    cb.set_model(model)
+    cb.on_train_begin()
+    rates = []
+    for epoch, value in enumerate([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]):
+        logs = {"val_loss": value}
+        cb.on_epoch_end(epoch, logs)
+        rates.append(model.optimizer.learning_rate)
+        assert logs["learning_rate"] == (rates[-2] if epoch else 1.0)
+    # epoch 0 best; 1, 2 wait -> halve at 2; 3 ends the cooldown and waits (Keras counts the
+    # wait once the counter is back at 0); 4 -> 0.25; 5 waits; 6 -> max(0.125, min_lr 0.2)
+    assert rates == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25, 0.2, 0.2]
+    with pytest.raises(ValueError, match="does not support a factor >= 1.0"):
+        ReduceLROnPlateau(factor=1.0)
+
+
+def test_learning_rate_scheduler_takes_keras_schedules_and_logs_the_rate():
+    """keras/src/callbacks/learning_rate_scheduler.py: schedule(epoch, lr) or schedule(epoch);
+    the epoch's logs hold "learning_rate"."""
+    x, y = np.ones((4, 2)), np.ones((4, 1))
+    model = small()
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[
+        LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch else lr)])
+    assert history.history["learning_rate"] == [0.1, 0.05, 0.025]
+    history = small().fit(x, y, epochs=2, verbose=0,
+                          callbacks=[LearningRateScheduler(lambda epoch: 0.01 * (epoch + 1))])
+    assert history.history["learning_rate"] == [0.01, 0.02]
+    with pytest.raises(ValueError, match="should be a float"):
+        small().fit(x, y, epochs=1, verbose=0,
+                    callbacks=[LearningRateScheduler(lambda epoch, lr: "fast")])
+
+
+def test_csv_logger_writes_keras_rows(tmp_path):
+    """keras/src/callbacks/csv_logger.py: a header "epoch" and the sorted log keys; epochs
+    0-based; append=True adds rows without a second header."""
+    path = tmp_path / "log.csv"
+    x, y = np.ones((8, 2)), np.ones((8, 1))
+    model = small()
+    model.fit(x, y, epochs=2, verbose=0, validation_split=0.25, callbacks=[CSVLogger(path)])
+    model.fit(x, y, epochs=3, initial_epoch=2, verbose=0, validation_split=0.25,
+              callbacks=[CSVLogger(path, append=True)])
+    rows = path.read_text().splitlines()
+    assert rows[0] == "epoch,loss,val_loss" and [r.split(",")[0] for r in rows[1:]] == \
+        ["0", "1", "2"]
+
+
+def test_model_checkpoint_keeps_the_best_and_resumes_to_the_same_weights(tmp_path):
+    """save_best_only writes only when the monitored value improves; a fit stopped after
+    epoch 2 and resumed from its checkpoint ends on the weights of an uninterrupted fit."""
+    x = np.random.default_rng(0).normal(size=(16, 2))
+    y = x.sum(axis=1, keepdims=True)
+    full = small()
+    full.fit(x, y, epochs=4, batch_size=4, verbose=0)
+    first = small()
+    path = tmp_path / "ckpt-{epoch}.npz"
+    first.fit(x, y, epochs=2, batch_size=4, verbose=0, callbacks=[ModelCheckpoint(path)])
+    resumed = refnn.load_model(tmp_path / "ckpt-2.npz")
+    resumed.fit(x, y, epochs=4, initial_epoch=2, batch_size=4, verbose=0)
+    for a, b in zip(resumed.get_weights(), full.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+    best = tmp_path / "best.weights.npz"
+    saved = []
+
+    class Seen(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            saved.append(best.exists() and best.stat().st_mtime_ns)
+
+    model = small()
+    model.fit(x, y, epochs=3, batch_size=4, verbose=0, validation_split=0.25, callbacks=[
+        ModelCheckpoint(best, monitor="val_loss", save_best_only=True, save_weights_only=True,
+                        initial_value_threshold=-1.0), Seen()])
+    assert not best.exists()                        # nothing beat the threshold -1
+    with pytest.raises(ValueError, match=r"must end in \.weights\.npz"):
+        ModelCheckpoint(tmp_path / "w.npz", save_weights_only=True)
+
+
+def test_save_weights_and_layer_weights(tmp_path):
+    """Keras 3: model.save_weights / load_weights; layer.get_weights / set_weights."""
+    model, other = small(0), small(1)
+    model.save_weights(tmp_path / "m.weights.npz")
+    other.load_weights(tmp_path / "m.weights.npz")
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    kernel, bias = model.layers[0].get_weights()
+    assert kernel.shape == (2, 3) and bias.shape == (3,)
+    model.layers[0].set_weights([np.zeros((2, 3)), np.ones(3)])
+    assert model.layers[0].W.dtype == np.float32 and model.layers[0].b.tolist() == [1, 1, 1]
+    with pytest.raises(ValueError, match=r"weights\[0\] must have shape \(2, 3\)"):
+        model.layers[0].set_weights([np.zeros((3, 3)), np.ones(3)])
+    assert model.layers[0].b.tolist() == [1, 1, 1]
+    wide = refnn.Sequential([Dense(5, input_shape=(2,)), Dense(1)], seed=0)
+    with pytest.raises(ValueError, match="cannot load these weights"):
+        wide.load_weights(tmp_path / "m.weights.npz")

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .._validate import flag, sample_shape
+from .._validate import as_array, flag, sample_shape
 
 
 class Context:
@@ -162,6 +162,27 @@ class Layer:
 
     def count_params(self):
         return int(sum(w.size for w in self.weights))
+
+    def get_weights(self):
+        """Copies of this layer's weights (Keras's order: kernel, bias, ...)."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Assign this layer's weights in place (cast to its dtype); every array is checked
+        first, so a wrong one changes nothing."""
+        mine = self.weights
+        if not isinstance(weights, (list, tuple)) or len(weights) != len(mine):
+            got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
+            raise ValueError(f"weights must be a list of {len(mine)} arrays for "
+                             f"{type(self).__name__}, got {got}")
+        new = []
+        for i, (old, w) in enumerate(zip(mine, weights)):
+            w = as_array(f"weights[{i}]", w, dtype=old.dtype, allow_empty=old.size == 0)
+            if w.shape != old.shape:
+                raise ValueError(f"weights[{i}] must have shape {old.shape}, got {w.shape}")
+            new.append(w)
+        for old, w in zip(mine, new):
+            old[...] = w
 
     def build(self, input_shape, dtype, rng):
         self.dtype = np.dtype(dtype)
