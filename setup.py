@@ -14,9 +14,12 @@ import os
 import sys
 from pathlib import Path
 
+import importlib.util
+
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
 DEBUG = os.environ.get("REFNN_CYTHON_DEBUG", "") not in ("", "0")
@@ -135,4 +138,22 @@ if build_variants():
 else:
     remove_stale_variants()
 
-setup(ext_modules=ext_modules)
+def _sources_module():
+    """refnn/_sources.py, loaded by its path (the package itself is not imported to build it)."""
+    spec = importlib.util.spec_from_file_location("refnn_sources", HERE / "refnn" / "_sources.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class BuildExt(build_ext):
+    """build_ext that records, after an in-place build succeeded, the digest of the sources it
+    compiled (refnn/_sources.py): importing stale extensions then stops with what to run."""
+
+    def run(self):
+        super().run()
+        if self.inplace:
+            _sources_module().write_stamp()
+
+
+setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExt})

@@ -114,3 +114,34 @@ def test_numpy_reports_the_features_the_choice_reads():
         assert features.get("SSE2") is True      # every x86-64 CPU has SSE2
         flags = Path("/proc/cpuinfo").read_text().split()
         assert features.get("AVX2", False) == ("avx2" in flags)
+
+
+def test_stale_extensions_are_refused_with_what_to_run(tmp_path, monkeypatch):
+    """An in-place build records the digest of src_c/ it compiled (refnn/_sources.py); edited
+    or checked-out sources, or no record, make the import stop and say what to run."""
+    from refnn import _sources
+    from refnn.kernels import _dispatch
+    src = tmp_path / "src_c"
+    src.mkdir()
+    (src / "_train.pyx").write_text("# the step\n")
+    (src / "_core.pxd").write_text("# a core\n")
+    stamp = tmp_path / "stamp.json"
+    assert _sources.staleness(stamp, src) is None          # nothing built: "missing" instead
+    (tmp_path / "_train.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    assert _sources.staleness(stamp, src) == "no record of the sources they were built from"
+    _sources.write_stamp(stamp, src)
+    assert _sources.staleness(stamp, src) is None
+    (src / "_core.pxd").write_text("# a core, edited\n")
+    assert _sources.staleness(stamp, src) == "src_c/ changed since they were built"
+    assert _sources.staleness(stamp, tmp_path / "nowhere") is None      # an installed package
+    monkeypatch.setattr(_sources, "staleness", lambda: "src_c/ changed since they were built")
+    with pytest.raises(ImportError, match=r"stale \(src_c/ changed since they were built\): "
+                                          r"rebuild them with `pip install -e \.`"):
+        _dispatch.check_fresh()
+    monkeypatch.setenv("REFNN_ALLOW_STALE", "1")
+    _dispatch.check_fresh()
+
+
+def test_this_trees_extensions_were_built_from_its_sources():
+    from refnn import _sources
+    assert _sources.staleness() is None

@@ -13,7 +13,7 @@ the CPU or the build lacks it), "auto" (the default) the best available. A host-
 import importlib
 import os
 
-from .. import COMPILED, _compiled
+from .. import COMPILED, MissingExtensionError, _compiled, _sources
 
 # variant: (its package under refnn, the CPU features it needs as NumPy names them)
 VARIANTS = {"avx2": ("_avx2", ("AVX", "AVX2", "FMA3", "F16C", "BMI", "BMI2", "LZCNT", "MOVBE"))}
@@ -69,6 +69,24 @@ def choose(requested=None, features=None):
     return "baseline", _load(None)
 
 
+class StaleExtensionError(MissingExtensionError):
+    """The compiled extensions in this source tree were built from other sources."""
+
+
+def check_fresh():
+    """StaleExtensionError when this source tree's extensions were not built from its src_c/
+    (refnn/_sources.py); REFNN_ALLOW_STALE=1 skips the check."""
+    if os.environ.get("REFNN_ALLOW_STALE", "") not in ("", "0"):
+        return
+    why = _sources.staleness()
+    if why is not None:
+        raise StaleExtensionError(
+            f"refnn's compiled extensions are stale ({why}): rebuild them with `pip install -e "
+            f".` or `python setup.py build_ext --inplace` (REFNN_ALLOW_STALE=1 imports them "
+            f"anyway)")
+
+
+check_fresh()
 VARIANT, _modules = choose()
 _activations = _modules["_activations"]
 _dense = _modules["_dense"]
