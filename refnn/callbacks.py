@@ -246,5 +246,5 @@ class ProgressDisplay(Callback):
 
 
 # Keras 3's other callbacks, in their own module (it imports Callback from here)
-from .callbacks_keras import (CSVLogger, LearningRateScheduler, ModelCheckpoint,  # noqa: E402,F401
-                              ReduceLROnPlateau)
+from .callbacks_keras import (BackupAndRestore, CSVLogger,  # noqa: E402,F401
+                              LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau)

@@ -1,7 +1,8 @@
 """Keras 3's training callbacks beyond History and EarlyStopping, with its names, defaults and
 semantics (keras/src/callbacks/): LearningRateScheduler, ReduceLROnPlateau, CSVLogger,
-ModelCheckpoint. refnn.callbacks re-exports them."""
+ModelCheckpoint, BackupAndRestore. refnn.callbacks re-exports them."""
 import csv
+import json
 import math
 import os
 import warnings
@@ -202,3 +203,75 @@ class ModelCheckpoint(Callback):
             self.model.save(path)
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: saved to {path}")
+
+
+class BackupAndRestore(Callback):
+    """Keep the training state in backup_dir (after every epoch, or every save_freq batches)
+    so that a fit interrupted by a crash or a kill resumes where the last backup left it: the
+    next fit with this callback puts back the weights, the optimizer's state and the shuffling
+    and dropout generators, and starts at the saved epoch (as Keras 3). Each backup is refnn's
+    model file, written atomically, then committed by rewriting backup.json (also atomically)
+    to name it: a kill at any moment leaves the previous backup or the new one, whole.
+    delete_checkpoint removes the backup when training ends."""
+
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+        self.backup_dir = os.fspath(backup_dir)
+        if save_freq != "epoch":
+            save_freq = positive_int("save_freq", save_freq)
+        self.save_freq, self.delete_checkpoint = save_freq, bool(delete_checkpoint)
+        self._batches = 0
+
+    def _record(self):
+        path = os.path.join(self.backup_dir, "backup.json")
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+        except ValueError as e:
+            raise ValueError(f"{path}: not a refnn backup record: {e}") from None
+
+    def on_train_begin(self, logs=None):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        record = self._record()
+        if record is None:
+            return
+        from .saving import load_model             # the model imports the callbacks
+        saved = load_model(os.path.join(self.backup_dir, record["file"]))
+        self.model.set_weights(saved.get_weights())
+        if saved.optimizer is not None and self.model.optimizer is not None:
+            self.model.optimizer.set_state(saved.optimizer.get_state())
+        for name in ("_shuffle_rng", "_dropout_rng"):
+            getattr(self.model, name).bit_generator.state = \
+                getattr(saved, name).bit_generator.state
+        self.model._initial_epoch = int(record["epoch"])
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        if self.save_freq != "epoch":
+            self._batches += 1
+            if self._batches % self.save_freq == 0:
+                self._backup(self._epoch)        # resumes at the start of this epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._backup(epoch + 1)
+
+    def _backup(self, next_epoch):
+        from .saving import write_atomically
+        old = self._record()
+        name = f"backup-{next_epoch}-{self._batches}.npz"
+        self.model.save(os.path.join(self.backup_dir, name))
+        text = json.dumps({"epoch": next_epoch, "file": name}).encode()
+        write_atomically(os.path.join(self.backup_dir, "backup.json"), lambda f: f.write(text))
+        if old is not None and old["file"] != name:
+            os.remove(os.path.join(self.backup_dir, old["file"]))
+
+    def on_train_end(self, logs=None):
+        record = self._record()
+        if self.delete_checkpoint and record is not None:
+            os.remove(os.path.join(self.backup_dir, record["file"]))
+            os.remove(os.path.join(self.backup_dir, "backup.json"))

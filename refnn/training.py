@@ -276,8 +276,11 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0
         cb.set_model(model)
         cb.set_params(history.params)
     model.stop_training = False
+    model._initial_epoch = None
     for cb in all_callbacks:
         cb.on_train_begin()
+    if model._initial_epoch is not None:         # as Keras: BackupAndRestore resumes there
+        initial_epoch, model._initial_epoch = model._initial_epoch, None
     before = _snapshot(model) if deferred else None
     with StopOnInterrupt(model) as interrupt:
         try:

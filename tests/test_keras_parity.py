@@ -353,3 +353,45 @@ def test_save_weights_and_layer_weights(tmp_path):
     wide = refnn.Sequential([Dense(5, input_shape=(2,)), Dense(1)], seed=0)
     with pytest.raises(ValueError, match="cannot load these weights"):
         wide.load_weights(tmp_path / "m.weights.npz")
+
+
+def test_backup_and_restore_resumes_an_interrupted_fit_to_the_same_weights(tmp_path):
+    """Keras 3's BackupAndRestore: a fit that crashed after epoch 2 is run again in a fresh
+    process (here: a fresh model); it starts at epoch 2 from the backup and ends on the
+    weights, optimizer state and generators of an uninterrupted fit, bit for bit."""
+    from refnn.callbacks import BackupAndRestore
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(24, 2)), rng.normal(size=(24, 1))
+
+    def make():
+        model = refnn.Sequential([Dense(4, activation="tanh", input_shape=(2,)),
+                                  refnn.layers.Dropout(0.25), Dense(1)], seed=3)
+        model.compile("mse", optimizer="adam")
+        return model
+
+    full = make()
+    full.fit(x, y, epochs=5, batch_size=5, verbose=0)
+
+    class Crash(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("the machine went down")
+
+    first = make()
+    with pytest.raises(RuntimeError, match="went down"):
+        first.fit(x, y, epochs=5, batch_size=5, verbose=0,
+                  callbacks=[BackupAndRestore(tmp_path / "backup"), Crash()])
+    epochs = []
+
+    class Epochs(Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            epochs.append(epoch)
+
+    again = make()
+    again.fit(x, y, epochs=5, batch_size=5, verbose=0,
+              callbacks=[BackupAndRestore(tmp_path / "backup"), Epochs()])
+    assert epochs == [2, 3, 4]
+    for a, b in zip(again.get_weights() + again.optimizer.get_state(),
+                    full.get_weights() + full.optimizer.get_state()):
+        np.testing.assert_array_equal(a, b)
+    assert list((tmp_path / "backup").iterdir()) == []          # deleted when training ended
