@@ -15,6 +15,10 @@ def evaluate_prepared(model, x, y, batch_size, callbacks=()):
     metrics = model._new_metrics()
     ctx = Context(training=False)
     loss_sum, names = 0.0, ["loss"] + model._metric_names
+    # softmax + CE, sigmoid + BCE: the loss from the logits, exactly as fit computes it
+    # (docs/keras.md: Keras computes both from the clipped probabilities)
+    last = model.layers[-1]
+    fused = last.output_activation is not None and model.loss.fused(last.output_activation)
     for cb in callbacks:
         cb.on_test_begin()
     for batch, start in enumerate(range(0, x.shape[0], batch_size)):
@@ -22,7 +26,9 @@ def evaluate_prepared(model, x, y, batch_size, callbacks=()):
             cb.on_test_batch_begin(batch)
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
         yhat = model._forward(xb, ctx)
-        loss_sum += float(np.sum(model.loss.per_sample(yb, yhat), dtype=np.float64))
+        per_sample = (model.loss.fused_gradient(yb, last.h)[0] if fused
+                      else model.loss.per_sample(yb, yhat))
+        loss_sum += float(np.sum(per_sample, dtype=np.float64))
         for m in metrics:
             m.update(yb, yhat, checked=True)
         if callbacks:

@@ -395,3 +395,24 @@ def test_backup_and_restore_resumes_an_interrupted_fit_to_the_same_weights(tmp_p
                     full.get_weights() + full.optimizer.get_state()):
         np.testing.assert_array_equal(a, b)
     assert list((tmp_path / "backup").iterdir()) == []          # deleted when training ended
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["compiled", "layers"])
+@pytest.mark.parametrize("output, loss", [("softmax", "categorical_crossentropy"),
+                                          ("sigmoid", "binary_crossentropy")])
+def test_fit_and_evaluate_report_the_same_loss_on_the_same_data(output, loss, fast):
+    """fit computes the loss from the logits (docs/keras.md); evaluate does too, so the two
+    agree on the same weights and data, also where a probability is within 1e-7 of 0 or 1
+    (evaluate clipped there: about 16.1 against fit's exact value)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)) * 30                      # saturated outputs
+    y = np.eye(3)[rng.integers(0, 3, 16)]
+    model = refnn.Sequential([Dense(3, activation=output, input_shape=(3,))], seed=0,
+                             dtype="float64")
+    model.compile(loss, optimizer=refnn.optimizers.SGD(learning_rate=1e-300))
+    model.use_fast_path = fast
+    reported = model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    clipped = refnn.losses.get(loss)(y, model.predict(x))    # from clipped probabilities
+    assert abs(clipped - reported.history["loss"][0]) > 0.5
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(reported.history["loss"][0],
+                                                            rel=1e-12)
