@@ -288,14 +288,17 @@ def fashion():
 
 
 def test_the_lectures_fashion_mnist_example_reaches_0_83(fashion):
+    """The lecture's Keras model, 3 epochs: at least 0.83 mean test accuracy over seeds 0, 1."""
     (x_train, y_train), (x_test, y_test) = fashion
-    model = Sequential([Flatten(input_shape=(28, 28)),
-                        Dense(128, activation="sigmoid"),
-                        Dense(10, activation="softmax")], seed=0)
-    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["acc"])
-    model.fit(x_train, to_categorical(y_train), batch_size=200, epochs=3, verbose=0)
-    score = model.evaluate(x_test, to_categorical(y_test), verbose=0)
-    assert score[1] >= 0.83, score
+    scores = []
+    for seed in (0, 1):
+        model = Sequential([Flatten(input_shape=(28, 28)),
+                            Dense(128, activation="sigmoid"),
+                            Dense(10, activation="softmax")], seed=seed)
+        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["acc"])
+        model.fit(x_train, to_categorical(y_train), batch_size=200, epochs=3, verbose=0)
+        scores.append(model.evaluate(x_test, to_categorical(y_test), verbose=0)[1])
+    assert np.mean(scores) >= 0.83, scores
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adagrad", "rmsprop", "adam",
