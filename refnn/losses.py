@@ -36,7 +36,7 @@ import inspect
 import numpy as np
 
 from . import activations, kernels
-from ._validate import as_array, as_dtype, choice, positive_number
+from ._validate import as_array, as_dtype, choice, flag, positive_number
 
 __all__ = ["Loss", "MeanSquaredError", "Huber", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "get", "deserialize",
@@ -177,10 +177,15 @@ class Loss:
         return y
 
     def _prepare(self, y, yhat, yhat_name="yhat"):
-        """(y, yhat) as float64, checked; and the dtype of yhat."""
+        """(y, yhat) as float64, checked (y label-smoothed where the loss says so); and the
+        dtype of yhat."""
         yhat = as_array(yhat_name, yhat, ndim=2)
-        y = self.targets(y, yhat.shape, np.float64)
+        y = self.smooth(self.targets(y, yhat.shape, np.float64))
         return y, yhat.astype(np.float64, copy=False), yhat.dtype
+
+    def smooth(self, Y):
+        """The targets the loss is computed with: Y itself (see _CrossEntropy)."""
+        return Y
 
     # --- values and gradients ---------------------------------------------------------
 
@@ -286,7 +291,47 @@ class Huber(Loss):
         return [np.abs(yhat - y) <= self.delta]
 
 
-class BinaryCrossentropy(Loss):
+class _CrossEntropy(Loss):
+    """Keras 3's options of the cross-entropies:
+
+    from_logits      the model's outputs are the logits h (a linear output layer): the loss
+                     applies the activation itself, exactly, from h (the fused formulas
+                     below); fit takes the layer-by-layer step
+    label_smoothing  s in [0, 1]: the loss is computed with targets y (1 - s) + s c, c = 1/2
+                     for binary, 1/k for categorical cross-entropy (metrics see y itself)
+    """
+    _config_keys = ("from_logits", "label_smoothing")
+    smoothing_centre = None            # k -> c
+
+    def __init__(self, from_logits=False, label_smoothing=0.0):
+        self.from_logits = flag("from_logits", from_logits)
+        self.label_smoothing = positive_number("label_smoothing", label_smoothing,
+                                               allow_zero=True)
+        if self.label_smoothing > 1:
+            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+
+    def smooth(self, Y):
+        s = self.label_smoothing
+        return Y if not s else Y * (1 - s) + s * self.smoothing_centre(Y.shape[1])
+
+    def fused(self, activation):
+        return activation == ("linear" if self.from_logits else self.fused_activation)
+
+    def compiled_kind(self, activation):
+        return None if self.from_logits else super().compiled_kind(activation)
+
+    def per_sample(self, y, yhat):
+        if self.from_logits:
+            return self.fused_gradient(y, as_array("yhat", yhat, ndim=2, allow_int=False))[0]
+        return super().per_sample(y, yhat)
+
+    def gradient(self, y, yhat):
+        if self.from_logits:
+            return self.fused_gradient(y, as_array("yhat", yhat, ndim=2, allow_int=False))[1]
+        return super().gradient(y, yhat)
+
+
+class BinaryCrossentropy(_CrossEntropy):
     """l_i = 1/k sum_k -y log p - (1 - y) log(1 - p),  p = clip(yhat, 1e-7, 1 - 1e-7);
     dL/dyhat = (p - y) / (p (1 - p)) / (k n) where the clip is inactive, else 0.
 
@@ -297,6 +342,7 @@ class BinaryCrossentropy(Loss):
     fused_activation = "sigmoid"
     compiled_step = "sigmoid_binary_crossentropy"
     unit_interval = True
+    smoothing_centre = staticmethod(lambda k: 0.5)
 
     def _per_sample(self, y, yhat, dtype=np.float64):
         lo, hi = _clip_bounds(dtype)
@@ -313,13 +359,13 @@ class BinaryCrossentropy(Loss):
 
     def fused_gradient(self, y, h):
         h = as_array("h", h, ndim=2, allow_int=False)
-        y = self.targets(y, h.shape, h.dtype)
+        y = self.smooth(self.targets(y, h.shape, h.dtype))
         n, k = h.shape
         loss, epsilon = kernels.sigmoid_binary_crossentropy(h, y)   # sum over k; sigmoid(h) - y
         return loss.astype(np.float64) / k, epsilon / (n * k)
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_CrossEntropy):
     """l_i = -sum_k y_k log p_k,  p = clip(q, 1e-7, 1 - 1e-7),  q = yhat / sum_k yhat_k;
     with m_k = [the clip is inactive at q_k] and S = sum_k yhat_k:
     dL/dyhat_j = (-m_j y_j / q_j + sum_k m_k y_k) / (S n)
@@ -333,6 +379,7 @@ class CategoricalCrossentropy(Loss):
     fused_activation = "softmax"
     compiled_step = "softmax_crossentropy"
     unit_interval = True
+    smoothing_centre = staticmethod(lambda k: 1.0 / k)
 
     def _one_hot(self, y, k):
         return y                                   # dense targets are one-hot (or soft) already
@@ -368,7 +415,8 @@ class CategoricalCrossentropy(Loss):
         h = as_array("h", h, ndim=2, allow_int=False)
         y = self.targets(y, h.shape, h.dtype)
         n, k = h.shape
-        loss, epsilon = kernels.softmax_crossentropy(h, self._one_hot(y, k))   # softmax(h) - y
+        Y = self.smooth(self._one_hot(y, k))
+        loss, epsilon = kernels.softmax_crossentropy(h, Y)          # softmax(h) - y
         return loss.astype(np.float64), epsilon / n
 
 
@@ -381,6 +429,10 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     unit_interval = False
     sparse = True
     compiled_step = "softmax_crossentropy"     # with the class indices made one-hot
+    _config_keys = ("from_logits",)
+
+    def __init__(self, from_logits=False):     # as Keras 3: no label smoothing here
+        super().__init__(from_logits=from_logits)
 
     def _one_hot(self, y, k):
         return _one_hot(y, k)
@@ -443,29 +495,6 @@ def deserialize(config):
     return cls.from_config({**config, "name": cls.name})
 
 
-def mean_squared_error(y_true, y_pred):
-    """Per-sample mean squared error, (n,) (keras.losses.mean_squared_error)."""
-    return MeanSquaredError().per_sample(y_true, y_pred)
-
-
-def huber(y_true, y_pred, delta=1.0):
-    """Per-sample Huber loss, (n,) (keras.losses.huber)."""
-    return Huber(delta).per_sample(y_true, y_pred)
-
-
-def binary_crossentropy(y_true, y_pred):
-    """Per-sample binary cross-entropy from probabilities, (n,)
-    (keras.losses.binary_crossentropy)."""
-    return BinaryCrossentropy().per_sample(y_true, y_pred)
-
-
-def categorical_crossentropy(y_true, y_pred):
-    """Per-sample categorical cross-entropy from probabilities, (n,)
-    (keras.losses.categorical_crossentropy)."""
-    return CategoricalCrossentropy().per_sample(y_true, y_pred)
-
-
-def sparse_categorical_crossentropy(y_true, y_pred):
-    """Per-sample categorical cross-entropy with class indices y_true, (n,)
-    (keras.losses.sparse_categorical_crossentropy)."""
-    return SparseCategoricalCrossentropy().per_sample(y_true, y_pred)
+# Keras's function forms, in their own module (it imports the classes from here)
+from .loss_functions import (binary_crossentropy, categorical_crossentropy,  # noqa: E402,F401
+                             huber, mean_squared_error, sparse_categorical_crossentropy)

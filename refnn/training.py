@@ -99,6 +99,7 @@ class CompiledStep:
         if model.loss.sparse:                                 # class indices -> one-hot
             Y = np.zeros((n, model.output_shape[-1]), model.dtype)
             Y[np.arange(n), y.astype(np.intp)] = 1
+        Y = np.ascontiguousarray(model.loss.smooth(Y), dtype=model.dtype)   # label smoothing
         weights = [w for l in layers for w in (l.W, l.b)]
         return cls(weights, X, Y, acts, kind, min(batch_size, n), model.optimizer,
                    check_rows=True)

@@ -416,3 +416,90 @@ def test_fit_and_evaluate_report_the_same_loss_on_the_same_data(output, loss, fa
     assert abs(clipped - reported.history["loss"][0]) > 0.5
     assert model.evaluate(x, y, verbose=0) == pytest.approx(reported.history["loss"][0],
                                                             rel=1e-12)
+
+
+# --------------------------------------------------------------------------- loss options
+from refnn import losses as L  # noqa: E402
+
+
+@pytest.mark.parametrize("loss, y, h, expected", [
+    # keras/src/losses/losses_test.py, BinaryCrossentropyTest.test_unweighted (with logits)
+    (L.BinaryCrossentropy(from_logits=True), [[1, 0, 1], [0, 1, 1]],
+     [[10.0, -10.0, 10.0], [10.0, 10.0, -10.0]], 3.3333),
+    # ... test_label_smoothing: (10 + 5 ls) / 3
+    (L.BinaryCrossentropy(from_logits=True, label_smoothing=0.1), [[1, 0, 1]],
+     [[10.0, -10.0, -10.0]], (10.0 + 5.0 * 0.1) / 3.0),
+    # CategoricalCrossentropyTest.test_unweighted (with logits) and test_label_smoothing
+    (L.CategoricalCrossentropy(from_logits=True), np.eye(3),
+     [[8.0, 1.0, 1.0], [0.0, 9.0, 1.0], [2.0, 3.0, 5.0]], 0.0573),
+    (L.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1), [[1, 0, 0]],
+     [[100.0, -100.0, -100.0]], 400.0 * 0.1 / 3.0),
+    # SparseCategoricalCrossentropyTest.test_unweighted (with logits)
+    (L.SparseCategoricalCrossentropy(from_logits=True), [0, 1, 2],
+     [[8.0, 1.0, 1.0], [0.0, 9.0, 1.0], [2.0, 3.0, 5.0]], 0.0573),
+])
+def test_from_logits_and_label_smoothing_give_keras_3s_numbers(loss, y, h, expected):
+    assert loss(y, np.array(h)) == pytest.approx(expected, abs=1e-4)
+
+
+def test_label_smoothing_from_probabilities_and_its_config():
+    """Keras: y (1 - s) + s/2 (binary), y (1 - s) + s/k (categorical), then the usual loss."""
+    y, p = np.array([[1.0, 0.0, 0.0]]), np.array([[0.7, 0.2, 0.1]])
+    smooth = L.CategoricalCrossentropy(label_smoothing=0.3)
+    target = y * 0.7 + 0.1
+    assert smooth(y, p) == pytest.approx(float(-(target * np.log(p)).sum()), rel=1e-12)
+    b = L.BinaryCrossentropy(label_smoothing=0.2)
+    t = y * 0.8 + 0.1
+    assert b(y, p) == pytest.approx(float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean()),
+                                    rel=1e-12)
+    assert L.get(smooth.get_config()) == smooth
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\], got 1.5"):
+        L.CategoricalCrossentropy(label_smoothing=1.5)
+    with pytest.raises(TypeError):
+        L.SparseCategoricalCrossentropy(label_smoothing=0.1)    # not in Keras 3 either
+
+
+@pytest.mark.parametrize("loss, output, k", [
+    (L.CategoricalCrossentropy(label_smoothing=0.2), "softmax", 3),
+    (L.BinaryCrossentropy(label_smoothing=0.2), "sigmoid", 2),
+    (L.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1), "linear", 3),
+    (L.BinaryCrossentropy(from_logits=True), "linear", 2),
+    (L.SparseCategoricalCrossentropy(from_logits=True), "linear", 3),
+])
+def test_gradcheck_passes_with_label_smoothing_and_from_logits(loss, output, k):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 3))
+    if loss.sparse:
+        y = rng.integers(0, k, 6)                               # class indices
+    elif isinstance(loss, L.CategoricalCrossentropy):
+        y = np.eye(k)[rng.integers(0, k, 6)]                    # one-hot
+    else:
+        y = (rng.random((6, k)) > 0.5) * 1.0                    # multi-label
+    model = refnn.Sequential([Dense(4, activation="tanh", input_shape=(3,)),
+                              Dense(k, activation=output)], seed=0, dtype="float64")
+    model.compile(loss, optimizer="sgd")
+    report = refnn.gradcheck(model, x, y)
+    assert report.ok, str(report)
+
+
+def test_label_smoothing_trains_on_the_compiled_step_as_on_the_layer_path():
+    """The smoothed targets go into the compiled step: equal to the layer path to 1e-12."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(20, 3)), np.eye(3)[rng.integers(0, 3, 20)]
+    models = []
+    for fast in (True, False):
+        model = refnn.Sequential([Dense(5, activation="tanh", input_shape=(3,)),
+                                  Dense(3, activation="softmax")], seed=0, dtype="float64")
+        model.compile(L.CategoricalCrossentropy(label_smoothing=0.2), optimizer="adam")
+        model.use_fast_path = fast
+        models.append((model, model.fit(x, y, epochs=3, batch_size=4, verbose=0)))
+    (fast, h_fast), (slow, h_slow) = models
+    assert fast._fast_plan() is not None and slow._fast_plan() is None
+    np.testing.assert_allclose(h_fast.history["loss"], h_slow.history["loss"], rtol=1e-12)
+    for a, b in zip(fast.get_weights(), slow.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    plain = refnn.Sequential([Dense(5, activation="tanh", input_shape=(3,)),
+                              Dense(3, activation="softmax")], seed=0, dtype="float64")
+    plain.compile("categorical_crossentropy", optimizer="adam")
+    plain.fit(x, y, epochs=3, batch_size=4, verbose=0)
+    assert not np.allclose(plain.get_weights()[0], fast.get_weights()[0])   # it does change
