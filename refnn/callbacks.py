@@ -82,6 +82,17 @@ class Callback:
         pass
 
 
+def monitored(callback, logs):
+    """logs[callback.monitor]; or, when fit does not report it, None and a warning (as Keras:
+    training carries on)."""
+    current = (logs or {}).get(callback.monitor)
+    if current is None:
+        warnings.warn(f"{type(callback).__name__} monitors {callback.monitor!r}, which fit "
+                      f"does not report; available: {', '.join(sorted(logs or {}))}",
+                      RuntimeWarning, stacklevel=3)
+    return current
+
+
 def callback_list(callbacks, model=None):
     """callbacks (a Callback, a list of them or None) checked, as a list, each given the
     model."""
@@ -158,13 +169,8 @@ class EarlyStopping(Callback):
         self.best_epoch = 0
 
     def on_epoch_end(self, epoch, logs=None):
-        current = (logs or {}).get(self.monitor)
-        if current is None:                     # as Keras: say so, and carry on training
-            warnings.warn(f"EarlyStopping monitors {self.monitor!r}, which fit does not report; "
-                          f"available: {', '.join(sorted(logs or {}))}", RuntimeWarning,
-                          stacklevel=2)
-            return
-        if epoch < self.start_from_epoch:
+        current = monitored(self, logs)
+        if current is None or epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:
             self.best_weights, self.best_epoch = self.model.get_weights(), epoch

@@ -5,12 +5,11 @@ import csv
 import json
 import math
 import os
-import warnings
 
 import numpy as np
 
 from ._validate import choice, positive_int, positive_number
-from .callbacks import Callback
+from .callbacks import Callback, monitored
 
 
 def _direction(mode, monitor):
@@ -90,11 +89,8 @@ class ReduceLROnPlateau(Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         logs["learning_rate"] = _learning_rate(self.model)
-        current = logs.get(self.monitor)
+        current = monitored(self, logs)
         if current is None:
-            warnings.warn(f"ReduceLROnPlateau monitors {self.monitor!r}, which fit does not "
-                          f"report; available: {', '.join(sorted(logs))}", RuntimeWarning,
-                          stacklevel=2)
             return
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
@@ -187,11 +183,8 @@ class ModelCheckpoint(Callback):
     def _save(self, epoch, logs):
         path = self.filepath.format(epoch=epoch + 1, **logs)
         if self.save_best_only:
-            current = logs.get(self.monitor)
+            current = monitored(self, logs)
             if current is None:
-                warnings.warn(f"ModelCheckpoint monitors {self.monitor!r}, which fit does not "
-                              f"report; available: {', '.join(sorted(logs))}", RuntimeWarning,
-                              stacklevel=2)
                 return
             better = current < self.best if self.mode == "min" else current > self.best
             if not better:

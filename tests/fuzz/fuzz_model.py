@@ -1,6 +1,7 @@
-"""Fuzzing the model API: random calls of fit, evaluate, predict, loss_and_gradients,
-set_weights, train_on... with random shapes, dtypes, values (NaN, infinity, 1e300), layouts and
-arguments, on models of each training path. A refused call raises ValueError or TypeError with
+"""Fuzzing the model API: random calls of fit, evaluate, predict, loss_and_gradients and
+set_weights with random shapes, dtypes, values (NaN, infinity, 1e300), layouts and arguments,
+on models of each training path (a compiled Dense stack; dropout and batch normalisation on
+the layer-by-layer path; Flatten). A refused call raises ValueError or TypeError with
 a message and leaves the weights, the optimizer's state and the generators as they were (a fit
 that diverged keeps the state after its last good batch); after any call every weight is
 finite. Run in a child process by tests/test_fuzz.py."""
