@@ -503,3 +503,73 @@ def test_label_smoothing_trains_on_the_compiled_step_as_on_the_layer_path():
     plain.compile("categorical_crossentropy", optimizer="adam")
     plain.fit(x, y, epochs=3, batch_size=4, verbose=0)
     assert not np.allclose(plain.get_weights()[0], fast.get_weights()[0])   # it does change
+
+
+# --------------------------------------------------------------------------- schedules
+from refnn.optimizers import schedules as S  # noqa: E402
+
+
+@pytest.mark.parametrize("schedule, step, expected", [
+    # keras/src/optimizers/schedules/learning_rate_schedule_test.py
+    (S.ExponentialDecay(0.1, 3, 0.5), 5, 0.1 * 0.5 ** (5 / 3)),
+    (S.ExponentialDecay(0.1, 3, 0.5, staircase=True), 5, 0.1 * 0.5 ** 1),
+    (S.PiecewiseConstantDecay([100, 110, 120], [1.0, 0.1, 0.01, 0.001]), 0, 1.0),
+    (S.PiecewiseConstantDecay([100, 110, 120], [1.0, 0.1, 0.01, 0.001]), 100, 1.0),
+    (S.PiecewiseConstantDecay([100, 110, 120], [1.0, 0.1, 0.01, 0.001]), 105, 0.1),
+    (S.PiecewiseConstantDecay([100, 110, 120], [1.0, 0.1, 0.01, 0.001]), 110, 0.1),
+    (S.PiecewiseConstantDecay([100, 110, 120], [1.0, 0.1, 0.01, 0.001]), 120, 0.01),
+    (S.PiecewiseConstantDecay([100, 110, 120], [1.0, 0.1, 0.01, 0.001]), 999, 0.001),
+    (S.PolynomialDecay(0.05, 10, end_learning_rate=0.0), 5, 0.05 * 0.5),     # halfway
+    (S.PolynomialDecay(0.05, 10, end_learning_rate=0.001), 20, 0.001),       # past the end
+    (S.PolynomialDecay(0.05, 10, end_learning_rate=0.001, cycle=True), 15,   # second cycle
+     (0.05 - 0.001) * (1 - 15 / 20) + 0.001),
+    (S.InverseTimeDecay(0.1, 10, 0.5), 3, 0.1 / (1 + 0.5 * 3 / 10)),
+    (S.InverseTimeDecay(0.1, 10, 0.5, staircase=True), 13, 0.1 / (1 + 0.5 * 1)),
+    (S.CosineDecay(0.1, 100, alpha=0.1), 30,
+     0.1 * ((1 - 0.1) * 0.5 * (1 + math.cos(math.pi * 30 / 100)) + 0.1)),
+    (S.CosineDecay(0.0, 100, warmup_target=0.1, warmup_steps=10), 5, 0.05),   # warm-up
+    (S.CosineDecay(0.0, 100, warmup_target=0.1, warmup_steps=10), 60,
+     0.1 * 0.5 * (1 + math.cos(math.pi * 50 / 100))),
+])
+def test_learning_rate_schedules_follow_keras_3s_formulas(schedule, step, expected):
+    assert schedule(step) == pytest.approx(expected, rel=1e-12)
+    assert S.deserialize(S.serialize(schedule))(step) == schedule(step)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["compiled", "layers"])
+def test_a_schedule_drives_the_rate_of_every_step_on_both_paths(fast, tmp_path):
+    """Keras: the rate of a step is schedule(iterations before it). The same training with
+    the rate set by hand before each batch gives the same weights bit for bit; the compiled
+    step runs it (equal to the layer path to 1e-12, float64); save and load keep it."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(24, 3)), np.eye(2)[rng.integers(0, 2, 24)]
+    schedule = S.ExponentialDecay(0.05, 2, 0.5)
+
+    def make(rate):
+        model = refnn.Sequential([Dense(4, activation="tanh", input_shape=(3,)),
+                                  Dense(2, activation="softmax")], seed=0, dtype="float64")
+        model.compile("categorical_crossentropy", refnn.optimizers.Adam(learning_rate=rate))
+        model.use_fast_path = fast
+        return model
+
+    scheduled = make(schedule)
+    assert (scheduled._fast_plan() is not None) == fast
+    scheduled.fit(x, y, epochs=2, batch_size=6, verbose=0)
+
+    class ByHand(Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.model.optimizer.learning_rate = schedule(self.model.optimizer.iterations)
+
+    by_hand = make(0.05)
+    by_hand.fit(x, y, epochs=2, batch_size=6, verbose=0, callbacks=[ByHand()])
+    for a, b in zip(scheduled.get_weights(), by_hand.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert scheduled.optimizer.learning_rate == schedule(8)
+    with pytest.raises(TypeError, match="not settable"):
+        scheduled.optimizer.learning_rate = 0.1
+    config = scheduled.optimizer.get_config()
+    assert config["learning_rate"] == {"class_name": "ExponentialDecay", "config": {
+        "initial_learning_rate": 0.05, "decay_steps": 2, "decay_rate": 0.5, "staircase": False}}
+    assert refnn.optimizers.Adam.from_config(config).learning_rate == 0.05   # iterations 0
+    scheduled.save(tmp_path / "m.npz")
+    assert refnn.load_model(tmp_path / "m.npz").optimizer.learning_rate == schedule(8)

@@ -18,6 +18,7 @@ import inspect
 import numpy as np
 
 from .. import kernels
+from . import schedules
 from .._validate import FLOAT_DTYPES, TrainingDivergedError, as_array, positive_number
 
 
@@ -51,8 +52,12 @@ class _Configurable:
         return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
 
     def get_config(self):
-        """The constructor's arguments (plus "name"), JSON-able."""
-        return {"name": self.name, **{k: getattr(self, k) for k in self._config_keys()}}
+        """The constructor's arguments (plus "name"), JSON-able (a schedule in Keras's form)."""
+        config = {"name": self.name, **{k: getattr(self, k) for k in self._config_keys()}}
+        rate = getattr(self, "_learning_rate", None)
+        if isinstance(rate, schedules.LearningRateSchedule):
+            config["learning_rate"] = schedules.serialize(rate)
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -68,6 +73,8 @@ class _Configurable:
         if unknown:
             raise ValueError(f"unknown {cls.__name__} config keys {unknown}; "
                              f"valid: {', '.join(valid)}")
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)
 
     def __repr__(self):
@@ -111,15 +118,25 @@ class Optimizer(_Configurable):
 
     @property
     def learning_rate(self):
-        """eta, the learning rate: a finite number > 0 (may be changed between steps)."""
+        """eta, the learning rate of the next step: a finite number > 0 (may be changed
+        between steps), or a schedule's value for the steps taken so far (iterations)."""
         try:
-            return self._learning_rate
+            rate = self._learning_rate
         except AttributeError:
             raise AttributeError(f"{type(self).__name__} has no learning_rate") from None
+        if isinstance(rate, schedules.LearningRateSchedule):
+            return positive_number("the schedule's learning_rate", rate(self.iterations))
+        return rate
 
     @learning_rate.setter
     def learning_rate(self, value):
-        self._learning_rate = positive_number("learning_rate", value)
+        if isinstance(getattr(self, "_learning_rate", None), schedules.LearningRateSchedule):
+            raise TypeError("this optimizer's learning rate is a schedule (refnn.optimizers."
+                            "schedules): it is not settable, as in Keras")
+        if isinstance(value, schedules.LearningRateSchedule):
+            self._learning_rate = value
+        else:
+            self._learning_rate = positive_number("learning_rate", value)
 
     # -------------------------------------------------------------- the declaration
     def _slot_initials(self):
