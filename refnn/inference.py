@@ -19,6 +19,7 @@ def evaluate_prepared(model, x, y, batch_size, callbacks=()):
     # (docs/keras.md: Keras computes both from the clipped probabilities)
     last = model.layers[-1]
     fused = last.output_activation is not None and model.loss.fused(last.output_activation)
+    penalty = model._penalty()                  # the regularizers', part of the loss (Keras)
     for cb in callbacks:
         cb.on_test_begin()
     for batch, start in enumerate(range(0, x.shape[0], batch_size)):
@@ -33,10 +34,10 @@ def evaluate_prepared(model, x, y, batch_size, callbacks=()):
             m.update(yb, yhat, checked=True)
         if callbacks:
             seen = min(start + batch_size, x.shape[0])
-            logs = dict(zip(names, [loss_sum / seen] + [m.result() for m in metrics]))
+            logs = dict(zip(names, [loss_sum / seen + penalty] + [m.result() for m in metrics]))
             for cb in callbacks:
                 cb.on_test_batch_end(batch, logs)
-    values = [loss_sum / x.shape[0]] + [m.result() for m in metrics]
+    values = [loss_sum / x.shape[0] + penalty] + [m.result() for m in metrics]
     for cb in callbacks:
         cb.on_test_end(dict(zip(names, values)))
     return values

@@ -346,6 +346,10 @@ class Sequential:
             g = layer.forward(g, ctx)
         return g
 
+    def _penalty(self):
+        """sum of the layers' regularization penalties, part of the loss (as Keras)."""
+        return sum(leaf.regularization() for leaf in self.leaf_layers())
+
     def _backward(self, y, yhat):
         """The per-sample losses and the gradients of the mean loss, in get_weights() order."""
         last = self.layers[-1]
@@ -380,7 +384,8 @@ class Sequential:
         with overflow_names("X"):
             yhat = self._forward(X, ctx)
             per_sample, grads = self._backward(Y, yhat)
-        return float(np.mean(per_sample, dtype=np.float64)), [np.array(g) for g in grads]
+        loss = float(np.mean(per_sample, dtype=np.float64)) + self._penalty()
+        return loss, [np.array(g) for g in grads]
 
     def kink_signature(self, X, Y):
         """Where the loss is not differentiable: relu's h > 0 in every layer, Huber's |r| <= delta.

@@ -51,7 +51,8 @@ def compiled_plan(model):
         return None
     layers = model.layers[1:] if isinstance(model.layers[0], Flatten) else model.layers
     if not layers or not all(type(l) is Dense and l.batch_norm is None and l.use_bias and
-                             l.kernel_mask is None for l in layers):
+                             l.kernel_mask is None and l.kernel_regularizer is None
+                             and l.bias_regularizer is None for l in layers):
         return None
     # a frozen layer: the layer-by-layer step (before the first build, the setting the build
     # will take)
@@ -148,7 +149,7 @@ class LayerStep:
             try:
                 yhat = model._forward(xb, ctx)
                 per_sample, grads = model._backward(yb, yhat)
-                loss = float(np.mean(per_sample, dtype=np.float64))
+                loss = float(np.mean(per_sample, dtype=np.float64)) + model._penalty()
                 if not math.isfinite(loss):
                     raise Diverged(f"the loss was {loss}", changed=True)
                 if model.optimizer._apply(
@@ -187,7 +188,8 @@ class FullBatch:
         yhat = model._forward(self.x, ctx)
         per_sample, grads = model._backward(self.y, yhat)
         flat = np.concatenate([np.ravel(g) for g, m in zip(grads, model._trainable_mask) if m])
-        return float(np.mean(per_sample, dtype=np.float64)), flat.astype(np.float64)
+        loss = float(np.mean(per_sample, dtype=np.float64)) + model._penalty()
+        return loss, flat.astype(np.float64)
 
     def step(self, idx):
         model = self.model

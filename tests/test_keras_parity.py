@@ -573,3 +573,39 @@ def test_a_schedule_drives_the_rate_of_every_step_on_both_paths(fast, tmp_path):
     assert refnn.optimizers.Adam.from_config(config).learning_rate == 0.05   # iterations 0
     scheduled.save(tmp_path / "m.npz")
     assert refnn.load_model(tmp_path / "m.npz").optimizer.learning_rate == schedule(8)
+
+
+# --------------------------------------------------------------------------- regularizers
+from refnn import regularizers as R  # noqa: E402
+
+
+def test_regularizers_follow_keras_3():
+    """keras/src/regularizers/regularizers.py: L1 l1 sum|w|, L2 l2 sum w^2 (no 1/2), defaults
+    0.01; by name "l1", "l2", "l1_l2" (defaults 0.0 for both in L1L2)."""
+    w = np.array([[1.0, -2.0], [0.5, 0.0]])
+    assert R.L1(0.1)(w) == pytest.approx(0.1 * 3.5, rel=1e-15)
+    assert R.L2(0.1)(w) == pytest.approx(0.1 * 5.25, rel=1e-15)
+    assert R.get("l2") == R.L2(0.01) and R.get("l1_l2") == R.L1L2(0.0, 0.0)
+    np.testing.assert_array_equal(R.L1L2(0.1, 0.2).gradient(w), 0.1 * np.sign(w) + 0.4 * w)
+
+
+def test_a_regularized_model_reports_the_penalty_and_gradcheck_covers_it(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 3)), np.eye(2)[rng.integers(0, 2, 8)]
+    model = refnn.Sequential([Dense(4, activation="tanh", input_shape=(3,),
+                                    kernel_regularizer=R.L2(0.05), bias_regularizer="l1"),
+                              Dense(2, activation="softmax", kernel_regularizer=R.L1(0.02))],
+                             seed=0, dtype="float64")
+    model.compile("categorical_crossentropy", optimizer="sgd")
+    assert model._fast_plan() is None                  # the layer-by-layer step
+    assert refnn.gradcheck(model, x, y, max_entries_per_tensor=None).ok
+    W1, b1, W2, _ = model.get_weights()
+    penalty = 0.05 * np.sum(W1 ** 2) + 0.01 * np.sum(np.abs(b1)) + 0.02 * np.sum(np.abs(W2))
+    plain = refnn.losses.CategoricalCrossentropy()(y, model.predict(x))
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(plain + penalty, rel=1e-9)
+    history = model.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    assert history.history["loss"][0] == pytest.approx(plain + penalty, rel=1e-9)
+    model.save(tmp_path / "m.npz")
+    loaded = refnn.load_model(tmp_path / "m.npz")
+    assert loaded.layers[0].kernel_regularizer == R.L2(0.05)
+    assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)

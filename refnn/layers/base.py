@@ -163,6 +163,10 @@ class Layer:
     def count_params(self):
         return int(sum(w.size for w in self.weights))
 
+    def regularization(self):
+        """The penalty this layer adds to the loss (refnn/regularizers.py); 0.0 here."""
+        return 0.0
+
     def get_weights(self):
         """Copies of this layer's weights (Keras's order: kernel, bias, ...)."""
         return [w.copy() for w in self.weights]

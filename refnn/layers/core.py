@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .. import activations, kernels
+from .. import activations, kernels, regularizers
 from .._validate import choice, positive_int
 from .._validate import rate as rate_check
 from .base import INITIALIZERS, Layer
@@ -66,8 +66,11 @@ class Dense(Layer):
     """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", batch_norm=False, **kwargs):
+                 bias_initializer="zeros", batch_norm=False, kernel_regularizer=None,
+                 bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)    # refnn/regularizers.py
+        self.bias_regularizer = regularizers.get(bias_regularizer)
         self.units = positive_int("units", units)
         self.activation = _activation_name(activation)
         if not isinstance(use_bias, bool):
@@ -150,10 +153,23 @@ class Dense(Layer):
             epsilon = self.batch_norm.backward(epsilon)
             bn_grads = self.batch_norm.grads
         dW, db, dg_prev = kernels.dense_backward(self.g_prev, self.W, epsilon)
+        if self.kernel_regularizer is not None:         # d/dW of the penalty added to the loss
+            dW += self.kernel_regularizer.gradient(self.W)
+        if self.bias_regularizer is not None and self.use_bias:
+            db += self.bias_regularizer.gradient(self.b)
         if self.kernel_mask is not None:
             dW *= self.kernel_mask        # a pruned weight gets no gradient: it stays 0
         self.grads = ([dW, db] if self.use_bias else [dW]) + bn_grads
         return dg_prev
+
+    def regularization(self):
+        """The penalties of this layer's regularizers (0.0 without any), added to the loss."""
+        total = 0.0
+        if self.kernel_regularizer is not None:
+            total += self.kernel_regularizer(self.W)
+        if self.bias_regularizer is not None and self.use_bias:
+            total += self.bias_regularizer(self.b)
+        return total
 
     def set_kernel_mask(self, mask):
         """Prune: W_ij = 0 and kept at 0 through training wherever mask_ij is False.
@@ -179,7 +195,9 @@ class Dense(Layer):
         return {**super().get_config(), "units": self.units, "activation": self.activation,
                 "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
                 "bias_initializer": self.bias_initializer,
-                "batch_norm": self.batch_norm is not None}
+                "batch_norm": self.batch_norm is not None,
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
 
     def __repr__(self):
         return f"Dense({self.units}, activation={self.activation!r})"

@@ -1,0 +1,87 @@
+"""Weight regularizers, Keras 3's (keras/src/regularizers/): a penalty on a weight array that
+is added to the loss, and its gradient to the array's gradient.
+
+    L1(l1=0.01)            penalty l1 sum |w|          gradient l1 sign(w)
+    L2(l2=0.01)            penalty l2 sum w^2          gradient 2 l2 w
+    L1L2(l1=0.0, l2=0.0)   both
+
+Dense(kernel_regularizer=..., bias_regularizer=...) takes one, or its name ("l1", "l2",
+"l1_l2", with Keras's defaults). As in Keras, the penalties are part of the loss fit reports
+and evaluate returns (of frozen layers too, which then get no update); a model with a
+regularizer trains on the layer-by-layer step.
+"""
+import numpy as np
+
+from ._validate import choice, positive_number
+
+
+class Regularizer:
+    """penalty(w) -> float; gradient(w) -> array of w's shape and dtype."""
+
+    def __call__(self, w):
+        return self.penalty(w)
+
+    def get_config(self):
+        return {k: getattr(self, k) for k in self._keys}
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash((type(self), tuple(self.get_config().items())))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class L1L2(Regularizer):
+    _keys = ("l1", "l2")
+
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1 = positive_number("l1", l1, allow_zero=True)
+        self.l2 = positive_number("l2", l2, allow_zero=True)
+
+    def penalty(self, w):
+        w = w.astype(np.float64, copy=False)
+        return float(self.l1 * np.sum(np.abs(w)) + self.l2 * np.sum(w * w))
+
+    def gradient(self, w):
+        return (self.l1 * np.sign(w) + (2 * self.l2) * w).astype(w.dtype, copy=False)
+
+
+class L1(L1L2):
+    _keys = ("l1",)
+
+    def __init__(self, l1=0.01):
+        super().__init__(l1=l1)
+
+
+class L2(L1L2):
+    _keys = ("l2",)
+
+    def __init__(self, l2=0.01):
+        super().__init__(l2=l2)
+
+
+REGULARIZERS = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}
+
+
+def get(identifier):
+    """None, a Regularizer, its name ("l1", "l2", "l1_l2") or a serialize() dict."""
+    if identifier is None or isinstance(identifier, Regularizer):
+        return identifier
+    if isinstance(identifier, dict):
+        name = choice("regularizer", identifier.get("class_name"), REGULARIZERS)
+        return REGULARIZERS[name](**identifier.get("config", {}))
+    if isinstance(identifier, str):
+        return REGULARIZERS[choice("regularizer", identifier, REGULARIZERS)]()
+    raise TypeError(f"a regularizer must be None, a name such as 'l2' or a "
+                    f"refnn.regularizers.Regularizer, got {identifier!r}")
+
+
+def serialize(regularizer):
+    """Keras's form, {"class_name": ..., "config": ...}; None stays None."""
+    if regularizer is None:
+        return None
+    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
