@@ -94,7 +94,7 @@ def test_every_subcommand_has_help_with_examples(command, capsys):
     (["demo", "moons"], "invalid choice: 'moons'"),
     (["demo", "--layers", "32,x"], "--layers"),
     (["train", "--epochs", "0"], "--epochs"),
-    (["train", "--optimizer", "adamw"], "invalid choice: 'adamw'"),
+    (["train", "--optimizer", "adadelta"], "invalid choice: 'adadelta'"),
     (["gradcheck", "--dropout", "1.5"], "--dropout"),
     (["trace", "--eta", "-1"], "--eta"),
     (["bench", "--threads", "0"], "--threads"),

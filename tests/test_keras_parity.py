@@ -609,3 +609,52 @@ def test_a_regularized_model_reports_the_penalty_and_gradcheck_covers_it(tmp_pat
     loaded = refnn.load_model(tmp_path / "m.npz")
     assert loaded.layers[0].kernel_regularizer == R.L2(0.05)
     assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
+
+
+# --------------------------------------------------------------------------- clipping, decay
+def test_gradient_clipping_as_keras_3():
+    """keras/src/optimizers/optimizer_test.py: clipnorm=1 on [100, 100] -> [0.707, 0.707];
+    clipvalue=1 -> [1, 1]; global_clipnorm scales all gradients by one factor."""
+    g = [np.array([100.0, 100.0])]
+    np.testing.assert_allclose(refnn.optimizers.SGD(clipnorm=1)._clip(g)[0],
+                               [2 ** 0.5 / 2, 2 ** 0.5 / 2], rtol=1e-12)
+    np.testing.assert_array_equal(refnn.optimizers.SGD(clipvalue=1)._clip(g)[0], [1.0, 1.0])
+    two = [np.array([3.0]), np.array([4.0])]                       # global norm 5
+    clipped = refnn.optimizers.SGD(global_clipnorm=1)._clip(two)
+    np.testing.assert_allclose([clipped[0][0], clipped[1][0]], [0.6, 0.8], rtol=1e-12)
+    with pytest.raises(ValueError, match="only one of clipnorm, clipvalue and global_clipnorm"):
+        refnn.optimizers.Adam(clipnorm=1, clipvalue=1)
+
+
+def test_adamw_and_weight_decay_as_keras_3():
+    """keras/src/optimizers/adamw_test.py, test_single_step: AdamW(learning_rate=0.5) on
+    [1, 2, 3, 4] with gradients [0.1, 0.2, 0.3, 0.4] -> [0.498, 1.496, 2.494, 3.492]; SGD with
+    weight_decay: w <- w - w wd eta, then the step."""
+    w = np.array([1.0, 2.0, 3.0, 4.0])
+    refnn.optimizers.AdamW(learning_rate=0.5).apply([w], [np.array([0.1, 0.2, 0.3, 0.4])])
+    # Keras's test compares to 4 decimals (epsilon moves the 6th): so do we
+    np.testing.assert_allclose(w, [0.498, 1.496, 2.494, 3.492], atol=1e-4)
+    v = np.array([2.0])
+    refnn.optimizers.SGD(learning_rate=1.0, weight_decay=0.004).apply([v], [np.array([1.0])])
+    np.testing.assert_allclose(v, [2 - 2 * 0.004 - 1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("options", [dict(clipnorm=0.5), dict(clipvalue=0.01),
+                                     dict(global_clipnorm=0.3), dict(weight_decay=0.1)])
+def test_clipping_and_weight_decay_on_the_compiled_step_equal_the_layer_path(options):
+    """The compiled forward and backward with the clipped, decayed update in Python: equal to
+    the layer-by-layer path to 1e-12 in float64, and different from no option."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(24, 3)) * 3, np.eye(2)[rng.integers(0, 2, 24)]
+    results = []
+    for fast, opts in ((True, options), (False, options), (True, {})):
+        model = refnn.Sequential([Dense(4, activation="tanh", input_shape=(3,)),
+                                  Dense(2, activation="softmax")], seed=0, dtype="float64")
+        model.compile("categorical_crossentropy",
+                      refnn.optimizers.Adam(learning_rate=0.05, **opts))
+        model.use_fast_path = fast
+        model.fit(x, y, epochs=2, batch_size=6, verbose=0)
+        results.append(model.get_weights())
+    for a, b in zip(results[0], results[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert not np.allclose(results[0][0], results[2][0])

@@ -353,12 +353,18 @@ KERAS_DEFAULTS = {
              "amsgrad": False},
     "nadam": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
     "adamax": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+    "adamw": {"learning_rate": 0.001, "weight_decay": 0.004, "beta_1": 0.9, "beta_2": 0.999,
+              "epsilon": 1e-7, "amsgrad": False},
 }
+# every optimizer's (Keras 3's BaseOptimizer): no weight decay, no clipping
+BASE_DEFAULTS = {"weight_decay": None, "clipnorm": None, "clipvalue": None,
+                 "global_clipnorm": None}
 
 
 @pytest.mark.parametrize("name", sorted(KERAS_DEFAULTS))
 def test_defaults_are_keras_defaults(name):
-    assert optimizers.get(name).get_config() == {"name": name, **KERAS_DEFAULTS[name]}
+    assert optimizers.get(name).get_config() == {"name": name, **BASE_DEFAULTS,
+                                                 **KERAS_DEFAULTS[name]}
 
 
 def test_lbfgs_defaults_are_scipys():
@@ -392,8 +398,8 @@ def test_get_resolves_names_class_names_configs_and_instances():
 
 
 @pytest.mark.parametrize("ident, error, match", [
-    ("adamw", ValueError, "unknown optimizer 'adamw'; valid: adagrad, adam, adamax, lbfgs, "
-                         "nadam, rmsprop, sgd"),
+    ("adadelta", ValueError, "unknown optimizer 'adadelta'; valid: adagrad, adam, adamax, "
+                            "adamw, lbfgs, nadam, rmsprop, sgd"),
     (3, TypeError, "optimizer must be a name"),
     (None, TypeError, "optimizer must be a name"),
     ({"learning_rate": 0.1}, ValueError, "key 'name'"),

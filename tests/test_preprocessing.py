@@ -155,5 +155,5 @@ def test_make_optimizer_by_name():
     assert isinstance(sgd, SGD) and sgd.learning_rate == 0.25
     with pytest.raises(ValueError, match="learning_rate does not apply to 'lbfgs'"):
         make_optimizer("lbfgs", 0.1)
-    with pytest.raises(ValueError, match="unknown optimizer 'adamw'"):
-        make_optimizer("adamw")
+    with pytest.raises(ValueError, match="unknown optimizer 'adadelta'"):
+        make_optimizer("adadelta")

@@ -46,8 +46,9 @@ class SGD(Optimizer):
     name = "sgd"
     rule = RULES["sgd"]
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
-        super().__init__()
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None):
+        super().__init__(weight_decay, clipnorm, clipvalue, global_clipnorm)
         self.learning_rate = learning_rate
         self.momentum = fraction("momentum", momentum)
         self.nesterov = flag("nesterov", nesterov)
@@ -77,8 +78,9 @@ class Adagrad(Optimizer):
     rule = RULES["adagrad"]
     _nonnegative = ("accumulator",)
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
-        super().__init__()
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None):
+        super().__init__(weight_decay, clipnorm, clipvalue, global_clipnorm)
         self.learning_rate = learning_rate
         self.initial_accumulator_value = positive_number(
             "initial_accumulator_value", initial_accumulator_value, allow_zero=True)
@@ -113,8 +115,9 @@ class RMSprop(Optimizer):
     _nonnegative = ("velocity",)
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
-                 centered=False):
-        super().__init__()
+                 centered=False, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
+        super().__init__(weight_decay, clipnorm, clipvalue, global_clipnorm)
         self.learning_rate = learning_rate
         self.rho = fraction("rho", rho)
         self.momentum = fraction("momentum", momentum)
@@ -158,8 +161,9 @@ class Adam(Optimizer):
     _nonnegative = ("velocity", "velocity_hat")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False):
-        super().__init__()
+                 amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
+        super().__init__(weight_decay, clipnorm, clipvalue, global_clipnorm)
         self.learning_rate = learning_rate
         self.beta_1 = fraction("beta_1", beta_1)
         self.beta_2 = fraction("beta_2", beta_2)
@@ -201,8 +205,9 @@ class Nadam(Optimizer):
     rule = RULES["nadam"]
     _nonnegative = ("velocity",)
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-        super().__init__()
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None):
+        super().__init__(weight_decay, clipnorm, clipvalue, global_clipnorm)
         self.learning_rate = learning_rate
         self.beta_1 = fraction("beta_1", beta_1)
         self.beta_2 = fraction("beta_2", beta_2)
@@ -252,8 +257,9 @@ class Adamax(Optimizer):
     rule = RULES["adamax"]
     _nonnegative = ("norm",)
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-        super().__init__()
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None):
+        super().__init__(weight_decay, clipnorm, clipvalue, global_clipnorm)
         self.learning_rate = learning_rate
         self.beta_1 = fraction("beta_1", beta_1)
         self.beta_2 = fraction("beta_2", beta_2)
@@ -266,10 +272,24 @@ class Adamax(Optimizer):
 
 
 # ---------------------------------------------------------------- lookup
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Adagrad, RMSprop, Adam, Nadam, Adamax, LBFGS)}
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter), Keras 3's AdamW: before each
+    update w <- w - w weight_decay eta; weight_decay default 0.004."""
+
+    name = "adamw"
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-7, amsgrad=False, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay,
+                         clipnorm, clipvalue, global_clipnorm)
+
+
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Nadam, Adamax,
+                                        LBFGS)}
 _CLASS_NAMES = {cls.__name__: cls.name for cls in OPTIMIZERS.values()}
 
-__all__ = ["Optimizer", "FullBatchOptimizer", "SGD", "Adagrad", "RMSprop", "Adam", "Nadam",
+__all__ = ["Optimizer", "FullBatchOptimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Nadam",
            "Adamax", "LBFGS", "OPTIMIZERS", "get", "deserialize"]
 
 

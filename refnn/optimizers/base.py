@@ -111,10 +111,40 @@ class Optimizer(_Configurable):
     rule = None                  # the update rule (a refnn.update_rules.Rule)
     _nonnegative = ()            # slots that hold sums/averages of g^2 or |g|: never below 0
 
-    def __init__(self):
+    def __init__(self, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None):
         self.iterations = 0
         self._slots = {}         # slot name -> [one array per weight]   (Keras's slot names)
         self._specs = None       # [(shape, dtype) per weight] once built
+        # Keras 3's options of every optimizer (BaseOptimizer): at most one clipping
+        self.weight_decay, self.clipnorm, self.clipvalue, self.global_clipnorm = (
+            None if v is None else positive_number(name, v, allow_zero=name == "weight_decay")
+            for name, v in (("weight_decay", weight_decay), ("clipnorm", clipnorm),
+                            ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)))
+        if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("only one of clipnorm, clipvalue and global_clipnorm can be set, "
+                             "as in Keras")
+
+    def _clip(self, grads):
+        """Keras 3's clipping, before the update: clipvalue element-wise; clipnorm each array
+        to norm <= clipnorm (g clipnorm / max(|g|, clipnorm)); global_clipnorm all arrays
+        together to global norm <= global_clipnorm. Copies; the inputs stay as they are."""
+        if self.clipvalue is not None:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        if self.clipnorm is not None:
+            return [g * (self.clipnorm / max(float(np.linalg.norm(g)), self.clipnorm))
+                    for g in grads]
+        if self.global_clipnorm is not None:
+            norm = float(np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in grads)))
+            scale = self.global_clipnorm / max(norm, self.global_clipnorm)
+            return [g * g.dtype.type(scale) for g in grads]
+        return grads
+
+    def _decay(self, weights):
+        """Keras 3's decoupled weight decay, before the update: w <- w - w wd eta (every
+        weight, in its dtype)."""
+        if self.weight_decay:
+            for w in weights:
+                w -= w * w.dtype.type(self.weight_decay) * w.dtype.type(self.learning_rate)
 
     @property
     def learning_rate(self):
@@ -156,7 +186,11 @@ class Optimizer(_Configurable):
     def fused_rule(self):
         """(rule, slots) for the compiled step (kernels.DenseTrainer.set_update), which then runs
         the update itself; None makes the step call apply() instead (a subclass whose update
-        is not its declared rule alone says so by returning None)."""
+        is not its declared rule alone says so by returning None, and so does clipping or
+        weight decay: not fused yet)."""
+        if self.weight_decay or any(v is not None for v in (self.clipnorm, self.clipvalue,
+                                                            self.global_clipnorm)):
+            return None
         return self._rule_and_slots()
 
     def _rule_and_slots(self):
@@ -247,10 +281,11 @@ class Optimizer(_Configurable):
         """apply() without putting anything back: returns None, or the index of the first
         array whose update left a value that is not finite (every array is updated all the
         same, and iterations counts the step)."""
-        grads = self._check_apply(weights, grads)
+        grads = self._clip(self._check_apply(weights, grads))
         self.build(weights)
         rule, slots = self._rule_and_slots()
         scalars = self.fused_scalars()
+        self._decay(weights)
         bad = [i for i, (w, g, own) in enumerate(zip(weights, grads, slots))
                if not kernels.apply_rule(rule, w, g, own, scalars, check_finite=False,
                                          return_finite=True)]
