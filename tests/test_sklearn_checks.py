@@ -5,9 +5,15 @@ pytest.importorskip("sklearn", reason="the estimators need the optional extra sc
 
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from refnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+from refnn.sklearn import (  # noqa: E402
+    MLPClassifier,
+    MLPRegressor,
+    PerceptronClassifier,
+    SigmoidUnitClassifier,
+)
 
-ESTIMATORS = [MLPClassifier(random_state=0), MLPRegressor(random_state=0)]
+ESTIMATORS = [MLPClassifier(random_state=0), MLPRegressor(random_state=0),
+              PerceptronClassifier(random_state=0), SigmoidUnitClassifier(random_state=0)]
 
 
 @parametrize_with_checks(ESTIMATORS)

@@ -9,5 +9,6 @@ except ImportError as e:                       # pragma: no cover - the extra is
     raise ImportError("refnn.sklearn needs scikit-learn: pip install 'scikit-learn>=1.6'") from e
 
 from ._mlp import MLPClassifier, MLPRegressor
+from ._units import PerceptronClassifier, SigmoidUnitClassifier
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "PerceptronClassifier", "SigmoidUnitClassifier"]
