@@ -522,6 +522,13 @@ class Sequential:
         self._refuse_during_fit("save")
         saving.save_model(self, path)
 
+    def export(self, path, format="onnx"):
+        """Write the model for inference in another format (Keras 3's spelling): "onnx" gives
+        an ONNX graph, opset 17 (refnn.export; needs the onnx package)."""
+        from . import export as export_module       # optional dependency: imported on use
+        self._require_built("export")
+        return export_module.export(self, path, format=format)
+
     def leaf_layers(self):
         """Every layer that computes, inside blocks too, in walk order (layers.leaves)."""
         return [leaf for layer in self.layers for leaf in leaves(layer)]

@@ -256,6 +256,13 @@ class _BaseMLP(BaseEstimator):
         X = np.ascontiguousarray(X, dtype=np.dtype(self.dtype))
         return self.model_.predict(X, batch_size=max(1, X.shape[0]))
 
+    def export(self, path, format="onnx"):
+        """The trained network for inference (refnn.Sequential.export): its output is the
+        predicted probabilities (classifier: one sigmoid unit for two classes, else softmax)
+        or values (regressor)."""
+        check_is_fitted(self, "model_")
+        return self.model_.export(path, format=format)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
