@@ -118,3 +118,25 @@ def test_sklearn_estimators_export(tmp_path, kind):
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     (out,) = session.run(None, {"input": X})
     np.testing.assert_allclose(out, expected, **TOLERANCES["float64"])
+
+
+def test_command_line_export_equals_the_saved_model(tmp_path, capsys):
+    from refnn import cli, load_model
+    onnx_path, npz_path = tmp_path / "spirals.onnx", tmp_path / "spirals.npz"
+    assert cli.main(["train", "spirals", "--epochs", "2", "--verbose", "0",
+                     "--save", str(npz_path), "--export", str(onnx_path)]) == 0
+    assert "exported the network" in capsys.readouterr().out
+    model = load_model(str(npz_path))
+    x = np.random.default_rng(0).normal(size=(20, 2)).astype(model.dtype)
+    np.testing.assert_allclose(_run(model, tmp_path / "again.onnx", x), model.predict(x),
+                               **TOLERANCES[model.dtype.name])
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], model.predict(x),
+                               **TOLERANCES[model.dtype.name])
+
+
+def test_command_line_export_refuses_a_wrong_suffix(tmp_path, capsys):
+    from refnn import cli
+    assert cli.main(["train", "spirals", "--epochs", "1", "--export",
+                     str(tmp_path / "m.npz")]) == 2
+    assert ".onnx" in capsys.readouterr().err
