@@ -181,6 +181,8 @@ def test_bad_parameters_are_named():
         MLPClassifier(solver="newton").fit(X, y)
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         MLPClassifier(hidden_layer_sizes=(0,)).fit(X, y)
+    with pytest.raises(ValueError, match="batch_size"):
+        MLPClassifier(batch_size=0).fit(X, y)
     with pytest.raises(ValueError, match="activation"):
         MLPRegressor(activation="softsign").fit(X, y)
 

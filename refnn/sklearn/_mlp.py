@@ -87,6 +87,10 @@ class _BaseMLP(BaseEstimator):
         for name in ("learning_rate_init", "max_iter", "n_iter_no_change", "max_fun"):
             if not np.isscalar(getattr(self, name)) or getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be a number > 0, got {getattr(self, name)!r}")
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto") and not (
+                isinstance(self.batch_size, (int, np.integer)) and self.batch_size > 0):
+            raise ValueError(f"batch_size must be 'auto' or a positive integer, got "
+                             f"{self.batch_size!r}")
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got "
                              f"{self.validation_fraction!r}")
