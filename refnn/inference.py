@@ -4,6 +4,7 @@ import contextlib
 
 import numpy as np
 
+from . import regularizers
 from ._validate import NonFiniteError, flag, positive_int
 from .callbacks import callback_list
 from .layers import Context
@@ -19,7 +20,7 @@ def evaluate_prepared(model, x, y, batch_size, callbacks=()):
     # (docs/keras.md: Keras computes both from the clipped probabilities)
     last = model.layers[-1]
     fused = last.output_activation is not None and model.loss.fused(last.output_activation)
-    penalty = model._penalty()                  # the regularizers', part of the loss (Keras)
+    penalty = regularizers.penalty(model)       # the regularizers', part of the loss (Keras)
     for cb in callbacks:
         cb.on_test_begin()
     for batch, start in enumerate(range(0, x.shape[0], batch_size)):

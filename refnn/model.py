@@ -1,8 +1,8 @@
 """Sequential: a stack of layers trained the Keras way (compile, fit, evaluate, predict).
 
-This module holds the model: its structure, build, weights, compile, the forward pass and the
-backward pass (per-sample losses and the gradients of their mean, in get_weights() order),
-predict, evaluate and summary. The fit loop is refnn.training; save and load are refnn.saving.
+The model's structure, build, weights, compile, and the forward and backward passes (per-sample
+losses and the gradients of their mean, in get_weights() order). The fit loop is
+refnn.training, evaluate/predict/summary refnn.inference, save and load refnn.saving.
 
 Frozen layers (layer.trainable = False, as in Keras): compile() chooses the trainable weights
 (self._trainable, what the optimizer is built for) and the frozen layers (a frozen batch
@@ -18,10 +18,9 @@ from . import layers as layers_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from . import inference, safeguards, saving, training
+from . import inference, regularizers, safeguards, saving, training
 from .inference import layer_label, overflow_names
-from ._validate import (as_array, as_dtype, check_same_samples, flag,
-                        positive_int, sample_shape)
+from ._validate import as_array, as_dtype, check_same_samples, flag, positive_int, sample_shape
 from .layers import Context, Layer, leaves, walk
 from .saving import FORMAT_VERSION, ModelFileNotFoundError, load_model  # noqa: F401  (re-exported)
 
@@ -48,9 +47,7 @@ class Sequential:
     def __init__(self, layers=None, seed=None, dtype="float32", name=None, trainable=True):
         self.dtype = as_dtype("dtype", dtype)
         self._model_trainable = flag("trainable", trainable)
-        if seed is not None:
-            seed = positive_int("seed", seed, allow_zero=True)
-        self.seed = seed
+        self.seed = seed = None if seed is None else positive_int("seed", seed, allow_zero=True)
         # without a seed, one is drawn now and kept: loss_and_gradients's dropout mask must
         # be the same on every call
         self._fixed_seed = (seed if seed is not None
@@ -65,8 +62,7 @@ class Sequential:
         self.use_fast_path = True
         self._frozen = frozenset()       # the layers frozen at the last compile (or build)
         self.loss = self.optimizer = None
-        self.metrics = []
-        self._metric_names = []
+        self.metrics, self._metric_names = [], []
         seeds = np.random.SeedSequence(self._fixed_seed).spawn(3)
         self._init_rng, self._shuffle_rng, self._dropout_rng = (np.random.default_rng(s)
                                                                 for s in seeds)
@@ -346,10 +342,6 @@ class Sequential:
             g = layer.forward(g, ctx)
         return g
 
-    def _penalty(self):
-        """sum of the layers' regularization penalties, part of the loss (as Keras)."""
-        return sum(leaf.regularization() for leaf in self.leaf_layers())
-
     def _backward(self, y, yhat):
         """The per-sample losses and the gradients of the mean loss, in get_weights() order."""
         last = self.layers[-1]
@@ -384,7 +376,7 @@ class Sequential:
         with overflow_names("X"):
             yhat = self._forward(X, ctx)
             per_sample, grads = self._backward(Y, yhat)
-        loss = float(np.mean(per_sample, dtype=np.float64)) + self._penalty()
+        loss = float(np.mean(per_sample, dtype=np.float64)) + regularizers.penalty(self)
         return loss, [np.array(g) for g in grads]
 
     def kink_signature(self, X, Y):
@@ -493,6 +485,12 @@ class Sequential:
         """Weights from save_weights (or save); a file that does not fit changes nothing."""
         self._refuse_during_fit("load_weights")
         saving.load_weights(self, path)
+
+    def export(self, path, format="onnx"):
+        """For inference elsewhere (Keras 3's spelling): "onnx", opset 17 (refnn.export)."""
+        from . import export as export_module       # optional dependency: imported on use
+        self._require_built("export")
+        return export_module.export(self, path, format=format)
 
     def leaf_layers(self):
         """Every layer that computes, inside blocks too, in walk order (layers.leaves)."""

@@ -85,3 +85,8 @@ def serialize(regularizer):
     if regularizer is None:
         return None
     return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+
+
+def penalty(model):
+    """The sum of a model's layers' penalties (Layer.regularization), part of its loss."""
+    return sum(leaf.regularization() for leaf in model.leaf_layers())

@@ -32,7 +32,7 @@ import sys
 
 import numpy as np
 
-from . import activations, kernels
+from . import activations, kernels, regularizers
 from . import optimizers as optimizers_module
 from ._validate import NonFiniteError, as_array, positive_int, positive_number
 from .callbacks import History, ProgressDisplay, TerminateOnNaN, callback_list
@@ -149,7 +149,7 @@ class LayerStep:
             try:
                 yhat = model._forward(xb, ctx)
                 per_sample, grads = model._backward(yb, yhat)
-                loss = float(np.mean(per_sample, dtype=np.float64)) + model._penalty()
+                loss = float(np.mean(per_sample, dtype=np.float64)) + regularizers.penalty(model)
                 if not math.isfinite(loss):
                     raise Diverged(f"the loss was {loss}", changed=True)
                 if model.optimizer._apply(
@@ -188,7 +188,7 @@ class FullBatch:
         yhat = model._forward(self.x, ctx)
         per_sample, grads = model._backward(self.y, yhat)
         flat = np.concatenate([np.ravel(g) for g, m in zip(grads, model._trainable_mask) if m])
-        loss = float(np.mean(per_sample, dtype=np.float64)) + model._penalty()
+        loss = float(np.mean(per_sample, dtype=np.float64)) + regularizers.penalty(model)
         return loss, flat.astype(np.float64)
 
     def step(self, idx):

@@ -1,5 +1,6 @@
 """python -m refnn train: a network described by flags, on Fashion-MNIST, MNIST, a CSV file or
 a 2-D set; evaluated on the test split, optionally saved and plotted."""
+import importlib.util
 import json
 import os
 import sys
@@ -39,6 +40,8 @@ def register(subparsers):
     p.add_argument("--save", metavar="FILE.npz",
                    help="save the trained model (refnn.load_model reads it) and, beside it, "
                         "FILE.preprocessing.json: how to scale inputs for it")
+    p.add_argument("--export", metavar="FILE.onnx",
+                   help="export the trained network as an ONNX graph (needs the onnx package)")
     flags.add_plot_flags(p)
     p.set_defaults(run=run)
 
@@ -47,6 +50,10 @@ def run(args):
     running.require_matplotlib(args.plot)
     if args.save is not None:
         running.check_output_path(args.save, "--save", (".npz",))
+    if args.export is not None:
+        running.check_output_path(args.export, "--export", (".onnx",))
+        if importlib.util.find_spec("onnx") is None:      # fail before any training
+            raise parsing.UsageError("--export needs the onnx package: pip install 'onnx>=1.16'")
     data = running.load_data(args)
     flags.resolve_profile(args, data.kind)
     full_batch = args.optimizer == "lbfgs"
@@ -81,6 +88,9 @@ def run(args):
                       indent=2)
         print(f"saved the model to {args.save} (refnn.load_model reads it) and its input "
               f"scaling to {side}")
+    if args.export:
+        model.export(args.export, format="onnx")
+        print(f"exported the network to {args.export} (ONNX, inputs scaled as for --save)")
     if args.plot:
         boundary = None
         if data.raw_train is not None:
