@@ -140,3 +140,25 @@ def test_command_line_export_refuses_a_wrong_suffix(tmp_path, capsys):
     assert cli.main(["train", "spirals", "--epochs", "1", "--export",
                      str(tmp_path / "m.npz")]) == 2
     assert ".onnx" in capsys.readouterr().err
+
+
+def test_the_trained_lecture_model_reaches_the_same_test_accuracy_in_onnxruntime(tmp_path):
+    """The lecture's Keras model trained on Fashion-MNIST, exported and run by onnxruntime on
+    the 10,000 test images: the same predicted classes as refnn's predict, so the same test
+    accuracy."""
+    from refnn.datasets import fashion_mnist
+    from refnn.utils import to_categorical
+    try:
+        (x_train, y_train), (x_test, y_test) = fashion_mnist(normalize=True)
+    except FileNotFoundError as e:
+        pytest.skip(f"Fashion-MNIST is not installed ({e}); apt-get install "
+                    f"dataset-fashion-mnist")
+    model = Sequential([Flatten(input_shape=(28, 28)), Dense(128, activation="sigmoid"),
+                        Dense(10, activation="softmax")], seed=0)
+    model.compile("categorical_crossentropy", optimizer="adam", metrics=["acc"])
+    model.fit(x_train, to_categorical(y_train), batch_size=200, epochs=1, verbose=0)
+    _, accuracy = model.evaluate(x_test, to_categorical(y_test), verbose=0)
+    out = _run(model, tmp_path / "lecture.onnx", x_test)
+    classes = np.argmax(out, axis=1)
+    np.testing.assert_array_equal(classes, np.argmax(model.predict(x_test), axis=1))
+    assert np.mean(classes == y_test) == pytest.approx(accuracy, abs=1e-12) and accuracy > 0.8
