@@ -376,7 +376,7 @@ class Sequential:
         with overflow_names("X"):
             yhat = self._forward(X, ctx)
             per_sample, grads = self._backward(Y, yhat)
-        loss = float(np.mean(per_sample, dtype=np.float64)) + regularizers.penalty(self)
+        loss = regularizers.total_loss(self, per_sample)
         return loss, [np.array(g) for g in grads]
 
     def kink_signature(self, X, Y):

@@ -90,3 +90,8 @@ def serialize(regularizer):
 def penalty(model):
     """The sum of a model's layers' penalties (Layer.regularization), part of its loss."""
     return sum(leaf.regularization() for leaf in model.leaf_layers())
+
+
+def total_loss(model, per_sample):
+    """The loss a model reports: the mean of the per-sample losses plus the penalties."""
+    return float(np.mean(per_sample, dtype=np.float64)) + penalty(model)

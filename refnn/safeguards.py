@@ -22,6 +22,10 @@ import threading
 from ._validate import TrainingDivergedError
 
 
+# why a step diverged when its update, not its loss, left a value that is not finite
+OVERFLOWED = "the update overflowed (a weight or a slot of the optimizer became NaN or infinite)"
+
+
 class Diverged(Exception):
     """A step found that training diverged: `why`, and whether it changed the weights, the
     optimizer's state or the model's generators before finding it (`changed`)."""

@@ -37,7 +37,8 @@ from . import optimizers as optimizers_module
 from ._validate import NonFiniteError, as_array, positive_int, positive_number
 from .callbacks import History, ProgressDisplay, TerminateOnNaN, callback_list
 from .layers import Context, Dense, Flatten
-from .safeguards import Diverged, StopOnInterrupt, diverged_error, epoch_state, put_back
+from .safeguards import (OVERFLOWED, Diverged, StopOnInterrupt, diverged_error, epoch_state,
+                         put_back)
 
 
 # --------------------------------------------------------------------------- strategies
@@ -114,16 +115,14 @@ class CompiledStep:
             if trainer.updated:                  # the step updated the weights itself
                 optimizer.iterations += 1
                 if not trainer.update_finite:
-                    raise Diverged("the update overflowed (a weight or a slot of the "
-                                   "optimizer became NaN or infinite)", changed=True)
+                    raise Diverged(OVERFLOWED, changed=True)
         else:
             _, yhat = trainer.step(idx, check_finite=check)
         # the losses' mean, from the sum the step judged: it updated exactly when it is finite
         if not math.isfinite(trainer.mean_loss):
             raise Diverged(f"the loss was {trainer.mean_loss}", changed=False)
         if not self.fused and optimizer._apply(self.weights, trainer.grads) is not None:
-            raise Diverged("the update overflowed (a weight or a slot of the optimizer "
-                           "became NaN or infinite)", changed=True)
+            raise Diverged(OVERFLOWED, changed=True)
         return trainer.mean_loss, yhat, None
 
 
@@ -149,14 +148,13 @@ class LayerStep:
             try:
                 yhat = model._forward(xb, ctx)
                 per_sample, grads = model._backward(yb, yhat)
-                loss = float(np.mean(per_sample, dtype=np.float64)) + regularizers.penalty(model)
+                loss = regularizers.total_loss(model, per_sample)
                 if not math.isfinite(loss):
                     raise Diverged(f"the loss was {loss}", changed=True)
                 if model.optimizer._apply(
                         model._trainable,
                         [g for g, m in zip(grads, model._trainable_mask) if m]) is not None:
-                    raise Diverged("the update overflowed (a weight or a slot of the optimizer "
-                                   "became NaN or infinite)", changed=True)
+                    raise Diverged(OVERFLOWED, changed=True)
             except NonFiniteError:
                 raise Diverged("a value inside the network overflowed", changed=True) from None
         return loss, yhat, None
@@ -188,7 +186,7 @@ class FullBatch:
         yhat = model._forward(self.x, ctx)
         per_sample, grads = model._backward(self.y, yhat)
         flat = np.concatenate([np.ravel(g) for g, m in zip(grads, model._trainable_mask) if m])
-        loss = float(np.mean(per_sample, dtype=np.float64)) + regularizers.penalty(model)
+        loss = regularizers.total_loss(model, per_sample)
         return loss, flat.astype(np.float64)
 
     def step(self, idx):
