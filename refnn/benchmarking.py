@@ -204,13 +204,15 @@ def epoch_phases(w, X, Y, seed=0):
     """Where an epoch of refnn's mini-batch training goes: one epoch of the workload run as
     fit runs it (training.CompiledStep, the compiled step with the optimizer's update fused
     into it, batch after batch), timed by phase. Returns ({phase: seconds}, epoch seconds):
-    the step's phases (DenseTrainer.PHASES) and "rest" (the Python loop around them)."""
+    the step's phases (DenseTrainer.PHASES) and "rest" (the Python loop around them). On one
+    thread, so that the phases tile the epoch's wall-clock time."""
     from .training import CompiledStep
     sizes = _sizes(w)
     weights = _glorot(sizes, w["dtype"], seed)
     activations = [w["activation"]] * (len(sizes) - 2) + ["softmax"]
     batch = w["batch_size"]
     step = CompiledStep(weights, X, Y, activations, "softmax_crossentropy", batch, _optimizer(w))
+    step.trainer.threads = 1
     order = np.random.default_rng(seed).permutation(X.shape[0]).astype(np.intp)
     start = time.perf_counter()
     for first in range(0, X.shape[0], batch):

@@ -7,6 +7,7 @@ from ._dispatch import _optimizers, _train
 from .._validate import (NonFiniteError, as_array, check_dim, check_same_samples, choice,
                          positive_int)
 from ..update_rules import RULES
+from . import threads as _threads
 from . import activation_code, check_weights, DIFFERENTIABLE
 from ._arrays import _ready, refuse_overlap
 from .blas import TRAINERS, check_blas_sizes
@@ -77,6 +78,7 @@ class DenseTrainer:
         self.updated = False        # whether the last step updated the weights
         self.update_finite = True   # whether that update left every weight and slot finite
         self.mean_loss = None       # the last step's mean loss over its batch
+        self.threads = None         # threads per step; None: refnn.get_num_threads()
 
         self._scalar_check = None
         # held by step() while the compiled step runs without the GIL: set_update() frees and
@@ -152,9 +154,19 @@ class DenseTrainer:
                     raise ValueError(f"scalars must be finite numbers in range for "
                                      f"{self.rule}: {e}") from None
             self.updated = False
+            self._step.threads = self.threads or _threads.get_num_threads()
             # the step checks each index is a row of X
             status = self._step.step(order, check_finite, scalars)
             return self._finish(order, status, scalars)
+
+    def pieces(self, m=None):
+        """(rows pieces, weights pieces): how a step on m samples (default: a full batch) is cut
+        into pieces for refnn's threads (src_c/_train.pyx); fixed by the sizes alone."""
+        return self._step.pieces(self.batch_size if m is None else positive_int("m", m))
+
+    def worker_seconds(self):
+        """[seconds] each thread spent on the steps' pieces since the last reset_phases()."""
+        return self._step.worker_seconds()
 
     def _finish(self, order, status, scalars):
         """What step() returns, from the compiled step's status."""
