@@ -7,22 +7,27 @@ its loss) one call does, without the GIL and without allocating:
   output:    softmax + CE:   epsilon_L = (softmax(h_L) sum(y) - y) / n
              sigmoid + BCE:  epsilon_L = (sigmoid(h_L) - y) / (n k)
              MSE:            epsilon_L = 2 (yhat - y) / (n k) * f'(h_L)
-  backward:  dW_l = g_{l-1}^T epsilon_l (one gemm),  db_l = sum over the batch of epsilon_l,
-             epsilon_{l-1} = (epsilon_l W_l^T) f'(h_{l-1})   (not formed for the input layer)
-  update:    (optional) the optimizer's rule on W_l, b_l right after the backward pass through
-             layer l, while dW_l is still in cache (src_c/_updates.pxd, the loops of the
+  backward:  epsilon_{l-1} = (epsilon_l W_l^T) f'(h_{l-1})   (not formed for the input layer)
+             dW_l = g_{l-1}^T epsilon_l (one gemm),  db_l = sum over the batch of epsilon_l
+  update:    (optional) the optimizer's rule on W_l, b_l (src_c/_updates.pxd, the loops of the
              optimizer kernel), when the batch's loss is finite; else the caller updates.
+
+The work is two regions of pieces run on refnn's threads (src_c/pool.h): first the batch rows
+(gather to epsilon_1 depend on a sample's own row only), then, once the loss is known, the
+rows of each W_l (its gradient, over the whole batch, and its update) and each b_l. The pieces
+are fixed by the sizes of the batch and the layers, never by the number of threads, so the
+numbers are the same on any number of threads. See "the pieces of a step" below.
 
 The dense, activation, loss and update loops are the shared cores (src_c/_core.pxd,
 _loss_cores.pxd, _updates.pxd) that the per-array kernels run too. Each layer's buffers are
 one LayerBuffers record; the batch's are one BatchBuffers record.
 
 It computes what the layer-by-layer path computes (Dense.forward/backward with the loss's fused
-gradient), in the same order of operations; tests hold the two to 1e-12 in float64.
-Inputs were validated in Python (refnn/kernels.py DenseTrainer): arrays C-contiguous, of one dtype, sizes
-matching, the data finite, order a permutation of the sample indices.
+gradient); tests hold the two to 1e-12 in float64.
+Inputs were validated in Python (refnn/kernels/trainer.py DenseTrainer): arrays C-contiguous, of
+one dtype, sizes matching, the data finite, order a permutation of the sample indices.
 
-Each step also adds the wall-clock time of its phases (PHASES) to a running total, so that a
+Each piece also adds the time of its phases (PHASES) to its thread's running total, so that a
 benchmark can say where an epoch goes; its dozen clock readings cost well under a
 microsecond, against a step of about a millisecond.
 """
@@ -350,28 +355,40 @@ cdef inline void* data_of(a):
 
 
 # How the work of a step is cut into pieces (see "the pieces of a step" above): by the sizes
-# alone. Fewer pieces cost less (each piece's gemm packs the shared operand again); more pieces
-# let more threads share the work and let the running threads take over a pre-empted one's.
-ROW_PIECE_ROWS = 32          # a rows piece has at least this many rows of the batch ...
-ROW_PIECES_MAX = 8           # ... and a step at most this many rows pieces
+# alone. Fewer pieces cost less (each rows piece's gemm packs W_l again, each weights piece's
+# packs epsilon_l again); more pieces let more threads share the work and let the running
+# threads take over a pre-empted one's share. Measured on W1 and W3 (refnn bench): pieces of
+# about 100 batch rows, and of 16384 weights, cost one thread under 3 %.
+ROW_PIECE_ROWS = 100         # a rows piece has about this many rows of the batch ...
+ROW_HALF_ROWS = 32           # ... but a batch of twice this many rows is cut in two at least
+ROW_PIECES_MAX = 8           # ... and into at most this many pieces
 WEIGHT_PIECE_ENTRIES = 16384 # a weights piece has at least this many weights ...
 WEIGHT_PIECES_MAX = 8        # ... and a layer's W at most this many weights pieces
-cdef Py_ssize_t row_piece_rows = ROW_PIECE_ROWS, row_pieces_max = ROW_PIECES_MAX
+cdef Py_ssize_t row_piece_rows = ROW_PIECE_ROWS, row_half_rows = ROW_HALF_ROWS
+cdef Py_ssize_t row_pieces_max = ROW_PIECES_MAX
 cdef Py_ssize_t weight_piece_entries = WEIGHT_PIECE_ENTRIES
 cdef Py_ssize_t weight_pieces_max = WEIGHT_PIECES_MAX
 MAX_THREADS = REFNN_MAX_THREADS
 
 
-def set_piece_sizes(Py_ssize_t rows=ROW_PIECE_ROWS, Py_ssize_t rows_max=ROW_PIECES_MAX,
-                    Py_ssize_t entries=WEIGHT_PIECE_ENTRIES,
+def set_piece_sizes(Py_ssize_t rows=ROW_PIECE_ROWS, Py_ssize_t half=ROW_HALF_ROWS,
+                    Py_ssize_t rows_max=ROW_PIECES_MAX, Py_ssize_t entries=WEIGHT_PIECE_ENTRIES,
                     Py_ssize_t entries_max=WEIGHT_PIECES_MAX):
     """Cut the steps of DenseSteps made from now on differently (for measuring what the cut
     costs; the numbers change with it). Each argument at least 1."""
-    global row_piece_rows, row_pieces_max, weight_piece_entries, weight_pieces_max
-    if min(rows, rows_max, entries, entries_max) < 1 or max(rows_max, entries_max) > 4096:
+    global row_piece_rows, row_half_rows, row_pieces_max, weight_piece_entries
+    global weight_pieces_max
+    if min(rows, half, rows_max, entries, entries_max) < 1 or max(rows_max, entries_max) > 4096:
         raise ValueError("piece sizes must be at least 1 (and at most 4096 pieces)")
-    row_piece_rows, row_pieces_max = rows, rows_max
+    row_piece_rows, row_half_rows, row_pieces_max = rows, half, rows_max
     weight_piece_entries, weight_pieces_max = entries, entries_max
+
+
+cdef inline Py_ssize_t n_row_pieces(Py_ssize_t m, Py_ssize_t rows, Py_ssize_t half,
+                                    Py_ssize_t most) noexcept nogil:
+    """how many rows pieces a batch of m rows is cut into (see ROW_PIECE_ROWS)"""
+    cdef Py_ssize_t n = n_pieces_of(m, rows, most), two = n_pieces_of(m, half, 2)
+    return n if n > two else two
 
 
 cdef class DenseStep:
@@ -385,7 +402,7 @@ cdef class DenseStep:
     cdef LayerBuffers* layers           # L records
     cdef BatchBuffers batch
     cdef StepJob job                    # the pieces of a step, and their results
-    cdef Py_ssize_t rows_least, rows_most
+    cdef Py_ssize_t rows_least, rows_half, rows_most
     cdef double* phases                 # seconds per worker and phase since the last reset
     cdef int rule                       # the fused update's rule (RULE_*), or -1: none
     cdef int n_scalars                  # how many scalars it takes
@@ -432,7 +449,8 @@ cdef class DenseStep:
                                                                  data_of(losses), data_of(yhat))
         # the pieces: rows pieces are cut per step (the last batch may be shorter); weights
         # pieces once, here: each W_l in row blocks, the largest layers first, then the biases
-        self.rows_least, self.rows_most = row_piece_rows, row_pieces_max
+        self.rows_least, self.rows_half = row_piece_rows, row_half_rows
+        self.rows_most = max(row_pieces_max, 2)
         self.job.row_start = <Py_ssize_t*> calloc(self.rows_most + 1, sizeof(Py_ssize_t))
         self.job.first_bad = <Py_ssize_t*> calloc(self.rows_most, sizeof(Py_ssize_t))
         pieces = []
@@ -501,7 +519,8 @@ cdef class DenseStep:
 
     def pieces(self, Py_ssize_t m):
         """(rows pieces of a batch of m, weights pieces): how a step's work is cut"""
-        return n_pieces_of(m, self.rows_least, self.rows_most), self.job.n_weight_pieces
+        return (n_row_pieces(m, self.rows_least, self.rows_half, self.rows_most),
+                self.job.n_weight_pieces)
 
     def step(self, const Py_ssize_t[::1] order, bint check_finite=False, scalars=None):
         """The gradients of the mean loss over the samples `order` (1 to batch indices); with
@@ -532,7 +551,7 @@ cdef class DenseStep:
         for s in range(m):
             if order[s] < 0 or order[s] >= self.n:
                 raise ValueError(f"order holds {order[s]}, outside [0, {self.n})")
-        n_rows = n_pieces_of(m, self.rows_least, self.rows_most)
+        n_rows = n_row_pieces(m, self.rows_least, self.rows_half, self.rows_most)
         for i in range(n_rows + 1):
             self.job.row_start[i] = i * m // n_rows
         self.job.n_row_pieces = <int> n_rows

@@ -38,7 +38,7 @@ def small_pieces():
     """Cut every step into many pieces (4 rows; 256 weights), so that even these small
     networks give the threads work to share; the default cut is put back after."""
     train = _dispatch._train
-    train.set_piece_sizes(4, 16, 256, 16)
+    train.set_piece_sizes(4, 4, 16, 256, 16)
     yield
     train.set_piece_sizes()
 
