@@ -44,11 +44,7 @@ from _loss_cores cimport (softmax_crossentropy_core, sigmoid_binary_crossentropy
                           squared_error_core)
 from _updates cimport update, MAX_SLOTS, MAX_SCALARS
 
-cdef extern from "blas.h" nogil:
-    void refnn_limit_blas(size_t set_threads, size_t get_threads)
-    void refnn_blas_enter()
-    void refnn_blas_leave()
-    int refnn_blas_user_threads()
+include "blas_choice.pxi"
 
 cdef extern from "pool.h" nogil:
     ctypedef void (*refnn_piece_fn)(void* ctx, int piece, int worker) noexcept nogil
@@ -565,16 +561,3 @@ cdef class DenseStep:
         return bad if bad < 0 else order[bad]
 
 
-def limit_blas(size_t set_threads=0, size_t get_threads=0):
-    """Steer the BLAS's own threads with the functions at these addresses (its
-    openblas_set_num_threads and openblas_get_num_threads; 0, 0: leave them alone): while a
-    step runs, they are set to 1, and the user's setting is put back after."""
-    refnn_limit_blas(set_threads, get_threads)
-
-
-def blas_user_threads():
-    """The BLAS's thread setting as the user has it (0: not known)."""
-    return refnn_blas_user_threads()
-
-
-include "blas_choice.pxi"

@@ -195,3 +195,28 @@ def _blas_setting():
     set_address, get_address = kblas._thread_setting(kblas.BLAS)
     return (ctypes.CFUNCTYPE(None, ctypes.c_int)(set_address),
             ctypes.CFUNCTYPE(ctypes.c_int)(get_address))
+
+
+def test_every_kernel_module_keeps_one_record_of_the_blas_setting():
+    # the count of refnn calls inside the BLAS is one count for the process: a layer kernel
+    # running while a training step runs must not put the user's setting back under it
+    assert _dispatch._dense.blas_limit_address() == _dispatch._train.blas_limit_address()
+
+
+def test_predict_leaves_the_blas_thread_setting_as_the_user_had_it():
+    if kblas.user_blas_threads() == 0:
+        pytest.skip("this BLAS is not an OpenBLAS refnn can steer")
+    set_threads, get_threads = _blas_setting()
+    before = get_threads()
+    x, _ = data("onehot")
+    model = Sequential([Dense(8, activation="relu", input_shape=(30,)),
+                        Dense(4, activation="softmax")], seed=0)
+    try:
+        for user in (3, 1):
+            set_threads(user)
+            expected = model.predict(x, verbose=0)
+            assert get_threads() == user
+            set_threads(1)
+            np.testing.assert_array_equal(model.predict(x, verbose=0), expected)
+    finally:
+        set_threads(before)
