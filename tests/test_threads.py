@@ -30,7 +30,12 @@ OPTIMIZERS = {
                                                 momentum=0.5),
     "adam": lambda: refnn.optimizers.Adam(learning_rate=0.005, amsgrad=True),
     "nadam": lambda: refnn.optimizers.Nadam(learning_rate=0.005),
-    "adamax": lambda: refnn.optimizers.Adamax(learning_rate=0.005)}
+    "adamax": lambda: refnn.optimizers.Adamax(learning_rate=0.005),
+    # clipping by a norm takes two regions (every piece's gradient, then the updates)
+    "adam-clipnorm": lambda: refnn.optimizers.Adam(learning_rate=0.005, clipnorm=0.05),
+    "sgd-global-clipnorm": lambda: refnn.optimizers.SGD(learning_rate=0.05, momentum=0.9,
+                                                        global_clipnorm=0.1),
+    "adamw-clipvalue": lambda: refnn.optimizers.AdamW(learning_rate=0.005, clipvalue=0.01)}
 
 
 @pytest.fixture
