@@ -70,16 +70,24 @@ class GradcheckReport:
 
     Attributes
     ----------
-    rows : list[GradcheckRow]      one per tensor, in parameter order
-    kinks : list[GradcheckEntry]   entries skipped because the step crossed a kink
-    failures : list[GradcheckEntry]  compared entries with rel_error > tolerance
-    entries : list[GradcheckEntry]   every perturbed entry, in the order checked (tensor by
-                                   tensor, C order inside one): compared ones and kinks
-    max_rel_error : float          worst relative error over all compared entries
-    ok : bool                      every row ok (no compared entry above the tolerance)
-    step, tolerance, tiny : float  the settings used
-    loss : float                   the loss at the unperturbed weights
-    converted_from : str | None    the model's dtype when a float64 copy was checked
+    rows : list[GradcheckRow]
+        One per tensor, in parameter order.
+    kinks : list[GradcheckEntry]
+        Entries skipped because the step crossed a kink.
+    failures : list[GradcheckEntry]
+        Compared entries with rel_error > tolerance.
+    entries : list[GradcheckEntry]
+        Every perturbed entry, in the order checked (tensor by tensor, C order inside one):
+        compared ones and kinks.
+    step, tolerance, tiny : float
+        The settings used.
+    loss : float
+        The loss at the unperturbed weights.
+    converted_from : str or None
+        The model's dtype when a float64 copy was checked.
+
+    The properties max_rel_error, ok, n_checked and n_kinks sum the rows up; str(report) is
+    the readable table.
     """
 
     dtype = "float64"
@@ -98,18 +106,22 @@ class GradcheckReport:
 
     @property
     def max_rel_error(self):
+        """The worst relative error over all compared entries (0.0 when none was compared)."""
         return max((row.max_rel_error for row in self.rows), default=0.0)
 
     @property
     def ok(self):
+        """Every row ok: no compared entry above the tolerance."""
         return all(row.ok for row in self.rows)
 
     @property
     def n_checked(self):
+        """How many entries were compared, over all rows."""
         return sum(row.n_checked for row in self.rows)
 
     @property
     def n_kinks(self):
+        """How many entries were skipped at a kink, over all rows."""
         return sum(row.n_kinks for row in self.rows)
 
     def to_dict(self):

@@ -25,6 +25,7 @@ from .utils import to_categorical
 
 __all__ = ["output_layer", "build_model", "make_optimizer", "OutputLayer", "Network", "LOSSES"]
 
+#: the loss names build_model accepts ("auto": picked from the prepared data's task)
 LOSSES = ("auto", "sparse_categorical_crossentropy", "categorical_crossentropy",
           "binary_crossentropy", "mse", "huber")
 

@@ -16,9 +16,12 @@ from .terminal import plane_bounds
 __all__ = ["pyplot", "save_plot", "MissingMatplotlibError", "FIGSIZE", "DEFAULT_DPI",
            "PLAYGROUND_COLORS"]
 
-FIGSIZE = (12.0, 4.0)          # inches; the PNG is FIGSIZE * dpi pixels
+#: the figure's size in inches; the PNG is FIGSIZE * dpi pixels
+FIGSIZE = (12.0, 4.0)
+#: the PNG's dots per inch
 DEFAULT_DPI = 100
-# class 0 orange, class 1 blue (TensorFlow Playground), then matplotlib's next colours
+#: the class colours: class 0 orange, class 1 blue (TensorFlow Playground), then
+#: matplotlib's next colours
 PLAYGROUND_COLORS = ("#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 

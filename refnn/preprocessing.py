@@ -24,7 +24,9 @@ from .utils import split
 __all__ = ["standardise", "PreparedData", "prepare_images", "prepare_toy", "prepare_csv",
            "IMAGE_SETS", "TOY_SETS"]
 
+#: the image data sets prepare() loads
 IMAGE_SETS = ("fashion-mnist", "mnist")
+#: the toy 2-D sets prepare() generates
 TOY_SETS = tuple(datasets.TOY_DATASETS)
 
 

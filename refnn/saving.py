@@ -25,6 +25,7 @@ from . import optimizers as optimizers_module
 
 __all__ = ["save_model", "load_model", "ModelFileNotFoundError", "FORMAT_VERSION"]
 
+#: the version of the file format save_model writes (format_version in its json)
 FORMAT_VERSION = 1
 
 # What load_model reads before it refuses a file, checked from the zip directory before any

@@ -17,7 +17,9 @@ import numpy as np
 
 __all__ = ["decision_grid", "render", "plane_bounds", "use_color", "REGIONS", "POINTS"]
 
+#: the characters of the predicted regions, one per class
 REGIONS = ".:-=~^"
+#: the characters of the data points, one per class
 POINTS = "ox*#@%"
 # ANSI 256-colour indices per class: (pale region background, point foreground)
 _COLORS = ((223, 166), (153, 25), (194, 28), (225, 127), (230, 136), (252, 236))

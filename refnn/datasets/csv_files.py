@@ -17,7 +17,9 @@ from .._validate import choice, positive_int
 
 __all__ = ["load_csv", "CSVData", "CSV_MAX_CLASSES", "CSV_TASKS"]
 
+#: task="auto": a target with more distinct whole numbers is regressed
 CSV_MAX_CLASSES = 20       # task="auto": a target with more distinct whole numbers is regressed
+#: the tasks load_csv accepts
 CSV_TASKS = ("auto", "classification", "regression")
 # how errors show the arguments: a format string each, taking the value
 _CSV_ARGUMENT_NAMES = {"path": "path={!r}", "target": "target={!r}", "drop": "drop=[{!r}]"}

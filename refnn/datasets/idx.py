@@ -154,11 +154,15 @@ def load_idx(path, max_bytes=None):
 # MNIST and Fashion-MNIST
 # ---------------------------------------------------------------------------
 
+#: Fashion-MNIST's class names, by label 0-9
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+#: the four IDX files of MNIST and Fashion-MNIST (optionally .gz)
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+#: the environment variable naming a folder to look for the data sets in
 DATA_ENV = "REFNN_DATA"
+#: where Debian's dataset packages install the data sets
 DEBIAN_DATA_DIR = "/usr/share/datasets"    # dataset-fashion-mnist installs into fashion-mnist/
 _N_CLASSES = 10
 

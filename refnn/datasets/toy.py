@@ -111,4 +111,5 @@ def blobs(n_samples=500, noise=0.0, seed=0, n_classes=2):
     return _shuffled(rng, np.concatenate(X), np.concatenate(y))
 
 
+#: the toy 2-D sets by name: name -> generator function
 TOY_DATASETS = {"spirals": spirals, "circles": circles, "xor": xor, "blobs": blobs}

@@ -1,6 +1,7 @@
 """Export a trained model to other formats: ONNX (`model.export(path, format="onnx")`)."""
 from ._onnx import OPSET, export_onnx, to_onnx
 
+#: the formats export() writes
 FORMATS = ("onnx",)
 
 

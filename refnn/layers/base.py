@@ -51,6 +51,7 @@ def _variance_scaling(scale, mode, distribution):
     return init
 
 
+#: the weight initializers by Keras name: name -> init(rng, shape), fan-in and fan-out from shape
 INITIALIZERS = {
     "glorot_uniform": _variance_scaling(1.0, "fan_avg", "uniform"),   # U(+-sqrt(6/(in+out)))
     "glorot_normal": _variance_scaling(1.0, "fan_avg", "normal"),

@@ -285,6 +285,7 @@ class AdamW(Adam):
                          clipnorm, clipvalue, global_clipnorm)
 
 
+#: the optimizer classes by name, as optimizers.get and compile(optimizer=...) accept them
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Nadam, Adamax,
                                         LBFGS)}
 _CLASS_NAMES = {cls.__name__: cls.name for cls in OPTIMIZERS.values()}

@@ -1,0 +1,74 @@
+"""Sphinx configuration: the API reference from the docstrings, the markdown pages beside it.
+
+refnn's docstrings are written to be read as plain text (help(), an editor's tooltip): the
+formula on the first line, the lecture's symbols with underscores (w_ij, h_k), |x| for norms,
+tables aligned by spaces. reStructuredText would read those as references, substitutions and
+block quotes, so a docstring is shown here as written, in a literal block, unless it is written
+for napoleon (an "Args:", "Returns:", ... section, Google or NumPy style): then it is rendered.
+
+Build with `sphinx-build -W -b html docs docs/_build/html` (warnings are errors); the docs extra
+(`pip install -e '.[docs]'`) installs what it needs.
+"""
+import inspect
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))           # the tree's refnn, its compiled modules built in place
+
+import refnn  # noqa: E402
+# refnn.callbacks_keras and refnn.loss_functions import through these two, which come first
+import refnn.callbacks  # noqa: E402,F401
+import refnn.losses  # noqa: E402,F401
+
+project = "refnn"
+author = "the refnn authors"
+copyright = "the refnn authors, MIT License"
+release = version = refnn.__version__
+
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax", "myst_parser"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build"]
+
+myst_heading_anchors = 3                # the pages' [text](#heading) links
+myst_enable_extensions = ["dollarmath"]
+
+autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"         # the hints stay in the signature; the prose explains them
+autodoc_preserve_defaults = True        # defaults as written (DEFAULT_SEED, not 0)
+napoleon_google_docstring = True
+napoleon_numpy_docstring = True
+
+html_theme = "alabaster"
+html_title = f"refnn {release}"
+
+# a napoleon section heading: "Args:" (Google style) or "Parameters" over a line of dashes (NumPy)
+_SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Returns|Yields|Raises|Attributes|Examples?"
+                      r"|Notes|See Also|Warns|Warnings)(:\s*$|\s*\n\s*-{3,}\s*$)", re.MULTILINE)
+
+
+def docstring_as_written(app, what, name, obj, options, lines):
+    """A plain-text docstring becomes a literal block; one written for napoleon is left to it.
+    A constant shows its own comment, never the docstring of its type (tuple's, int's)."""
+    if what in ("data", "attribute") and "\n".join(lines).strip() == \
+            inspect.cleandoc(type(obj).__doc__ or "").strip():
+        lines[:] = []
+    if not lines or _SECTION.search("\n".join(lines)):
+        return
+    lines[:] = ["::", ""] + [f"    {line}" if line.strip() else "" for line in lines] + [""]
+
+
+def skip_scikit_learn_members(app, what, name, obj, skip, options):
+    """The methods scikit-learn adds to every estimator (set_fit_request, ...) are documented by
+    scikit-learn, not here."""
+    if getattr(obj, "__module__", "") and obj.__module__.startswith("sklearn."):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", docstring_as_written, priority=100)   # before napoleon
+    app.connect("autodoc-skip-member", skip_scikit_learn_members)
