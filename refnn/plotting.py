@@ -6,7 +6,11 @@ without it and `--plot` says how to get it.
 save_plot(path, history, title)   training curves, with a 2-D decision boundary in front when
                                   given; the image is FIGSIZE inches times dpi pixels
 """
+from __future__ import annotations
+
 import os
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +33,7 @@ class MissingMatplotlibError(ImportError):
     """matplotlib is not installed."""
 
 
-def pyplot():
+def pyplot() -> ModuleType:
     """matplotlib.pyplot with a file-only backend (no window, works without a screen)."""
     try:
         import matplotlib
@@ -87,7 +91,8 @@ def _save_plot_args(path, history, title, dpi, boundary, metric_name):
     return h, boundary
 
 
-def save_plot(path, history, title, dpi=DEFAULT_DPI, boundary=None, metric_name="acc"):
+def save_plot(path: str | os.PathLike[str], history: Any, title: str, dpi: int = DEFAULT_DPI,
+              boundary: tuple[Any, ...] | None = None, metric_name: str = "acc") -> None:
     """Training curves (loss, and the metric), with the decision boundary in front for 2-D data.
 
     path         the image file; matplotlib picks the format from its ending (.png, .svg, .pdf)
