@@ -19,6 +19,9 @@ from ._validate import positive_int, to_ndarray
 
 __all__ = ["to_categorical", "split", "holdout_last"]
 
+# ((X_a, y_a), (X_b, y_b)): what split and holdout_last return
+Split = tuple[tuple[NDArray[Any], NDArray[Any]], tuple[NDArray[Any], NDArray[Any]]]
+
 
 def to_categorical(y: ArrayLike, num_classes: int | None = None,
                    dtype: DTypeLike = "float64") -> NDArray[Any]:
@@ -109,8 +112,7 @@ def _split_args(X, y, fraction):
     return X, y, split_at
 
 
-def holdout_last(X: ArrayLike, y: ArrayLike, fraction: float
-                 ) -> tuple[tuple[NDArray[Any], NDArray[Any]], tuple[NDArray[Any], NDArray[Any]]]:
+def holdout_last(X: ArrayLike, y: ArrayLike, fraction: float) -> Split:
     """The last `fraction` of the samples held out, in order, as Keras's fit(validation_split=).
 
     Returns ((X_a, y_a), (X_b, y_b)) with X_b = X[split_at:], split_at = floor(n (1 - fraction)),
@@ -122,8 +124,7 @@ def holdout_last(X: ArrayLike, y: ArrayLike, fraction: float
 
 
 def split(X: ArrayLike, y: ArrayLike, fraction: float = 0.2, seed: int | None = 0,
-          shuffle: bool = True
-          ) -> tuple[tuple[NDArray[Any], NDArray[Any]], tuple[NDArray[Any], NDArray[Any]]]:
+          shuffle: bool = True) -> Split:
     """Random split into ((X_a, y_a), (X_b, y_b)), part b holding `fraction` of the samples.
 
     Part sizes are those of `holdout_last` (b gets n - floor(n (1 - fraction)) samples).

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-
 from .._validate import choice, flag, positive_number
 from ..update_rules import RULES, fraction
 from .base import FullBatchOptimizer, Optimizer
