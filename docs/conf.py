@@ -38,6 +38,13 @@ myst_enable_extensions = ["dollarmath"]
 autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"         # the hints stay in the signature; the prose explains them
+autodoc_typehints_format = "short"
+# type aliases by their names, not unfolded into the unions they stand for: NumPy's, and refnn's
+# own (defined beside their use, e.g. refnn.datasets.toy.Points)
+autodoc_type_aliases = {name: f"numpy.typing.{name}"
+                        for name in ("ArrayLike", "DTypeLike", "NDArray")}
+autodoc_type_aliases.update({name: name for name in ("Points", "TrainTest", "Split", "Steps",
+                                                     "Objective", "Classifier", "Bounds")})
 autodoc_preserve_defaults = True        # defaults as written (DEFAULT_SEED, not 0)
 napoleon_google_docstring = True
 napoleon_numpy_docstring = True
@@ -53,8 +60,9 @@ _SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Returns|Yields|Raises|Att
 def docstring_as_written(app, what, name, obj, options, lines):
     """A plain-text docstring becomes a literal block; one written for napoleon is left to it.
     A constant shows its own comment, never the docstring of its type (tuple's, int's)."""
-    if what in ("data", "attribute") and "\n".join(lines).strip() == \
-            inspect.cleandoc(type(obj).__doc__ or "").strip():
+    type_doc = getattr(type(obj), "__doc__", None)
+    if what in ("data", "attribute") and isinstance(type_doc, str) and \
+            "\n".join(lines).strip() == inspect.cleandoc(type_doc).strip():
         lines[:] = []
     if not lines or _SECTION.search("\n".join(lines)):
         return
@@ -69,6 +77,14 @@ def skip_scikit_learn_members(app, what, name, obj, skip, options):
     return None
 
 
+def alias_names(app, what, name, obj, options, signature, return_annotation):
+    """An alias inside a generic (Sequence[ArrayLike]) by its name, as outside one."""
+    def named(text):
+        return text and re.sub(r"TypeAliasForwardRef\('([\w.]+)'\)", r"\1", text)
+    return named(signature), named(return_annotation)
+
+
 def setup(app):
+    app.connect("autodoc-process-signature", alias_names)
     app.connect("autodoc-process-docstring", docstring_as_written, priority=100)   # before napoleon
     app.connect("autodoc-skip-member", skip_scikit_learn_members)
