@@ -113,3 +113,67 @@ def test_the_api_reference_checker_sees_a_missing_name(api_reference):
     assert {"refnn.model.Sequential", "refnn.model.Sequential.fit", "refnn.layers.core.Dense",
             "refnn.textbook.BackpropNetwork.step", "refnn.kernels"} <= api_reference
     assert "refnn.model.Sequential.no_such_method" not in api_reference
+
+
+# --- shown command output (tools/regenerate_docs.py): what the docs show is what the code prints
+
+def regenerate(*args, cwd=None):
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "regenerate_docs.py"), *args],
+                          capture_output=True, text=True, timeout=1800, cwd=cwd)
+
+
+SHOWN = """\
+Some text.
+
+<!-- output: fast -->
+```
+$ python -c "print(6 * 7); print('trained in 0.3 s')"
+{answer}
+trained in 1.7 s
+$ python -c "print('a'); print('b'); print('c'); print('d')"
+a
+[...]
+d
+```
+"""
+
+
+def test_the_check_finds_a_shown_output_the_code_no_longer_prints(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(SHOWN.format(answer=41), encoding="utf-8")
+    out = regenerate("--check", str(page))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "page.md:4: the shown output differs" in out.stdout
+    assert "-41\n+42" in out.stdout
+    assert page.read_text(encoding="utf-8") == SHOWN.format(answer=41)      # --check writes nothing
+    # without --check the block is rewritten from what the code prints; the duration and the
+    # elision stay as shown (a duration is not a difference)
+    assert regenerate(str(page)).returncode == 0
+    assert page.read_text(encoding="utf-8") == SHOWN.format(answer=42)
+    assert regenerate("--check", str(page)).returncode == 0
+
+
+def test_the_check_asks_for_a_mark_on_a_block_of_output(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("```\n$ python -m refnn trace\nrefnn trace: ...\n```\n", encoding="utf-8")
+    out = regenerate("--check", str(page))
+    assert out.returncode == 1
+    assert "page.md:1: a block showing a command's output has no <!-- output: ... --> mark" \
+        in out.stdout
+
+
+def test_every_fast_shown_output_is_what_the_code_prints():
+    # the README's and the tour's blocks marked "fast" (seconds); `--plot` needs matplotlib
+    pytest.importorskip("matplotlib", reason="the shown `demo --plot` needs matplotlib: "
+                                             "pip install -e '.[plot]'")
+    out = regenerate("--check")
+    assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
+
+
+@pytest.mark.skipif(os.environ.get("REFNN_LONG_TESTS") != "1",
+                    reason="the long blocks (Fashion-MNIST training) run with REFNN_LONG_TESTS=1")
+def test_every_long_shown_output_is_what_the_code_prints():
+    if not FASHION.is_dir():
+        pytest.skip("the tour trains on Fashion-MNIST: apt-get install dataset-fashion-mnist")
+    out = regenerate("--check", "--long")
+    assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
