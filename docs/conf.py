@@ -11,6 +11,7 @@ Build with `sphinx-build -W -b html docs docs/_build/html` (warnings are errors)
 """
 import inspect
 import pathlib
+import pkgutil
 import re
 import sys
 
@@ -84,7 +85,28 @@ def alias_names(app, what, name, obj, options, signature, return_annotation):
     return named(signature), named(return_annotation)
 
 
+def public_modules():
+    """refnn's public modules: no part of the dotted name starts with _, and not the command
+    line (docs/tour.md documents its commands)."""
+    return {"refnn"} | {m.name for m in pkgutil.walk_packages(refnn.__path__, "refnn.")
+                        if not any(p.startswith("_") for p in m.name.split(".")[1:])
+                        and not m.name.startswith("refnn.cli")}
+
+
+def add_unlisted_modules(app, docname, source):
+    """api/more: an automodule for each public module that no page of docs/api lists."""
+    if docname != "api/more":
+        return
+    listed = set()
+    for page in (ROOT / "docs" / "api").glob("*.rst"):
+        listed |= set(re.findall(r"^\.\. automodule:: (\S+)", page.read_text(), re.MULTILINE))
+    missing = sorted(public_modules() - listed)
+    source[0] += "".join(f"\n.. automodule:: {name}\n" for name in missing) or \
+        "\nEvery public module is on one of the pages above.\n"
+
+
 def setup(app):
+    app.connect("source-read", add_unlisted_modules)
     app.connect("autodoc-process-signature", alias_names)
     app.connect("autodoc-process-docstring", docstring_as_written, priority=100)   # before napoleon
     app.connect("autodoc-skip-member", skip_scikit_learn_members)
