@@ -93,6 +93,7 @@ def variant_extensions(base):
             out.append(Extension(
                 ext.name.replace("refnn.", f"refnn.{variant}.", 1),
                 [str(wrapper.relative_to(HERE))],
+                depends=[str(c_file)] + HEADERS,       # rebuilt whenever its C file changes
                 include_dirs=ext.include_dirs, define_macros=ext.define_macros,
                 libraries=ext.libraries, extra_compile_args=ext.extra_compile_args + flags))
     return out
@@ -117,10 +118,15 @@ directives = {
 
 MVEC_MACROS, MVEC_LIBRARIES = mvec()
 
+# the headers and declarations every module may include: a change rebuilds them all
+HEADERS = sorted(str(p.relative_to(HERE)) for p in (HERE / "src_c").glob("*.[hp]x[di]")) + \
+    sorted(str(p.relative_to(HERE)) for p in (HERE / "src_c").glob("*.h"))
+
 extensions = [
     Extension(
         f"refnn.{pyx.stem}",
         [str(pyx.relative_to(HERE))],
+        depends=HEADERS,
         include_dirs=[numpy.get_include(), "src_c"],
         extra_compile_args=compile_args(),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")] + MVEC_MACROS,

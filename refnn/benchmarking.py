@@ -2,10 +2,11 @@
 NumPy) and the speed workloads: refnn's fit against the NumPy contender (refnn.contender) and more.
 
 Speed is only ever compared as a ratio of two figures measured in the same process, on the same
-data, one after the other. Thread counts are fixed by the environment before Python starts
-(OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS): once NumPy is imported, changing
-them has no effect (THREAD_VARIABLES names them). `blas_threads()` reports what the BLAS
-libraries actually use, when threadpoolctl happens to be installed.
+data, one after the other. The BLAS's thread counts are fixed by the environment before Python
+starts (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS): once NumPy is imported,
+changing them has no effect (THREAD_VARIABLES names them); refnn.scaling runs each thread
+setting in its own interpreter. `blas_threads()` reports what the BLAS libraries actually use,
+when threadpoolctl happens to be installed.
 """
 import math
 import os
@@ -204,13 +205,15 @@ def epoch_phases(w, X, Y, seed=0):
     """Where an epoch of refnn's mini-batch training goes: one epoch of the workload run as
     fit runs it (training.CompiledStep, the compiled step with the optimizer's update fused
     into it, batch after batch), timed by phase. Returns ({phase: seconds}, epoch seconds):
-    the step's phases (DenseTrainer.PHASES) and "rest" (the Python loop around them)."""
+    the step's phases (DenseTrainer.PHASES) and "rest" (the Python loop around them). On one
+    thread, so that the phases tile the epoch's wall-clock time."""
     from .training import CompiledStep
     sizes = _sizes(w)
     weights = _glorot(sizes, w["dtype"], seed)
     activations = [w["activation"]] * (len(sizes) - 2) + ["softmax"]
     batch = w["batch_size"]
     step = CompiledStep(weights, X, Y, activations, "softmax_crossentropy", batch, _optimizer(w))
+    step.trainer.threads = 1
     order = np.random.default_rng(seed).permutation(X.shape[0]).astype(np.intp)
     start = time.perf_counter()
     for first in range(0, X.shape[0], batch):
@@ -442,54 +445,3 @@ def format_phases(phases):
     total = sum(v for _, v in parts)
     return "refnn's epoch, by phase: " + ", ".join(
         f"{k} {v * 1e3:.0f} ms ({v / total:.0%})" for k, v in parts)
-
-
-def run_workloads(workloads=None, threads=1, out=None, quick=False, seed=0):
-    """Measure the workloads (default all) in this process and print each as it finishes.
-
-    The thread count must be fixed before NumPy starts: when the environment does not pin
-    `threads`, the measurement runs in a fresh interpreter with OPENBLAS_NUM_THREADS,
-    OMP_NUM_THREADS and MKL_NUM_THREADS set, and its output is passed through."""
-    import subprocess
-    import sys
-    out = out or sys.stdout
-    workloads = list(workloads or WORKLOADS)
-    for name in workloads:
-        if name not in WORKLOADS:
-            raise ValueError(f"unknown workload {name!r}; valid: {', '.join(WORKLOADS)}")
-    threads = int(threads)
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    if any(os.environ.get(v) != str(threads) for v in THREAD_VARIABLES):
-        env = dict(os.environ, **{v: str(threads) for v in THREAD_VARIABLES})
-        cmd = [sys.executable, "-m", "refnn.benchmarking", "--threads", str(threads),
-               "--seed", str(seed)] + (["--quick"] if quick else []) + workloads
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
-        out.write(proc.stdout)
-        if proc.returncode:
-            raise RuntimeError(f"the benchmark process failed (exit {proc.returncode})")
-        return None
-    results = []
-    for name in workloads:
-        r = run_workload(name, threads=threads, quick=quick, seed=seed)
-        out.write(format_result(r) + "\n\n")
-        out.flush()
-        results.append(r)
-    return results
-
-
-def main(argv=None):
-    import argparse
-    parser = argparse.ArgumentParser(prog="python -m refnn.benchmarking")
-    parser.add_argument("workloads", nargs="*", default=None)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    run_workloads(args.workloads or None, args.threads, quick=args.quick, seed=args.seed)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -71,7 +71,8 @@ class CompiledStep:
 
         trainer = kernels.DenseTrainer(weights, X, Y, activations, kind, batch_size)
         trainer.set_update(*optimizer.fused_rule())          once
-        trainer.step(idx, scalars=optimizer.fused_scalars())  per batch; iterations += 1
+        trainer.step(idx, scalars=optimizer.fused_scalars(),  per batch; iterations += 1
+                     **optimizer.fused_options())         (its clipping and weight decay)
 
     An optimizer without a fused rule updates through optimizer.apply(weights, grads).
     check_rows: the first pass over the data (the first n samples gathered) checks each row of
@@ -111,7 +112,8 @@ class CompiledStep:
         check = self._unchecked > 0
         self._unchecked -= len(idx)
         if self.fused:
-            _, yhat = trainer.step(idx, check_finite=check, scalars=optimizer.fused_scalars())
+            _, yhat = trainer.step(idx, check_finite=check, scalars=optimizer.fused_scalars(),
+                                   **optimizer.fused_options())
             if trainer.updated:                  # the step updated the weights itself
                 optimizer.iterations += 1
                 if not trainer.update_finite:

@@ -113,6 +113,7 @@ class Optimizer(_Configurable):
     get_config()           {"name": ..., hyper-parameters}: JSON-able; from_config inverts it
     fused_rule()           (rule name, slots per weight): what the compiled step runs
     fused_scalars()        the rule's scalars for the next step
+    fused_options()        its clipping and weight decay for the next step (DenseTrainer.step)
 
     A subclass sets `rule` and defines _scalars() (and _slot_initials() when it has optional
     slots or initial values other than zero).
@@ -196,13 +197,21 @@ class Optimizer(_Configurable):
 
     def fused_rule(self) -> tuple[str, list[tuple[NDArray[Any] | None, ...]]] | None:
         """(rule, slots) for the compiled step (kernels.DenseTrainer.set_update), which then runs
-        the update itself; None makes the step call apply() instead (a subclass whose update
-        is not its declared rule alone says so by returning None, and so does clipping or
-        weight decay: not fused yet)."""
-        if self.weight_decay or any(v is not None for v in (self.clipnorm, self.clipvalue,
-                                                            self.global_clipnorm)):
-            return None
+        the update itself, with fused_options(); None makes the step call apply() instead (a
+        subclass whose update is not its declared rule alone says so by returning None)."""
         return self._rule_and_slots()
+
+    def fused_options(self) -> dict[str, tuple[Any, Any]]:
+        """{"clip": (kind, c), "decay": (wd, eta)} for DenseTrainer.step: what apply() does
+        before the rule (_clip, _decay), for the next step; {} when neither is set."""
+        options = {}
+        for kind, value in (("value", self.clipvalue), ("norm", self.clipnorm),
+                            ("global_norm", self.global_clipnorm)):
+            if value is not None:
+                options["clip"] = (kind, value)
+        if self.weight_decay:
+            options["decay"] = (self.weight_decay, self.learning_rate)
+        return options
 
     def _rule_and_slots(self) -> tuple[str, list[tuple[NDArray[Any] | None, ...]]]:
         """(rule, slots): the rule's name (refnn/update_rules.py) and, per weight, its slot
