@@ -19,9 +19,15 @@ Losses as scikit-learn's: log-loss (softmax + categorical cross-entropy, or one 
 mse is the mean of (yhat - y)^2 over the outputs, so its gradient is scaled by k / 2 to give
 scikit-learn's (yhat - y) / n per output).
 """
+from __future__ import annotations
+
+import os
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -37,6 +43,9 @@ from ..kernels.threads import MAX_THREADS, num_threads
 from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import LBFGS, SGD, Adam
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 # scikit-learn's activation names -> refnn's
 ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
@@ -102,12 +111,15 @@ class _CompiledEpoch:
 
 
 class _BaseMLP(BaseEstimator):
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate_init=0.001, max_iter=200,
-                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, dtype="float64", threads=None):
+    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu",
+                 *, solver: str = "adam", alpha: float = 0.0001, batch_size: int | str = "auto",
+                 learning_rate_init: float = 0.001, max_iter: int = 200, shuffle: bool = True,
+                 random_state: int | np.random.RandomState | None = None, tol: float = 1e-4,
+                 verbose: bool = False, warm_start: bool = False, momentum: float = 0.9,
+                 nesterovs_momentum: bool = True, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-8, n_iter_no_change: int = 10, max_fun: int = 15000,
+                 dtype: str = "float64", threads: int | None = None) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -332,7 +344,7 @@ class _BaseMLP(BaseEstimator):
         X = np.ascontiguousarray(X, dtype=np.dtype(self.dtype))
         return self.model_.predict(X, batch_size=max(1, X.shape[0]))
 
-    def export(self, path, format="onnx"):
+    def export(self, path: str | os.PathLike[str], format: str = "onnx") -> Any:
         """The trained network for inference (refnn.Sequential.export): its output is the
         predicted probabilities (classifier: one sigmoid unit for two classes, else softmax)
         or values (regressor)."""
@@ -379,7 +391,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                              f"{self.classes_.tolist()}")
         return self._label_binarizer.transform(y).astype(np.dtype(self.dtype))
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Train on (X, y) for up to max_iter epochs (continues from the last fit if
         warm_start=True)."""
         incremental = False
@@ -388,7 +400,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         rng = self._start(X, Y.shape[1], incremental)
         return self._fit(X, Y, rng, incremental)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None) -> Self:
         """One epoch over (X, y); classes (all labels) is required on the first call."""
         if self.solver == "lbfgs":
             raise AttributeError("partial_fit is only available for stochastic solvers "
@@ -407,17 +419,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return accuracy_score(Y[:, 0] > 0.5, yhat[:, 0] >= 0.5)
         return accuracy_score(np.argmax(Y, axis=1), np.argmax(yhat, axis=1))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[Any]:
         """Class probabilities (n, n_classes), columns in classes_ order."""
         yhat = self._forward(X)
         if yhat.shape[1] == 1:
             return np.hstack([1 - yhat, yhat])
         return yhat
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> NDArray[Any]:
         return np.log(self.predict_proba(X))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """The most probable class of each sample, in the labels fit was given."""
         check_is_fitted(self, "model_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
@@ -440,14 +452,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self._y_1d = y.ndim == 1
         return np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=np.dtype(self.dtype))
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Train on (X, y) for up to max_iter epochs (continues if warm_start=True)."""
         X, y = self._prepare_fit(X, y, reset=not (self.warm_start and hasattr(self, "model_")))
         Y = self._targets(y)
         rng = self._start(X, Y.shape[1], incremental=False)
         return self._fit(X, Y, rng, incremental=False)
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """One epoch over (X, y)."""
         if self.solver == "lbfgs":
             raise AttributeError("partial_fit is only available for stochastic solvers "
@@ -460,7 +472,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _score_prepared(self, X, Y):
         return r2_score(Y, self.model_.predict(X, batch_size=max(1, X.shape[0])))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """yhat (n,) for a 1-D y in fit, else (n, k)."""
         yhat = self._forward(X)
         return yhat[:, 0] if self._y_1d else yhat
