@@ -10,8 +10,7 @@ then run on a generated stand-in, which one test checks with the data set hidden
 import numpy as np
 import pytest
 
-from refnn.experiments import (_common, approximation_rate, double_descent, flatness,
-                               lottery_ticket)
+from refnn.experiments import (_common, approximation_rate, double_descent, flatness)
 
 from experiment_runs import quick
 
@@ -105,41 +104,6 @@ def test_without_fashion_mnist_a_generated_set_stands_in(monkeypatch):
     x, y, x_test, y_test, description = _common.fashion_mnist_subset(50, 20, 0)
     assert x.shape == (50, 784) and x_test.shape == (20, 784)
     assert 0 < x.min() and x.max() < 1 and set(np.unique(y)) <= set(range(10))
-
-
-# --------------------------------------------------------------------------- lottery ticket
-def test_magnitude_masks_prune_the_smallest_weights():
-    rng = np.random.default_rng(0)
-    kernels = [rng.normal(size=(20, 10)), rng.normal(size=(10, 4))]
-    masks = lottery_ticket.magnitude_masks(kernels, 0.8)
-    assert masks[0].sum() == 40 and masks[1].sum() == 24       # 80 %, the output layer 40 %
-    for W, m in zip(kernels, masks):
-        assert np.abs(W[m]).min() > np.abs(W[~m]).max()
-
-
-def test_rewound_ticket_matches_the_dense_network():
-    f = quick("lottery_ticket").findings
-    # 50 % pruned, rewound to the initial weights and retrained: within 2 points of dense
-    assert f["rewound_50_minus_dense"] >= -0.02
-    assert f["rewound_90_minus_dense"] >= -0.03
-    # retraining the 90 %-pruned network helps; the ticket beats a random re-initialisation
-    assert f["pruned_90_accuracy"] < f["rewound_90_accuracy"]
-    assert f["rewound_90_minus_random"] > 0.01
-    assert f["pruned_weights_exactly_zero"] is True
-
-
-def test_pruned_weights_are_exactly_zero_after_retraining():
-    rng = np.random.default_rng(0)
-    x = rng.random((120, 784)).astype(np.float32)
-    y = rng.integers(0, 10, 120)
-    model = lottery_ticket.network([16], seed=0)
-    masks = lottery_ticket.magnitude_masks(lottery_ticket.kernels_of(model), 0.9)
-    lottery_ticket.apply_masks(model, masks)
-    lottery_ticket.train(model, x, y, {"learning_rate": 0.01, "batch_size": 20, "epochs": 3})
-    for layer, m in zip(lottery_ticket.dense_layers(model), masks):
-        assert np.all(layer.W[~m] == 0.0)                     # exactly 0, every one
-        assert np.count_nonzero(layer.W[m]) == m.sum()        # the kept ones trained
-    assert lottery_ticket.pruned_weights_zero(model, masks)
 
 
 # --------------------------------------------------------------------------- flatness
