@@ -188,3 +188,78 @@ def test_the_ticket_keeps_the_dense_accuracy_where_both_controls_lose_it():
         assert high(f"{control}_{sparsest}_minus_dense") < 0, control
         assert low(f"ticket_{sparsest}_minus_{control}") > 0, control
     assert f["pruned_weights_exactly_zero"] is True
+
+
+# --------------------------------------------------------------------------- double descent
+def _low(f, key):
+    """The lower end of the 95 % interval of finding `key` (mean - half-width)."""
+    return f[key] - f[f"{key}_ci"]
+
+
+def _high(f, key):
+    return f[key] + f[f"{key}_ci"]
+
+
+def test_ridge_solutions_are_the_pseudo_inverse_and_the_normal_equations():
+    from refnn.experiments import double_descent
+    rng = np.random.default_rng(0)
+    for n, p in ((30, 12), (12, 30)):                     # over- and under-determined
+        G, Y = rng.normal(size=(n, p)), rng.normal(size=(n, 3))
+        beta = double_descent.ridge_solutions(G, Y, [0.0, 0.1])
+        np.testing.assert_allclose(beta[0.0], np.linalg.pinv(G) @ Y, atol=1e-10)
+        lhs = (G.T @ G + n * 0.1 * np.eye(p)) @ beta[0.1]  # (GᵀG + nλI) β = GᵀY
+        np.testing.assert_allclose(lhs, G.T @ Y, atol=1e-10)
+
+
+def test_label_noise_moves_the_stated_fraction_to_other_classes():
+    from refnn.experiments import double_descent
+    y = np.arange(1000) % 10
+    noisy, flipped = double_descent.noisy_labels(y, 0.2, np.random.default_rng(0))
+    assert flipped.shape == (200,) and np.all(noisy[flipped] != y[flipped])
+    assert np.sum(noisy != y) == 200 and noisy.min() >= 0 and noisy.max() <= 9
+
+
+def test_minimum_norm_random_features_peak_at_the_threshold_and_ridge_removes_the_peak():
+    from refnn.experiments.double_descent import tag
+    r = quick_seeds("double_descent")
+    f = r.findings
+    noisy, clean, ridged = tag(0.2, 0), tag(0, 0), tag(0.2, 0.1)
+    # the phenomenon, 3 seeds: every seed peaks within a factor 2 of P = nK (h = n - 1); the
+    # peak rises above the best smaller model and falls to the largest, beyond their intervals
+    assert f["rf_seeds_peaking_within_2x_of_threshold"] == 3
+    assert _low(f, f"rf_{noisy}_rise") > 0.2
+    assert _low(f, f"rf_{noisy}_second_fall") > 0.2
+    # with clean labels the peak is there too (the threshold, not the noise, makes it)
+    assert _low(f, f"rf_{clean}_rise") > 0.2
+    # the control: with ridge λ = 0.1 it vanishes (no rise above the smaller models at all)
+    assert _high(f, f"rf_{ridged}_rise") < 0.02
+    assert _high(f, f"rf_{ridged}_peak_error") < _low(f, f"rf_{noisy}_peak_error") - 0.2
+
+
+def test_trained_networks_interpolate_beyond_the_threshold():
+    r = quick_seeds("double_descent")
+    f = r.findings
+    assert _high(f, "network_largest_train_error") == 0          # every noisy label fitted
+    assert _low(f, "network_smallest_train_error") > 0.2         # the smallest cannot
+    # the test error falls beyond the threshold (the second descent); the quick setting shows
+    # no rise above the smaller networks (docs/experiments.md says so)
+    assert _low(f, "network_second_fall") > 0.05
+
+
+def test_without_fashion_mnist_a_generated_set_stands_in(monkeypatch):
+    from refnn.experiments import _common, double_descent, sweep
+    def absent():
+        raise FileNotFoundError("no Fashion-MNIST here")
+    monkeypatch.setattr(_common, "_fashion_mnist_uint8", absent)
+    double_descent.data.cache_clear()
+    monkeypatch.setattr(double_descent, "QUICK",
+                        {**double_descent.QUICK, "network_widths": [2, 3], "n_test": 50,
+                         "random_features_widths": [5, 6], "max_iterations": 5})
+    try:
+        r = sweep.run_single(double_descent, True, 0)
+    finally:
+        double_descent.data.cache_clear()
+    assert r.settings["dataset"].startswith("generated")
+    x, y, x_test, y_test, description = _common.fashion_mnist_subset(50, 20, 0)
+    assert x.shape == (50, 784) and x_test.shape == (20, 784)
+    assert 0 < x.min() and x.max() < 1 and set(np.unique(y)) <= set(range(10))

@@ -10,7 +10,7 @@ then run on a generated stand-in, which one test checks with the data set hidden
 import numpy as np
 import pytest
 
-from refnn.experiments import (_common, approximation_rate, double_descent, flatness)
+from refnn.experiments import (approximation_rate, flatness)
 
 from experiment_runs import quick
 
@@ -55,55 +55,6 @@ def test_smooth_target_error_falls_with_the_width():
     assert r.findings["alpha_sup_smooth_shallow"] > 0.7
     # the points graded towards the cusp let every network follow it to within 0.15
     assert max(r.series["cusp/shallow"]["sup_error"] + r.series["cusp/deep"]["sup_error"]) < 0.15
-
-
-# --------------------------------------------------------------------------- double descent
-def test_random_features_error_peaks_at_the_interpolation_threshold():
-    f = quick("double_descent").findings
-    assert 0.5 <= f["random_features_peak_params_over_nK"] <= 2.0
-    # the first descent is shallow in the quick run (0.01 to 0.1 over seeds 0-3)
-    assert f["random_features_first_error"] > f["random_features_min_error_below_peak"] + 0.005
-    assert f["random_features_rise"] > 0.1                 # up to the peak
-    assert f["random_features_second_fall"] > 0.1          # and down again beyond it
-    assert f["random_features_peak_test_mse"] > 2 * f["random_features_largest_test_mse"]
-
-
-def test_networks_interpolate_beyond_the_threshold():
-    r = quick("double_descent")
-    for family, curve in r.series.items():
-        ratio = np.array(curve["params_over_nK"])
-        train_error = np.array(curve["train_error"])
-        assert np.all(train_error[ratio >= 1.9] == 0), family    # every noisy label fitted
-        assert train_error[0] > 0.2, family                        # the smallest cannot
-    f = r.findings
-    # both layers trained: in the quick run the test mse peaks near P = nK; the test error
-    # shows no peak there, only the second descent beyond it
-    assert 0.4 <= f["network_peak_test_mse_params_over_nK"] <= 2.5
-    assert f["network_peak_test_mse"] > 1.5 * f["network_largest_test_mse"]
-    curve = r.series["network"]
-    at_threshold = int(np.argmin(np.abs(np.log(curve["params_over_nK"]))))
-    assert curve["test_error"][-1] < curve["test_error"][at_threshold] - 0.03
-
-
-def test_label_noise_moves_the_stated_fraction_to_other_classes():
-    y = np.arange(1000) % 10
-    noisy, flipped = double_descent.noisy_labels(y, 0.2, np.random.default_rng(0))
-    assert flipped.shape == (200,) and np.all(noisy[flipped] != y[flipped])
-    assert np.sum(noisy != y) == 200 and noisy.min() >= 0 and noisy.max() <= 9
-
-
-def test_without_fashion_mnist_a_generated_set_stands_in(monkeypatch):
-    def absent():
-        raise FileNotFoundError("no Fashion-MNIST here")
-    monkeypatch.setattr(_common, "_fashion_mnist_uint8", absent)
-    monkeypatch.setitem(double_descent.SETTINGS, True,
-                        {**double_descent.SETTINGS[True], "network_widths": [2, 3],
-                         "random_features_widths": [5, 6], "max_iterations": 5})
-    r = double_descent.run(quick=True, seed=0)
-    assert r.settings["dataset"].startswith("generated")
-    x, y, x_test, y_test, description = _common.fashion_mnist_subset(50, 20, 0)
-    assert x.shape == (50, 784) and x_test.shape == (20, 784)
-    assert 0 < x.min() and x.max() < 1 and set(np.unique(y)) <= set(range(10))
 
 
 # --------------------------------------------------------------------------- flatness
