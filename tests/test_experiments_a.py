@@ -263,3 +263,72 @@ def test_without_fashion_mnist_a_generated_set_stands_in(monkeypatch):
     x, y, x_test, y_test, description = _common.fashion_mnist_subset(50, 20, 0)
     assert x.shape == (50, 784) and x_test.shape == (20, 784)
     assert 0 < x.min() and x.max() < 1 and set(np.unique(y)) <= set(range(10))
+
+
+# --------------------------------------------------------------------------- approximation rate
+def test_rate_of_an_exact_power_law():
+    from refnn.experiments import approximation_rate
+    W = [10, 100, 1000]
+    assert approximation_rate.rate(W, [3 * w ** -1.5 for w in W]) == pytest.approx(1.5)
+
+
+def test_training_points_resolve_the_singular_point():
+    from refnn.experiments import approximation_rate
+    x = approximation_rate.points((0.0,), 5, levels=10)
+    assert np.all(np.diff(x) > 0) and x[0] == -1 and x[-1] == 1
+    assert 0.0 in x and 2.0 ** -10 in x and -(2.0 ** -10) in x
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_output_layer_starts_at_the_least_squares_fit(d):
+    from refnn.experiments import approximation_rate
+    x = np.random.default_rng(0).uniform(-1, 1, size=(101, d))
+    y = np.sin(3 * x[:, :1]) + x[:, -1:] ** 2
+    for widths in ([12], [8, 8]):
+        model = approximation_rate.network(widths, 0, x, y)
+        model.compile(loss="mse", optimizer="sgd")
+        loss, grads = model.loss_and_gradients(x, y)
+        # least squares: the gradient of the loss with respect to the output layer is zero
+        assert np.abs(grads[-2]).max() < 1e-10 and abs(grads[-1][0]) < 1e-10
+        assert np.abs(grads[0]).max() > 1e-6          # the other layers still have to move
+
+
+def test_the_interpolant_is_an_exact_shallow_relu_network():
+    from refnn.experiments import approximation_rate
+    for graded in (None, 0.0):
+        t = approximation_rate.knots(9, graded)
+        model = approximation_rate.interpolant(np.cos, t)
+        assert model.count_params() == 3 * 8 + 1                # 8 hidden units
+        x = np.random.default_rng(1).uniform(-1, 1, 500)
+        # the oracle: NumPy's piecewise-linear interpolation through the knots
+        np.testing.assert_allclose(model.predict(x[:, None])[:, 0],
+                                   np.interp(x, t, np.cos(t)), atol=1e-13)
+
+
+def test_constructed_networks_reach_the_theoretical_rates():
+    f = quick_seeds("approximation_rate").findings
+    # piecewise-linear interpolants: smooth target alpha_sup = 2 (error ~ h^2 f''/8)
+    assert 1.8 < f["alpha_sup_smooth_interpolant"] < 2.2
+    # the cusp sqrt|x| with uniform knots loses the rate: error ~ sqrt(h), alpha = 1/2 ...
+    assert 0.4 < f["alpha_sup_cusp_interpolant"] < 0.6
+    # ... which knots graded towards the cusp restore (free knots: alpha = 2)
+    assert f["alpha_sup_cusp_interpolant_graded"] > 1.8
+    # a jump of 1: no continuous function gets within 1/2 in the sup-norm, and in L2 the
+    # interpolant's ramp over one knot spacing h gives e_2 ~ sqrt(h): alpha_l2 about 1/2
+    assert f["sup_error_largest_jump_interpolant"] >= 0.5
+    assert 0.4 < f["alpha_l2_jump_interpolant"] < 0.8
+
+
+def test_trained_rates_have_intervals_and_fall_short_of_the_construction():
+    r = quick_seeds("approximation_rate")
+    f = r.findings
+    for name in r.settings["targets"]:
+        for fam in ("shallow", "deep"):
+            for kind in ("sup", "l2"):
+                half = f[f"alpha_{kind}_{name}_{fam}_ci"]
+                assert math.isfinite(half) and half > 0, (name, fam, kind)   # seeds differ
+    # the optimiser's shortfall: at the same W the trained shallow network is more than 5
+    # times further from the cusp than the graded interpolant, on the mean over 3 seeds
+    assert _low(f, "shortfall_graded_sup_cusp") > 5
+    # the trained shallow network's error falls with W on the smooth target (alpha > 0)
+    assert _low(f, "alpha_sup_smooth_shallow") > 0

@@ -137,8 +137,12 @@ def by_task(per_seed):
 
 def cells(values):
     """[mean, half-width of its 95 % interval] of the per-seed values: two table cells (the
-    half-width is NaN for one seed; see stats.mean_interval)."""
-    return list(mean_interval(values))
+    half-width is NaN for one seed; see stats.mean_interval). Seeds that agree up to rounding
+    (a seed-free quantity) get a half-width of exactly 0."""
+    mean, half = mean_interval(values)
+    if half <= 1e-12 * abs(mean):
+        half = 0.0
+    return [mean, half]
 
 
 def interval_columns(*names):
@@ -148,7 +152,7 @@ def interval_columns(*names):
 
 def findings_of(prefix, values):
     """{prefix: mean, prefix_ci: half-width} of the per-seed values (the findings' convention)."""
-    mean, half = mean_interval(values)
+    mean, half = cells(values)
     return {prefix: mean, f"{prefix}_ci": half}
 
 
