@@ -86,8 +86,17 @@ def _regenerate(args):
     if not Path(args.regenerate_docs).is_dir():
         raise UsageError(f"--regenerate-docs must be a directory of saved results, got "
                          f"{args.regenerate_docs!r}")
-    results.write_docs(args.regenerate_docs, args.docs_file)
-    print(f"wrote {args.docs_file} from the results in {args.regenerate_docs}")
+    try:
+        import matplotlib  # noqa: F401
+        figures = True
+    except ImportError:
+        figures = False
+    results.write_docs(args.regenerate_docs, args.docs_file, figures=figures)
+    where = Path(args.docs_file).parent / "figures"
+    print(f"wrote {args.docs_file} from the results in {args.regenerate_docs}"
+          + (f", and the figures in {where}" if figures else
+             f"; the figures in {where} are left as they are (they need matplotlib: "
+             "pip install -e '.[plot]')"))
     return 0
 
 

@@ -10,6 +10,8 @@
     markdown(directory)                 docs/experiments.md's text: a header, then each experiment's
                                         report() of the summary recomputed from the saved per-seed
                                         numbers (so the document follows the numbers, never drifts)
+                                        and its figure
+    write_docs(directory, path)         writes it, and the figures (docs/figures/NAME.png)
 Tables use the sweep's convention: a column "x ±" after a column "x" holds the half-width of the
 95 % interval of x's mean; markdown_table writes the pair as one cell "mean ± half-width".
 """
@@ -180,13 +182,13 @@ def markdown_table(columns, rows, digits=3):
 
     def cell(row, j, paired):
         if not paired:
-            return number_text(row[j], digits)
+            return number_text(row[j], digits).replace("|", "\\|")
         mean, half = row[j], row[j + 1]
         if isinstance(half, float) and math.isnan(half):
             return f"{number_text(mean, digits)}"
         return f"{number_text(mean, digits)} ± {number_text(half, 2)}"
 
-    lines = ["| " + " | ".join(name for name, _, _ in groups) + " |",
+    lines = ["| " + " | ".join(name.replace("|", "\\|") for name, _, _ in groups) + " |",
              "|" + "---|" * len(groups)]
     lines += ["| " + " | ".join(cell(r, j, p) for _, j, p in groups) + " |" for r in rows]
     return "\n".join(lines)
@@ -245,11 +247,20 @@ def markdown(directory, names=NAMES):
         raise FileNotFoundError(f"directory {str(directory)!r} lacks the saved results of "
                                 f"{', '.join(missing)} (python -m refnn experiment NAME --out DIR)")
     loaded = {n: loaded[n] for n in names}
-    sections = [_module(n).report(resummarize(s)).strip() + "\n" for n, s in loaded.items()]
+    sections = [_module(n).report(resummarize(s)).strip() + "\n\n"
+                + f"![{n}](figures/{n}.png)\n" for n, s in loaded.items()]
     return _header(loaded) + "\n" + "\n".join(sections)
 
 
-def write_docs(directory, path, names=NAMES):
+def write_docs(directory, path, names=NAMES, figures=True):
+    """Write markdown(directory) to `path` and, when `figures` (it needs matplotlib), each
+    experiment's figure to figures/NAME.png beside it; returns the text."""
     text = markdown(directory, names)
+    if figures:
+        folder = Path(path).parent / "figures"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, saved in load(directory).items():
+            if name in names:
+                _module(name).plot(resummarize(saved), str(folder / f"{name}.png"))
     Path(path).write_text(text, encoding="utf-8")
     return text
