@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import NAMES, ExperimentResult
 from . import module as _module
-from .sweep import per_seed_from_series, per_seed_series
+from .sweep import WholeRun, is_whole_run, per_seed_from_series, per_seed_series
 
 FORMAT = 1
 DOCS_COMMAND = "python -m refnn experiment --regenerate-docs docs/results"
@@ -122,13 +122,15 @@ def _write_csv(path, columns, rows):
         writer.writerows(rows)
 
 
-def save(result, per_seed, directory, sweep=None):
+def save(result, per_seed, directory, sweep=None, settings=None):
     """Write directory/NAME.json and the CSV tables of one experiment; returns the JSON's path.
-    sweep: how it ran ({"jobs": 2} or {"scheduler": True}), recorded as it is."""
+    settings: what summarize() was given (default: result.settings); sweep: how it ran
+    ({"jobs": 2} or {"scheduler": True}), recorded as it is."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     seeds = list(per_seed)
-    data = {"format": FORMAT, "experiment": result.name, "settings": result.settings,
+    data = {"format": FORMAT, "experiment": result.name,
+            "settings": result.settings if settings is None else settings,
             "seeds": seeds, "per_seed": per_seed_series(per_seed),
             "summary": _summary_dict(result), "environment": environment(),
             "sweep": dict(sweep or {})}
@@ -194,9 +196,17 @@ def markdown_table(columns, rows, digits=3):
     return "\n".join(lines)
 
 
+def _protocol(saved):
+    """What summarizes and reports saved results: the module, or WholeRun for results saved
+    as whole runs (an experiment saved before it had tasks() keeps being read as it was)."""
+    return WholeRun(_module(saved.name)) if is_whole_run(saved.per_seed) else _module(saved.name)
+
+
 def resummarize(saved):
     """The summary recomputed from the saved per-seed numbers by today's summarize()."""
-    return _module(saved.name).summarize(saved.settings, saved.per_seed)
+    settings = {k: v for k, v in saved.settings.items()
+                if not (is_whole_run(saved.per_seed) and k in ("seeds", "protocol"))}
+    return _protocol(saved).summarize(settings, saved.per_seed)
 
 
 def _header(loaded):
@@ -247,8 +257,9 @@ def markdown(directory, names=NAMES):
         raise FileNotFoundError(f"directory {str(directory)!r} lacks the saved results of "
                                 f"{', '.join(missing)} (python -m refnn experiment NAME --out DIR)")
     loaded = {n: loaded[n] for n in names}
-    sections = [_module(n).report(resummarize(s)).strip() + "\n\n"
-                + f"![{n}](figures/{n}.png)\n" for n, s in loaded.items()]
+    sections = [_protocol(s).report(resummarize(s)).strip() + "\n"
+                + ("" if is_whole_run(s.per_seed) else f"\n![{n}](figures/{n}.png)\n")
+                for n, s in loaded.items()]
     return _header(loaded) + "\n" + "\n".join(sections)
 
 
@@ -260,7 +271,7 @@ def write_docs(directory, path, names=NAMES, figures=True):
         folder = Path(path).parent / "figures"
         folder.mkdir(parents=True, exist_ok=True)
         for name, saved in load(directory).items():
-            if name in names:
+            if name in names and not is_whole_run(saved.per_seed):
                 _module(name).plot(resummarize(saved), str(folder / f"{name}.png"))
     Path(path).write_text(text, encoding="utf-8")
     return text
