@@ -199,7 +199,9 @@ def markdown_table(columns, rows, digits=3):
 def _protocol(saved):
     """What summarizes and reports saved results: the module, or WholeRun for results saved
     as whole runs (an experiment saved before it had tasks() keeps being read as it was)."""
-    return WholeRun(_module(saved.name)) if is_whole_run(saved.per_seed) else _module(saved.name)
+    if is_whole_run(saved.per_seed):
+        return WholeRun(_module(saved.name), claim=saved.result.claim)
+    return _module(saved.name)
 
 
 def resummarize(saved):
@@ -238,7 +240,7 @@ def _header(loaded):
                   "docs/results/ and this file is regenerated.", ""]
     lines += ["| experiment | the claim | setting | seeds |", "|---|---|---|---|"]
     for name, s in loaded.items():
-        lines.append(f"| [{name}](#{name}) | {_module(name).CLAIM} | "
+        lines.append(f"| [{name}](#{name}) | {_protocol(s).CLAIM} | "
                      f"{'quick' if s.settings.get('quick') else 'full'} | "
                      f"{', '.join(map(str, s.per_seed))} |")
     lines.append("")
