@@ -177,7 +177,9 @@ class BuildExt(build_ext):
         number = next(self._counter)
         sources = list(ext.sources) + list(ext.depends)
         if self.force or newer_group(sources, self.get_ext_fullpath(ext.name), "newer"):
-            print(f"compiling {ext.name} ({number}/{len(self.extensions)}) ...", flush=True)
+            # one write per line: with --parallel two threads may report at once
+            sys.stdout.write(f"compiling {ext.name} ({number}/{len(self.extensions)}) ...\n")
+            sys.stdout.flush()
         super().build_extension(ext)
 
 
