@@ -223,15 +223,17 @@ def _header(loaded):
         "and what theory says about why they work. Each claim below is an experiment you can "
         "run, over several seeds, in parallel, and save:", "",
         "```bash",
-        "python -m refnn experiment                                  # the list",
-        "python -m refnn experiment NAME --quick --seeds 3 --out DIR # seconds, as the tests",
-        "python -m refnn experiment NAME --seeds 5 --jobs 2 --out DIR        # full, 2 processes",
-        "python -m refnn experiment NAME --seeds 5 --scheduler tcp://HOST:8786  # on Dask",
-        f"{DOCS_COMMAND}        # this file, from saved results",
+        "python -m refnn experiment                                 # the list",
+        "python -m refnn experiment NAME --quick --seeds 3 --out DIR      # seconds, as the tests",
+        "python -m refnn experiment NAME --seeds 5 --jobs 2 --out DIR     # full, 2 processes",
+        "python -m refnn experiment NAME --seeds 5 --scheduler tcp://HOST:8786 --out DIR  # Dask",
+        f"{DOCS_COMMAND}     # this file, from saved results",
         "```", "",
         "Every number below is the mean over the seeds with the half-width of its 95 % Student's "
-        "t interval (refnn.experiments.stats); a difference is claimed only where the two "
-        "intervals do not overlap. Every per-seed number, the settings and the machine are in "
+        "t interval (refnn.experiments.stats); a difference is claimed only where the "
+        "intervals support it (the two intervals apart, or the interval of the per-seed "
+        "difference away from 0). --jobs and --scheduler need the optional extra: pip install "
+        "'refnn[lab]'. Every per-seed number, the settings and the machine are in "
         "docs/results/NAME.json, each table also as docs/results/NAME.csv. Parallel and serial "
         "sweeps give the same numbers (each task runs with one BLAS thread).", ""]
     if "quick" in kinds:
@@ -240,7 +242,8 @@ def _header(loaded):
                   "docs/results/ and this file is regenerated.", ""]
     lines += ["| experiment | the claim | setting | seeds |", "|---|---|---|---|"]
     for name, s in loaded.items():
-        lines.append(f"| [{name}](#{name}) | {_protocol(s).CLAIM} | "
+        claim = _protocol(s).CLAIM.replace("|", "\\|")
+        lines.append(f"| [{name}](#{name}) | {claim} | "
                      f"{'quick' if s.settings.get('quick') else 'full'} | "
                      f"{', '.join(map(str, s.per_seed))} |")
     lines.append("")
