@@ -156,3 +156,246 @@ def test_bad_sample_weights_are_refused_by_name(bad, error, match):
     for call in (loss, loss.gradient):
         with pytest.raises(error, match=match):
             call(y, yhat, sample_weight=bad)
+
+
+# --------------------------------------------------------------------------- metrics
+from refnn import metrics as M  # noqa: E402
+
+
+@pytest.mark.parametrize("metric, y, yhat, sample_weight, expected", [
+    # keras/src/metrics/accuracy_metrics_test.py: BinaryAccuracyTest.test_weighted
+    (M.BinaryAccuracy(), [[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]], [1, 0, 0, 1], 0.5),
+    # CategoricalAccuracyTest.test_weighted
+    (M.CategoricalAccuracy(), [[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]],
+     [0.7, 0.3], 0.3),
+    # SparseCategoricalAccuracyTest.test_weighted
+    (M.SparseCategoricalAccuracy(), [[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]],
+     [0.7, 0.3], 0.3),
+])
+def test_weighted_metrics_give_keras_3s_numbers(metric, y, yhat, sample_weight, expected):
+    metric.update(y, yhat, sample_weight=sample_weight)
+    assert metric.result() == pytest.approx(expected, abs=1e-3)
+    assert metric(y, yhat, sample_weight=sample_weight) == pytest.approx(expected, abs=1e-3)
+
+
+def test_a_weighted_metric_in_batches_is_the_weighted_mean_over_all_samples():
+    """sum_i w_i m_i / sum_i w_i (Keras's Mean), the same in batches as at once; 0 while
+    every weight is 0 (Keras's divide_no_nan)."""
+    rng = np.random.default_rng(0)
+    y, yhat, w = rng.normal(size=(9, 2)), rng.normal(size=(9, 2)), rng.uniform(0, 2, size=9)
+    m = M.MeanSquaredError()
+    for start in range(0, 9, 4):
+        m.update(y[start:start + 4], yhat[start:start + 4], sample_weight=w[start:start + 4])
+    per_sample = np.mean((yhat - y) ** 2, axis=1)
+    assert m.result() == pytest.approx(np.sum(w * per_sample) / np.sum(w), rel=1e-14)
+    assert M.MeanSquaredError()(y, yhat, sample_weight=np.zeros(9)) == 0.0
+    with pytest.raises(ValueError, match=r"sample_weight must have one weight per sample, "
+                                         r"shape \(9,\) or \(9, 1\); got shape \(8,\)"):
+        m.update(y, yhat, sample_weight=w[:8])
+
+
+# --------------------------------------------------------------------------- fit and evaluate
+import refnn  # noqa: E402
+from refnn import weighting  # noqa: E402
+from refnn.callbacks import Callback  # noqa: E402
+from refnn.layers import Dense  # noqa: E402
+from refnn.optimizers import SGD  # noqa: E402
+
+
+def classifier(seed=0, loss="sparse_categorical_crossentropy", k=3, out="softmax",
+               dtype="float64", metrics=("acc",), weighted_metrics=None, fast=True):
+    model = refnn.Sequential([Dense(6, activation="tanh", input_shape=(4,)),
+                              Dense(k, activation=out)], seed=seed, dtype=dtype)
+    model.use_fast_path = fast
+    model.compile(loss, optimizer=SGD(learning_rate=0.2, momentum=0.5),
+                  metrics=list(metrics), weighted_metrics=weighted_metrics)
+    return model
+
+
+def problem(n=30, k=3, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4))
+    labels = np.argmax(x[:, :k] + 0.5 * rng.normal(size=(n, k)), axis=1)
+    w = rng.uniform(0.0, 3.0, size=n)
+    w[[2, 11]] = 0.0
+    return x, labels, w
+
+
+def test_class_weight_follows_keras_3s_class_weight_to_sample_weights():
+    """data_adapter_utils.class_weight_to_sample_weights: the class of a sample is its integer
+    label, the argmax of a one-hot row, round(y) for one output; a class not in the dict
+    weighs 1."""
+    sparse = refnn.losses.SparseCategoricalCrossentropy()
+    cce, bce = refnn.losses.CategoricalCrossentropy(), refnn.losses.BinaryCrossentropy()
+    cw = {0: 0.5, 2: 4.0}
+    y = np.array([0.0, 1.0, 2.0, 2.0])
+    assert weighting.class_weights(cw, y, sparse, 3).tolist() == [0.5, 1.0, 4.0, 4.0]
+    assert weighting.class_weights(cw, np.eye(3)[[2, 0, 1]], cce, 3).tolist() == [4.0, 0.5, 1.0]
+    y01 = np.array([[0.2], [0.9], [0.5], [1.0]])          # np.round: 0.5 -> 0, as Keras's
+    assert weighting.class_weights({1: 3.0}, y01, bce, 1).tolist() == [1.0, 3.0, 1.0, 3.0]
+
+
+def test_class_weight_is_the_sample_weight_of_each_samples_class():
+    """fit(class_weight=cw) trains as fit(sample_weight=cw[y]); with both, their product."""
+    x, labels, w = problem()
+    cw = {0: 0.5, 1: 2.0, 2: 1.5}
+    by_class = np.array([cw[c] for c in labels])
+    a, b, c, d = classifier(), classifier(), classifier(), classifier()
+    ha = a.fit(x, labels, batch_size=8, epochs=2, verbose=0, class_weight=cw)
+    hb = b.fit(x, labels, batch_size=8, epochs=2, verbose=0, sample_weight=by_class)
+    c.fit(x, labels, batch_size=8, epochs=2, verbose=0, class_weight=cw, sample_weight=w)
+    d.fit(x, labels, batch_size=8, epochs=2, verbose=0, sample_weight=w * by_class)
+    assert ha.history == hb.history
+    for pair in ((a, b), (c, d)):
+        for wa, wb in zip(pair[0].get_weights(), pair[1].get_weights()):
+            np.testing.assert_array_equal(wa, wb)
+    # one-hot targets: the class is the argmax
+    e = classifier(loss="categorical_crossentropy")
+    e.fit(x, np.eye(3)[labels], batch_size=8, epochs=2, verbose=0, class_weight=cw)
+    for we, wa in zip(e.get_weights(), a.get_weights()):
+        np.testing.assert_allclose(we, wa, rtol=1e-12, atol=1e-15)
+
+
+def test_the_weights_go_with_their_samples_through_the_shuffling():
+    """Oracle: the same epoch stepped by hand, batch by batch in fit's shuffled order, with
+    loss_and_gradients(x[idx], y[idx], sample_weight=w[idx]) and plain SGD."""
+    x, labels, w = problem()
+    model = classifier(metrics=())
+    model.compile("sparse_categorical_crossentropy", optimizer=SGD(learning_rate=0.3))
+    oracle = classifier(metrics=())
+    order_rng = np.random.default_rng()
+    order_rng.bit_generator.state = model._shuffle_rng.bit_generator.state
+    history = model.fit(x, labels, batch_size=7, epochs=2, verbose=0, sample_weight=w)
+    losses = []
+    for _ in range(2):
+        order = order_rng.permutation(30)
+        total = 0.0
+        for start in range(0, 30, 7):
+            idx = order[start:start + 7]
+            loss, grads = oracle.loss_and_gradients(x[idx], labels[idx], sample_weight=w[idx])
+            oracle.set_weights([p - 0.3 * g for p, g in zip(oracle.get_weights(), grads)])
+            total += loss * len(idx)
+        losses.append(total / 30)
+    for a, b in zip(model.get_weights(), oracle.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert history.history["loss"] == pytest.approx(losses, rel=1e-12)
+
+
+def _weighted_loss(model, x, labels, w):
+    """The NumPy oracle of Keras's weighted loss: 1/n sum_i w_i l_i of the model's outputs."""
+    p = model.predict(x)[np.arange(len(labels)), labels]
+    return float(np.mean(w * -np.log(p)))
+
+
+def test_evaluate_and_fit_report_the_weighted_loss_and_weighted_metrics_only_if_asked():
+    x, labels, w = problem()
+    y = np.eye(3)[labels]
+    model = classifier(loss="categorical_crossentropy", metrics=("acc",),
+                       weighted_metrics=["acc", "mse"])
+    assert model._metric_keys == ["acc", "weighted_acc", "mse"]     # Keras 3's naming
+    hit = (np.argmax(model.predict(x), axis=1) == labels).astype(float)
+    mse = np.mean((model.predict(x) - y) ** 2, axis=1)
+    scores = model.evaluate(x, y, sample_weight=w, return_dict=True, verbose=0)
+    assert scores == pytest.approx({
+        "loss": _weighted_loss(model, x, labels, w),         # divided by n, not by sum(w)
+        "acc": hit.mean(),                                     # metrics=: unweighted
+        "weighted_acc": np.sum(w * hit) / np.sum(w),           # weighted_metrics=: weighted
+        "mse": np.sum(w * mse) / np.sum(w)}, rel=1e-12)
+    plain = model.evaluate(x, y, return_dict=True, verbose=0)
+    assert plain["weighted_acc"] == plain["acc"] == hit.mean()   # no weights: unweighted
+    # fit reports the weighted loss of the weights before each step: one batch of every sample
+    before = model.evaluate(x, y, sample_weight=w, return_dict=True, verbose=0)
+    history = model.fit(x, y, batch_size=30, epochs=1, verbose=0, sample_weight=w)
+    assert history.history["loss"][0] == pytest.approx(before["loss"], rel=1e-12)
+    assert history.history["weighted_acc"][0] == pytest.approx(before["weighted_acc"], rel=1e-12)
+    assert history.history["acc"][0] == pytest.approx(before["acc"], rel=1e-12)
+
+
+def test_validation_keeps_its_sample_weights_but_not_the_class_weights():
+    """Keras 3 (trainer.fit): validation_split splits (x, y, sample_weight) at
+    floor(n (1 - split)); the validation data is evaluated with its sample weights, and
+    class_weight weighs the training batches only. validation_data may be (x, y, w)."""
+    x, labels, w = problem()
+    seen = []
+
+    class Val(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((logs["val_loss"], logs["val_weighted_acc"]))
+
+    model = classifier(weighted_metrics=["acc"])
+    model.fit(x, labels, batch_size=8, epochs=1, verbose=0, sample_weight=w,
+              class_weight={0: 9.0}, validation_split=0.2, callbacks=[Val()])
+    expected = model.evaluate(x[24:], labels[24:], sample_weight=w[24:], verbose=0)
+    assert seen[0] == pytest.approx((expected[0], expected[2]), rel=1e-12)
+    oracle = classifier(weighted_metrics=["acc"])              # trained on the first 24 alone
+    oracle.fit(x[:24], labels[:24], batch_size=8, epochs=1, verbose=0, sample_weight=w[:24],
+               class_weight={0: 9.0})
+    for a, b in zip(model.get_weights(), oracle.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    model.fit(x[:24], labels[:24], batch_size=8, epochs=1, verbose=0,
+              validation_data=(x[24:], labels[24:], w[24:]), callbacks=[Val()])
+    expected = model.evaluate(x[24:], labels[24:], sample_weight=w[24:], verbose=0)
+    assert seen[1] == pytest.approx((expected[0], expected[2]), rel=1e-12)
+
+
+def test_weighted_metrics_survive_save_and_load(tmp_path):
+    model = classifier(weighted_metrics=["acc"])
+    model.save(tmp_path / "m.npz")
+    loaded = refnn.load_model(tmp_path / "m.npz")
+    assert loaded._weighted_metric_names == ["acc"]
+    assert loaded._metric_keys == ["acc", "weighted_acc"]
+
+
+def _state(model):
+    return ([w.copy() for w in model.get_weights()],
+            [np.array(s, copy=True) for s in model.optimizer.get_state()]
+            if model.optimizer.built else None)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(sample_weight=np.ones(29)), ValueError,
+     r"sample_weight must have one weight per sample, shape \(30,\) or \(30, 1\); "
+     r"got shape \(29,\)"),
+    (dict(sample_weight=2.0), ValueError, r"sample_weight must be a 1-D array or a 2-D array"),
+    (dict(sample_weight=np.r_[-1.0, np.ones(29)]), ValueError,
+     "sample_weight must be >= 0, got -1 at index 0"),
+    (dict(sample_weight=np.r_[np.ones(29), np.inf]), ValueError,
+     "sample_weight must be finite, got inf at index 29"),
+    (dict(class_weight=[1.0, 2.0, 3.0]), TypeError,
+     r"class_weight must be a dict \{class index: weight\}"),
+    (dict(class_weight={3: 1.0}), ValueError,
+     "class_weight has the key 3, but the classes of an output of 3 units with "
+     "sparse_categorical_crossentropy are 0 to 2"),
+    (dict(class_weight={"cat": 1.0}), TypeError,
+     "class_weight keys must be class indices \\(integers\\), got str 'cat'"),
+    (dict(class_weight={True: 1.0}), TypeError, "class_weight keys must be class indices"),
+    (dict(class_weight={1: -2.0}), ValueError,
+     r"class_weight\[1\] must be a finite number >= 0, got -2.0"),
+    (dict(class_weight={1: float("nan")}), ValueError, r"class_weight\[1\] must be a finite"),
+    (dict(validation_data=(np.ones((3, 4)), [0, 1, 2], [1.0, 1.0])), ValueError,
+     r"sample_weight_val must have one weight per sample, shape \(3,\)"),
+    (dict(validation_data=(np.ones((3, 4)), [0, 1, 2], [1.0, 1.0, 1.0], None)), ValueError,
+     r"validation_data must be a tuple \(x_val, y_val\) or \(x_val, y_val, "
+     r"sample_weight_val\), got a tuple of 4 items"),
+])
+@pytest.mark.parametrize("fast", [True, False], ids=["compiled", "layers"])
+def test_bad_weights_are_refused_by_name_and_change_nothing(kwargs, error, match, fast):
+    x, labels, _ = problem()
+    model = classifier(fast=fast)
+    model.fit(x, labels, batch_size=8, epochs=1, verbose=0)      # optimizer state to keep
+    before, rng = _state(model), model._shuffle_rng.bit_generator.state
+    with pytest.raises(error, match=match):
+        model.fit(x, labels, batch_size=8, epochs=1, verbose=0, **kwargs)
+    after = _state(model)
+    for a, b in zip(before[0] + before[1], after[0] + after[1]):
+        assert a.tobytes() == b.tobytes()
+    assert model._shuffle_rng.bit_generator.state == rng
+
+
+def test_evaluate_refuses_bad_sample_weights_by_name():
+    x, labels, _ = problem()
+    model = classifier()
+    with pytest.raises(ValueError, match=r"sample_weight must be >= 0, got -3 at index 1"):
+        model.evaluate(x[:3], labels[:3], sample_weight=[1.0, -3.0, 1.0], verbose=0)
+    with pytest.raises(ValueError, match=r"sample_weight must have one weight per sample"):
+        model.evaluate(x[:3], labels[:3], sample_weight=[[1.0, 2.0]] * 3, verbose=0)
