@@ -217,7 +217,7 @@ def problem(n=30, k=3, seed=1):
     x = rng.normal(size=(n, 4))
     labels = np.argmax(x[:, :k] + 0.5 * rng.normal(size=(n, k)), axis=1)
     w = rng.uniform(0.0, 3.0, size=n)
-    w[[2, 11]] = 0.0
+    w[[2, n - 1]] = 0.0
     return x, labels, w
 
 
@@ -399,3 +399,23 @@ def test_evaluate_refuses_bad_sample_weights_by_name():
         model.evaluate(x[:3], labels[:3], sample_weight=[1.0, -3.0, 1.0], verbose=0)
     with pytest.raises(ValueError, match=r"sample_weight must have one weight per sample"):
         model.evaluate(x[:3], labels[:3], sample_weight=[[1.0, 2.0]] * 3, verbose=0)
+
+
+# --------------------------------------------------------------------------- gradcheck
+def test_gradcheck_with_sample_weights_checks_the_weighted_loss_and_refuses_what_cannot():
+    """gradcheck(..., sample_weight=w) differentiates 1/n sum_i w_i l_i; a model whose
+    loss_and_gradients takes no weights is refused, and bad weights are refused by name."""
+    x, labels, w = problem(n=10)
+    model = classifier()
+    report = refnn.gradcheck(model, x, labels, sample_weight=w, max_entries_per_tensor=None)
+    assert report.ok, str(report)
+    # only the weighted samples count: zero weights are the samples left out
+    keep = w > 0
+    kept = refnn.gradcheck(model, x[keep], labels[keep], sample_weight=w[keep])
+    assert report.loss == pytest.approx(kept.loss * keep.sum() / 10, rel=1e-12)
+    with pytest.raises(ValueError, match="sample_weight must be >= 0, got -1 at index 0"):
+        refnn.gradcheck(model, x, labels, sample_weight=np.r_[-1.0, w[1:]])
+    net = refnn.textbook.BackpropNetwork([4, 3, 3], seed=0)
+    with pytest.raises(TypeError, match="BackpropNetwork.loss_and_gradients takes no "
+                                        "sample_weight"):
+        refnn.gradcheck(net, x, np.eye(3)[labels], sample_weight=w)
