@@ -55,6 +55,7 @@ def save_model(model: Sequential, path: str | os.PathLike[str]) -> None:
         config["compile"] = {"loss": model.loss.get_config(),
                              "optimizer": model.optimizer.get_config(),
                              "metrics": list(model._metric_names),
+                             "weighted_metrics": list(model._weighted_metric_names),
                              # what the optimizer state belongs to (the layers' configs
                              # hold trainable as it is now, applied by load's compile)
                              "trainable_mask": [bool(m) for m in model._trainable_mask],
@@ -251,7 +252,8 @@ def _model_from_config(config, arrays, path):
     if "compile" in config:
         cc = config["compile"]
         model.compile(losses_module.deserialize(cc["loss"]),
-                      optimizers_module.deserialize(cc["optimizer"]), cc["metrics"])
+                      optimizers_module.deserialize(cc["optimizer"]), cc["metrics"],
+                      cc.get("weighted_metrics"))
         n_state = int(cc.get("n_optimizer_state", 0))
         saved_mask = cc.get("trainable_mask")
         if n_state and saved_mask is not None and list(saved_mask) != model._trainable_mask:
