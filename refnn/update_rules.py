@@ -16,8 +16,6 @@ step's scalars). Its NumPy twin goes to refnn/reference/optimizers.py.
 
 This module imports nothing compiled, so the twins and the docs can read it without a build.
 """
-from __future__ import annotations
-
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
