@@ -485,3 +485,27 @@ def test_weights_of_one_are_no_weights_on_the_compiled_step():
     assert ha.history == hb.history
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(wa, wb)
+
+
+def test_a_full_batch_optimizer_minimises_and_reports_the_weighted_loss():
+    """L-BFGS minimises 1/n sum_i w_i l_i: class weights as their sample weights give the same
+    run, and the epoch's logs are evaluate's with the weights."""
+    x, labels, _ = problem()
+    cw = {0: 0.5, 1: 2.0}
+    runs = []
+    for kwargs in ({"class_weight": cw},
+                   {"sample_weight": np.array([cw.get(c, 1.0) for c in labels])}):
+        model = classifier(weighted_metrics=["acc"])
+        model.compile("sparse_categorical_crossentropy", optimizer=refnn.optimizers.LBFGS(),
+                      metrics=["acc"], weighted_metrics=["acc"])
+        history = model.fit(x, labels, epochs=1, verbose=0, **kwargs)
+        runs.append((model.get_weights(), history.history))
+    (wa, ha), (wb, hb) = runs
+    assert ha == hb
+    for a, b in zip(wa, wb):
+        np.testing.assert_array_equal(a, b)
+    w = np.array([cw.get(c, 1.0) for c in labels])
+    scores = model.evaluate(x, labels, sample_weight=w, return_dict=True, verbose=0)
+    assert hb["loss"][0] == pytest.approx(scores["loss"], rel=1e-12)
+    assert hb["weighted_acc"][0] == pytest.approx(scores["weighted_acc"], rel=1e-12)
+    assert scores["loss"] < _weighted_loss(classifier(), x, labels, w)     # it minimised
