@@ -484,11 +484,11 @@ cdef inline void* data_of(a):
 # alone. Fewer pieces cost less (each rows piece's gemm packs W_l again, each weights piece's
 # packs epsilon_l again); more pieces let more threads share the work and let the running
 # threads take over a pre-empted one's share. Measured on W1 and W3 (refnn bench): pieces of
-# about 100 batch rows, and of 16384 weights, cost one thread under 3 %.
+# about 100 batch rows, and of 25000 weights, cost one thread 2 to 5 %.
 ROW_PIECE_ROWS = 100         # a rows piece has about this many rows of the batch ...
 ROW_HALF_ROWS = 32           # ... but a batch of twice this many rows is cut in two at least
 ROW_PIECES_MAX = 8           # ... and into at most this many pieces
-WEIGHT_PIECE_ENTRIES = 16384 # a weights piece has at least this many weights ...
+WEIGHT_PIECE_ENTRIES = 25000 # a weights piece has at least this many weights ...
 WEIGHT_PIECES_MAX = 8        # ... and a layer's W at most this many weights pieces
 cdef Py_ssize_t row_piece_rows = ROW_PIECE_ROWS, row_half_rows = ROW_HALF_ROWS
 cdef Py_ssize_t row_pieces_max = ROW_PIECES_MAX

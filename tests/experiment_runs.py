@@ -38,3 +38,20 @@ def plain(value):
     if isinstance(value, dict):
         return all(isinstance(k, str) and plain(v) for k, v in value.items())
     return False
+
+
+QUICK_SEEDS = (0, 1, 2)
+_swept = {}
+
+
+def quick_seeds(name):
+    """experiments.sweep.run(name, quick=True, seeds=QUICK_SEEDS), once per test session: the
+    mean and 95 % interval over three seeds that the phenomenon tests assert on (skipped as
+    quick() is, for the experiments calibrated on Fashion-MNIST when it is absent)."""
+    from refnn.experiments import sweep
+    if name in NEEDS_FASHION_MNIST and not fashion_mnist_installed():
+        pytest.skip(f"{name}'s quick run is calibrated on Fashion-MNIST, which is not installed "
+                    "(apt-get install dataset-fashion-mnist, or set REFNN_DATA)")
+    if name not in _swept:
+        _swept[name] = sweep.run(name, quick=True, seeds=QUICK_SEEDS)
+    return _swept[name]

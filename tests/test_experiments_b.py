@@ -1,145 +1,171 @@
-"""The theory lab, part two: approximation_rate, double_descent, lottery_ticket, flatness.
+"""The theory lab: vanishing_gradients, depth, dropout, flatness
+(the other four are in test_experiments_a.py).
 
-Each test runs an experiment's quick setting (seed 0, once per test session) and asserts the
-phenomenon it measures, with margins taken from the quick runs of seeds 0 to 3; where the quick
-setting cannot show the lecture's claim, the test asserts what it does show, and
-docs/experiments.md gives the full run's result. double_descent, lottery_ticket and flatness are
-calibrated on Fashion-MNIST: their phenomenon tests skip when it is not installed (the experiments
-then run on a generated stand-in, which one test checks with the data set hidden).
+The phenomenon tests assert on the mean over three seeds with its 95 % interval
+(experiment_runs.quick_seeds: low() and high() are the interval's ends), and each shows a control
+arm where the phenomenon vanishes (batch normalisation for the initialisation of relu networks,
+...). The other tests check the constructions against independent oracles. flatness is
+calibrated on Fashion-MNIST: its phenomenon tests skip when it is not installed.
 """
+import math
+
 import numpy as np
 import pytest
 
-from refnn.experiments import (_common, approximation_rate, double_descent, flatness,
-                               lottery_ticket)
-
-from experiment_runs import quick
+from experiment_runs import quick, quick_seeds
+from refnn.experiments import _common, flatness
 
 
-# --------------------------------------------------------------------------- approximation rate
-def test_rate_of_an_exact_power_law():
-    W = [10, 100, 1000]
-    assert approximation_rate.rate(W, [3 * w ** -1.5 for w in W]) == pytest.approx(1.5)
+def low(f, key):
+    """The lower end of the 95 % interval of finding `key` (mean - half-width)."""
+    return f[key] - f[f"{key}_ci"]
 
 
-def test_training_points_resolve_the_singular_point():
-    x = approximation_rate.points((0.0,), 5, levels=10)
-    assert np.all(np.diff(x) > 0) and x[0] == -1 and x[-1] == 1
-    assert 0.0 in x and 2.0 ** -10 in x and -(2.0 ** -10) in x
+def high(f, key):
+    return f[key] + f[f"{key}_ci"]
 
 
-def test_output_layer_starts_at_the_least_squares_fit():
-    x = np.linspace(-1, 1, 101)[:, None]
-    y = np.sin(3 * x)
-    for widths in ([12], [8, 8]):
-        model = approximation_rate.network(widths, 0, x, y)
-        model.compile(loss="mse", optimizer="sgd")
-        loss, grads = model.loss_and_gradients(x, y)
-        # least squares: the gradient of the loss with respect to the output layer is zero
-        assert np.abs(grads[-2]).max() < 1e-10 and abs(grads[-1][0]) < 1e-10
-        assert np.abs(grads[0]).max() > 1e-6          # the other layers still have to move
+# --------------------------------------------------------------------------- vanishing gradients
+def test_he_initialisation_draws_the_hidden_kernels_with_variance_two_over_fan_in():
+    model = _common.deep_network(64, 5, 64, "relu", seed=0)
+    before = model.get_weights()
+    _common.with_initializer(model, "he_normal", seed=0)
+    after = model.get_weights()
+    kernels = [i for i, w in enumerate(before) if w.ndim == 2]
+    for i in kernels[:-1]:                            # N(0, 2 / 64), truncated and rescaled
+        assert abs(after[i].std() * math.sqrt(64 / 2) - 1) < 0.05
+        assert np.abs(after[i]).max() <= 2 * math.sqrt(2 / 64) / 0.8796 + 1e-12
+    for i, (a, b) in enumerate(zip(before, after)):
+        if i == kernels[-1] or a.ndim == 1:           # the output kernel and the biases stay
+            np.testing.assert_array_equal(a, b)
+    # glorot_uniform, U(+-sqrt(6 / 128)): standard deviation sqrt(1 / 64), half He's
+    assert abs(before[0].std() * math.sqrt(64) - 1) < 0.05
 
 
-def test_no_network_gets_closer_to_the_jump_than_half_its_height():
-    r = quick("approximation_rate")
-    # any continuous function is >= 1/2 away from a jump of 1 somewhere next to it
-    for arch in ("shallow", "deep"):
-        assert min(r.series[f"jump/{arch}"]["sup_error"]) >= 0.45
-        assert abs(r.findings[f"alpha_sup_jump_{arch}"]) < 0.35    # so no sup-norm rate
-
-
-def test_smooth_target_error_falls_with_the_width():
-    r = quick("approximation_rate")
-    s = r.series["smooth/shallow"]
-    assert s["W"] == sorted(s["W"]) and s["sup_error"][-1] < 0.5 * s["sup_error"][0]
-    assert s["sup_error"][-1] < 0.12
-    assert r.findings["alpha_sup_smooth_shallow"] > 0.7
-    # the points graded towards the cusp let every network follow it to within 0.15
-    assert max(r.series["cusp/shallow"]["sup_error"] + r.series["cusp/deep"]["sup_error"]) < 0.15
-
-
-# --------------------------------------------------------------------------- double descent
-def test_random_features_error_peaks_at_the_interpolation_threshold():
-    f = quick("double_descent").findings
-    assert 0.5 <= f["random_features_peak_params_over_nK"] <= 2.0
-    # the first descent is shallow in the quick run (0.01 to 0.1 over seeds 0-3)
-    assert f["random_features_first_error"] > f["random_features_min_error_below_peak"] + 0.005
-    assert f["random_features_rise"] > 0.1                 # up to the peak
-    assert f["random_features_second_fall"] > 0.1          # and down again beyond it
-    assert f["random_features_peak_test_mse"] > 2 * f["random_features_largest_test_mse"]
-
-
-def test_networks_interpolate_beyond_the_threshold():
-    r = quick("double_descent")
-    for family, curve in r.series.items():
-        ratio = np.array(curve["params_over_nK"])
-        train_error = np.array(curve["train_error"])
-        assert np.all(train_error[ratio >= 1.9] == 0), family    # every noisy label fitted
-        assert train_error[0] > 0.2, family                        # the smallest cannot
+def test_sigmoid_gradient_vanishes_towards_the_input_where_normalisation_and_skips_keep_it():
+    r = quick_seeds("vanishing_gradients")
     f = r.findings
-    # both layers trained: in the quick run the test mse peaks near P = nK; the test error
-    # shows no peak there, only the second descent beyond it
-    assert 0.4 <= f["network_peak_test_mse_params_over_nK"] <= 2.5
-    assert f["network_peak_test_mse"] > 1.5 * f["network_largest_test_mse"]
-    curve = r.series["network"]
-    at_threshold = int(np.argmin(np.abs(np.log(curve["params_over_nK"]))))
-    assert curve["test_error"][-1] < curve["test_error"][at_threshold] - 0.03
+    assert r.settings["depth"] == 10 and r.settings["seeds"] == [0, 1, 2]
+    # the 10-layer plain sigmoid network: the first layer gets < 1/1000 of the last hidden
+    # layer's gradient (measured: about 1e-5), and the geometric mean falls layer by layer
+    assert high(f, "sigmoid_plain_log10_ratio_init") < -3
+    norms = r.series["sigmoid_plain/init"]
+    assert all(a < b for a, b in zip(norms[:-1], norms[1:])), norms
+    # and it does not learn: the loss stays at log 2 = 0.693 (chance)
+    assert low(f, "sigmoid_plain_loss_trained") > 0.68
+    # the controls: batch normalisation and skip connections, same activation, same depth
+    for arm in ("batch_norm", "skip"):
+        assert low(f, f"sigmoid_{arm}_log10_ratio_init") > -1.5, arm
+        assert high(f, f"sigmoid_{arm}_loss_trained") < 0.65, arm
 
 
-def test_label_noise_moves_the_stated_fraction_to_other_classes():
-    y = np.arange(1000) % 10
-    noisy, flipped = double_descent.noisy_labels(y, 0.2, np.random.default_rng(0))
-    assert flipped.shape == (200,) and np.all(noisy[flipped] != y[flipped])
-    assert np.sum(noisy != y) == 200 and noisy.min() >= 0 and noisy.max() <= 9
+@pytest.mark.parametrize("key", ["tanh_plain", "relu_plain", "sigmoid_batch_norm",
+                                 "tanh_batch_norm", "tanh_skip", "relu_skip"])
+def test_gradient_reaches_the_first_layer(key):
+    f = quick_seeds("vanishing_gradients").findings
+    assert -1 < low(f, f"{key}_log10_ratio_init") and high(f, f"{key}_log10_ratio_init") < 1
 
 
-def test_without_fashion_mnist_a_generated_set_stands_in(monkeypatch):
-    def absent():
-        raise FileNotFoundError("no Fashion-MNIST here")
-    monkeypatch.setattr(_common, "_fashion_mnist_uint8", absent)
-    monkeypatch.setitem(double_descent.SETTINGS, True,
-                        {**double_descent.SETTINGS[True], "network_widths": [2, 3],
-                         "random_features_widths": [5, 6], "max_iterations": 5})
-    r = double_descent.run(quick=True, seed=0)
-    assert r.settings["dataset"].startswith("generated")
-    x, y, x_test, y_test, description = _common.fashion_mnist_subset(50, 20, 0)
-    assert x.shape == (50, 784) and x_test.shape == (20, 784)
-    assert 0 < x.min() and x.max() < 1 and set(np.unique(y)) <= set(range(10))
+def test_relu_keeps_the_gradient_only_with_he_initialisation():
+    f = quick_seeds("vanishing_gradients").findings
+    # with glorot_uniform every relu layer halves the signal: the ratio is about 1 (above) but
+    # every layer's gradient is small, and the plain relu network barely learns
+    assert high(f, "relu_plain_log10_first_init") < -1.5
+    assert high(f, "relu_plain_log10_last_hidden_init") < -1.0
+    assert low(f, "relu_plain_loss_trained") > 0.5
+    # He's initialisation: gradients about ten times larger (intervals apart), and it learns
+    assert low(f, "relu_plain_he_log10_first_init") > high(f, "relu_plain_log10_first_init")
+    assert f["relu_plain_he_log10_first_init"] > f["relu_plain_log10_first_init"] + 0.8
+    assert high(f, "relu_plain_he_loss_trained") < low(f, "relu_plain_loss_trained")
+    assert f["relu_plain_he_loss_trained"] < f["relu_plain_loss_trained"] - 0.3
+    # the control: with batch normalisation the kernels' scale is normalised away, and the
+    # initialisation no longer matters (the means within 0.3 decades, the losses within 0.15)
+    assert abs(f["relu_batch_norm_he_log10_first_init"]
+               - f["relu_batch_norm_log10_first_init"]) < 0.3
+    assert abs(f["relu_batch_norm_he_loss_trained"] - f["relu_batch_norm_loss_trained"]) < 0.15
 
 
-# --------------------------------------------------------------------------- lottery ticket
-def test_magnitude_masks_prune_the_smallest_weights():
-    rng = np.random.default_rng(0)
-    kernels = [rng.normal(size=(20, 10)), rng.normal(size=(10, 4))]
-    masks = lottery_ticket.magnitude_masks(kernels, 0.8)
-    assert masks[0].sum() == 40 and masks[1].sum() == 24       # 80 %, the output layer 40 %
-    for W, m in zip(kernels, masks):
-        assert np.abs(W[m]).min() > np.abs(W[~m]).max()
+def test_relu_with_batch_norm_grows_the_gradient_towards_the_input():
+    # not vanishing, rather the opposite (at depth 20 the full run measures about 17)
+    assert low(quick_seeds("vanishing_gradients").findings, "relu_batch_norm_log10_ratio_init") > 0
 
 
-def test_rewound_ticket_matches_the_dense_network():
-    f = quick("lottery_ticket").findings
-    # 50 % pruned, rewound to the initial weights and retrained: within 2 points of dense
-    assert f["rewound_50_minus_dense"] >= -0.02
-    assert f["rewound_90_minus_dense"] >= -0.03
-    # retraining the 90 %-pruned network helps; the ticket beats a random re-initialisation
-    assert f["pruned_90_accuracy"] < f["rewound_90_accuracy"]
-    assert f["rewound_90_minus_random"] > 0.01
-    assert f["pruned_weights_exactly_zero"] is True
+# --------------------------------------------------------------------------- dropout
+@pytest.mark.parametrize("variant", ["inverted", "scale_at_inference"])
+def test_dropout_reduces_overfitting(variant):
+    f = quick("dropout").findings
+    assert f["none_train_loss"] < 0.1                          # the big network fits the noise
+    assert f[f"{variant}_train_loss"] > f["none_train_loss"]
+    assert f[f"{variant}_test_loss"] < 0.9 * f["none_test_loss"]
+    assert f[f"{variant}_gap"] < 0.7 * f["none_gap"]
 
 
-def test_pruned_weights_are_exactly_zero_after_retraining():
-    rng = np.random.default_rng(0)
-    x = rng.random((120, 784)).astype(np.float32)
-    y = rng.integers(0, 10, 120)
-    model = lottery_ticket.network([16], seed=0)
-    masks = lottery_ticket.magnitude_masks(lottery_ticket.kernels_of(model), 0.9)
-    lottery_ticket.apply_masks(model, masks)
-    lottery_ticket.train(model, x, y, {"learning_rate": 0.01, "batch_size": 20, "epochs": 3})
-    for layer, m in zip(lottery_ticket.dense_layers(model), masks):
-        assert np.all(layer.W[~m] == 0.0)                     # exactly 0, every one
-        assert np.count_nonzero(layer.W[m]) == m.sum()        # the kept ones trained
-    assert lottery_ticket.pruned_weights_zero(model, masks)
+@pytest.mark.parametrize("variant", ["inverted", "scale_at_inference"])
+def test_inference_value_is_the_expectation_over_masks(variant):
+    f = quick("dropout").findings
+    # the layer after the dropout: the Monte Carlo mean differs from the inference value only
+    # by sampling noise (z scores of rms 1)
+    assert 0.8 < f[f"{variant}_hidden_z_rms"] < 1.25
+    assert f[f"{variant}_hidden_rel_err"] < 0.05
+    # through the non-linear layers the inference output is close to the mean output, but
+    # measurably not equal to it
+    assert f[f"{variant}_output_rel_err"] < 0.1
+    assert f[f"{variant}_output_z_rms"] > 2
+
+
+def test_inverted_dropout_is_scale_at_inference_with_rescaled_kernels():
+    f = quick("dropout").findings
+    assert f["twin_inference_max_abs_diff"] < 1e-12
+    assert f["twin_training_loss_abs_diff"] < 1e-12
+
+
+# --------------------------------------------------------------------------- depth
+def test_skips_removed_is_the_residual_networks_layers_one_after_the_other():
+    from refnn.experiments import depth
+    residual = depth.build("residual", 6, 5, seed=3)
+    plain = depth.build("skips_removed", 6, 5, seed=3)
+    w = residual.get_weights()                    # dense_0, 2 blocks of 2 Dense, the output
+    x = np.random.default_rng(0).normal(size=(7, 2))
+    relu = lambda h: np.maximum(h, 0)             # noqa: E731
+
+    def forward(skips):                           # NumPy, from the weights alone
+        g = relu(x @ w[0] + w[1])
+        for i in (2, 6):
+            F = relu(g @ w[i] + w[i + 1]) @ w[i + 2] + w[i + 3]
+            g = g + F if skips else F
+        return 1 / (1 + np.exp(-(g @ w[10] + w[11])))
+    np.testing.assert_allclose(residual.predict(x), forward(skips=True), rtol=1e-12)
+    np.testing.assert_allclose(plain.predict(x), forward(skips=False), rtol=1e-12)
+    assert [type(l).__name__ for l in plain.layers] == ["Dense"] * 6
+
+
+def test_plain_network_stops_learning_where_the_residual_one_keeps_learning():
+    r = quick_seeds("depth")
+    f, depths = r.findings, r.settings["depths"]
+    shallow, deep = depths[0], depths[-1]
+    assert deep >= 24
+    # the phenomenon: the plain network learns when shallow and is at chance when deep, on
+    # every seed (log 2 = 0.693: chance)
+    assert f[f"plain_{shallow}_learned"] == 1 and low(f, f"plain_{shallow}_acc") > 0.85
+    assert f[f"plain_{deep}_learned"] == 0 and high(f, f"plain_{deep}_acc") < 0.6
+    assert low(f, f"plain_{deep}_loss") > 0.65
+    # the control: the residual network of the same depth learns on every seed
+    assert f[f"residual_{deep}_learned"] == 1 and low(f, f"residual_{deep}_acc") > 0.9
+    assert high(f, f"residual_{deep}_loss") < 0.2
+    # in the quick setting its layers without the skips do not (the full run says otherwise
+    # at other depths, see docs/experiments.md): here the skips make the difference
+    assert f[f"skips_removed_{deep}_learned"] == 0
+    assert low(f, f"residual_{deep}_acc") > high(f, f"skips_removed_{deep}_acc")
+
+
+def test_he_initialisation_moves_the_deep_plain_network_off_chance():
+    f = quick_seeds("depth").findings
+    deep = 24
+    assert low(f, f"he_{deep}_acc") > high(f, f"plain_{deep}_acc")
+    # and every arm's learned fraction is a fraction of the three seeds
+    for key, v in f.items():
+        if key.endswith("_learned"):
+            assert v in (0, 1 / 3, 2 / 3, 1), key
 
 
 # --------------------------------------------------------------------------- flatness

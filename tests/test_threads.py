@@ -225,3 +225,27 @@ def test_predict_leaves_the_blas_thread_setting_as_the_user_had_it():
             np.testing.assert_array_equal(model.predict(x, verbose=0), expected)
     finally:
         set_threads(before)
+
+
+def test_fit_on_four_threads_allocates_no_more_than_on_one():
+    # refnn's threads work in the step's shared buffers (each piece its own rows or weights):
+    # no buffer per thread. tracemalloc counts NumPy's allocations; W1's shapes, 2,000 samples
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    x = rng.random((2000, 784), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 2000)]
+    peaks = {}
+    for threads in (1, 4):
+        model = Sequential([Dense(128, activation="sigmoid", input_shape=(784,)),
+                            Dense(10, activation="softmax")], seed=0)
+        model.compile(loss="categorical_crossentropy", optimizer="adam")
+        with refnn.num_threads(threads):
+            model.fit(x[:200], y[:200], batch_size=200, epochs=1, verbose=0)   # warm up
+            tracemalloc.start()
+            try:
+                model.fit(x, y, batch_size=200, epochs=2, verbose=0)
+                peaks[threads] = tracemalloc.get_traced_memory()[1] / 2 ** 20
+            finally:
+                tracemalloc.stop()
+    assert peaks[4] <= 64, peaks
+    assert peaks[4] <= peaks[1] + 0.5, peaks

@@ -1,10 +1,18 @@
 """The theory lab: the lecture's claims about deep networks as runnable experiments.
 
 Each experiment is a module here with
-    CLAIM                       the lecture's claim in one sentence
-    run(quick=True, seed=0)     -> ExperimentResult (quick: seconds, for tests; full: minutes)
-    plot(result, path)          writes a PNG (needs the matplotlib extra)
+    NAME, CLAIM                     its name; the lecture's claim in one sentence
+    QUICK, FULL                     its settings (quick: seconds, for tests; full: minutes)
+    tasks(settings)                 the independent units of one seed's run (JSON-able dicts)
+    run_task(settings, task, seed)  -> {key: number or short list}: one unit, a pure function
+    summarize(settings, per_seed)   per_seed = {seed: [(task, result), ...]} -> ExperimentResult,
+                                    every number as mean and 95 % interval over the seeds
+    report(result)                  its section of docs/experiments.md (markdown)
+    run(quick=True, seed=0)         one seed, serially: sweep.run_single
+    plot(result, path)              writes a PNG (needs the matplotlib extra)
 and is reached by name: refnn.experiments.run("depth"), python -m refnn experiment depth.
+sweep runs the (seed, task) pairs serially, in local processes or on a Dask cluster; results
+saves them and writes docs/experiments.md from them; stats gives the mean and its interval.
 What several experiments use (data, networks built alike, the log-log slope) is in _common.
 """
 import importlib
@@ -63,6 +71,7 @@ def module(name):
 
 
 def run(name, quick=True, seed=0):
+    """Experiment `name`'s result for one seed (see sweep.run for several, in parallel)."""
     return module(name).run(quick=quick, seed=seed)
 
 
