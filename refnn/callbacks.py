@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ._validate import choice, positive_int, positive_number
+from ._validate import choice, flag, positive_int, positive_number
 
 
 class Callback:
@@ -192,11 +192,21 @@ class EarlyStopping(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch loss is NaN or infinite."""
+    """Stop training as soon as a batch loss is NaN or infinite, as Keras 3's does: print
+    "Batch N: Invalid loss, terminating training" (N the batch's index in its epoch, from 0)
+    and set model.stop_training. raise_error=True raises RuntimeError instead, and fit ends
+    without on_train_end (so that, as in Keras, a backup is left as it is)."""
+
+    def __init__(self, raise_error=False):
+        self.raise_error = flag("raise_error", raise_error)
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(loss):
+            if self.raise_error:
+                raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. "
+                                   f"Loss value: {loss}. Terminating training immediately.")
+            print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
 
 

@@ -98,9 +98,9 @@ class CompiledStep:
         self._unchecked = X.shape[0] if check_rows else 0    # rows still to check
 
     @classmethod
-    def for_model(cls, model, plan, x, y, batch_size, w=None):
-        """The step for `model` on its checked data (x, y) and weights w (None: all 1),
-        following compiled_plan's `plan`."""
+    def for_model(cls, model, plan, x, y, batch_size, sample_weight=None):
+        """The step for `model` on its checked data (x, y) and the samples' weights (None:
+        all 1), following compiled_plan's `plan`."""
         layers, acts, kind = plan
         n = x.shape[0]
         X = x.reshape(n, -1)                                  # Flatten: a view
@@ -111,7 +111,7 @@ class CompiledStep:
         Y = np.ascontiguousarray(model.loss.smooth(Y), dtype=model.dtype)   # label smoothing
         weights = [w for l in layers for w in (l.W, l.b)]
         return cls(weights, X, Y, acts, kind, min(batch_size, n), model.optimizer,
-                   check_rows=True, sample_weight=w)
+                   check_rows=True, sample_weight=sample_weight)
 
     def step(self, idx):
         trainer, optimizer = self.trainer, self.optimizer

@@ -4,6 +4,7 @@ data_adapters/data_adapter_utils.py, keras/src/trainers/trainer.py, keras/src/lo
 keras/src/metrics/accuracy_metrics.py, keras/src/utils/numerical_utils.py) or copied from its
 tests, named at each case."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -683,3 +684,48 @@ def test_clipping_and_weight_decay_on_the_compiled_step_equal_the_layer_path(opt
     for a, b in zip(results[0], results[1]):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
     assert not np.allclose(results[0][0], results[2][0])
+
+
+# --------------------------------------------------------------------------- TerminateOnNaN
+from refnn.callbacks import TerminateOnNaN  # noqa: E402
+from refnn._validate import TrainingDivergedError  # noqa: E402
+
+
+def _diverging(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(40, 4)) * 1e4
+    model = refnn.Sequential([Dense(3, activation="linear", input_shape=(4,))], seed=0)
+    model.compile(loss="mse", optimizer=refnn.optimizers.SGD(learning_rate=1e3))
+    return model, x, np.ones((40, 3), np.float32)
+
+
+def test_terminate_on_nan_prints_keras_3s_message_or_raises_keras_3s_error(capsys):
+    """keras/src/callbacks/terminate_on_nan.py: "Batch {batch}: Invalid loss, terminating
+    training" (batch counted from 0 in its epoch) and stop_training; with raise_error=True a
+    RuntimeError "NaN or Inf loss encountered at batch {batch}. Loss value: {loss}.
+    Terminating training immediately." and no on_train_end."""
+    model, x, y = _diverging()
+    with pytest.raises(TrainingDivergedError) as error:     # where it diverges, 1-based
+        model.fit(x, y, batch_size=8, epochs=20, verbose=0)
+    epoch, batch = (int(s) for s in
+                    re.search(r"epoch (\d+), batch (\d+)", str(error.value)).groups())
+    model, x, y = _diverging()
+    history = model.fit(x, y, batch_size=8, epochs=20, verbose=0, callbacks=[TerminateOnNaN()])
+    assert len(history.history["loss"]) == epoch
+    assert f"Batch {batch - 1}: Invalid loss, terminating training\n" in capsys.readouterr().out
+
+    ended = []
+
+    class End(Callback):
+        def on_train_end(self, logs=None):
+            ended.append(True)
+
+    model, x, y = _diverging()
+    with pytest.raises(RuntimeError, match=rf"^NaN or Inf loss encountered at batch "
+                                           rf"{batch - 1}\. Loss value: nan\. Terminating "
+                                           rf"training immediately\.$"):
+        model.fit(x, y, batch_size=8, epochs=20, verbose=0,
+                  callbacks=[End(), TerminateOnNaN(raise_error=True)])
+    assert ended == []
+    with pytest.raises(TypeError, match="raise_error must be True or False, got str 'yes'"):
+        TerminateOnNaN(raise_error="yes")

@@ -419,3 +419,93 @@ def test_gradcheck_with_sample_weights_checks_the_weighted_loss_and_refuses_what
     with pytest.raises(TypeError, match="BackpropNetwork.loss_and_gradients takes no "
                                         "sample_weight"):
         refnn.gradcheck(net, x, np.eye(3)[labels], sample_weight=w)
+
+
+# --------------------------------------------------------------------------- the two paths
+from refnn import kernels  # noqa: E402
+
+PAIRS = [  # (output activation, loss, targets): every pair the compiled step trains
+    ("softmax", "categorical_crossentropy", "one-hot"),
+    ("softmax", "sparse_categorical_crossentropy", "labels"),
+    ("sigmoid", "binary_crossentropy", "multi-label"),
+    ("linear", "mean_squared_error", "real"),
+    ("tanh", "mean_squared_error", "real"),
+]
+
+
+@pytest.mark.parametrize("weights", ["sample_weight", "class_weight", "both"])
+@pytest.mark.parametrize("out, loss, targets", PAIRS, ids=[p[1] + "-" + p[0] for p in PAIRS])
+def test_the_compiled_step_with_weights_equals_the_layer_path(out, loss, targets, weights,
+                                                              monkeypatch):
+    """float64, 1e-12: the weights, the reported losses and metrics of a weighted fit on the
+    compiled step (DenseTrainer given the samples' weights, class weights multiplied in) and
+    on the layer-by-layer path."""
+    x, labels, w = problem(n=45)
+    y = {"one-hot": np.eye(3)[labels], "labels": labels,
+         "multi-label": (x[:, :3] > 0) * 1.0, "real": np.tanh(x[:, :3])}[targets]
+    kwargs = {"sample_weight": w} if weights != "class_weight" else {}
+    if weights != "sample_weight":
+        kwargs["class_weight"] = {0: 0.25, 1: 3.0}
+    given = []
+
+    class Spy(kernels.DenseTrainer):
+        def __init__(self, *args, sample_weight=None, **kw):
+            given.append(sample_weight)
+            super().__init__(*args, sample_weight=sample_weight, **kw)
+
+    monkeypatch.setattr(kernels, "DenseTrainer", Spy)
+    runs = []
+    for fast in (True, False):
+        metric = "acc" if targets == "labels" else "mae"
+        model = classifier(loss=loss, out=out, fast=fast, metrics=(metric,),
+                           weighted_metrics=[metric])
+        history = model.fit(x, y, batch_size=8, epochs=3, verbose=0, validation_split=0.2,
+                            **kwargs)
+        runs.append((model.get_weights(), history.history))
+    # the compiled run took the compiled step, with each training sample's weight
+    assert len(given) == 1 and given[0].shape == (36,) and given[0].dtype == np.float64
+    expected = np.ones(36) if weights == "class_weight" else w[:36].copy()
+    if weights != "sample_weight":               # Keras's rule: the label, else the argmax
+        classes = labels[:36] if targets in ("one-hot", "labels") else np.argmax(y[:36], 1)
+        expected *= [kwargs["class_weight"].get(c, 1.0) for c in classes]
+    np.testing.assert_array_equal(given[0], expected)
+    (compiled, h_compiled), (layers, h_layers) = runs
+    for a, b in zip(compiled, layers):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert h_compiled.keys() == h_layers.keys()
+    for key in h_compiled:
+        assert h_compiled[key] == pytest.approx(h_layers[key], rel=1e-12, abs=1e-14), key
+
+
+def test_weights_of_one_are_no_weights_on_the_compiled_step():
+    x, labels, _ = problem()
+    a, b = classifier(), classifier()
+    ha = a.fit(x, labels, batch_size=8, epochs=2, verbose=0, sample_weight=np.ones(30))
+    hb = b.fit(x, labels, batch_size=8, epochs=2, verbose=0)
+    assert ha.history == hb.history
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_a_full_batch_optimizer_minimises_and_reports_the_weighted_loss():
+    """L-BFGS minimises 1/n sum_i w_i l_i: class weights as their sample weights give the same
+    run, and the epoch's logs are evaluate's with the weights."""
+    x, labels, _ = problem()
+    cw = {0: 0.5, 1: 2.0}
+    runs = []
+    for kwargs in ({"class_weight": cw},
+                   {"sample_weight": np.array([cw.get(c, 1.0) for c in labels])}):
+        model = classifier(weighted_metrics=["acc"])
+        model.compile("sparse_categorical_crossentropy", optimizer=refnn.optimizers.LBFGS(),
+                      metrics=["acc"], weighted_metrics=["acc"])
+        history = model.fit(x, labels, epochs=1, verbose=0, **kwargs)
+        runs.append((model.get_weights(), history.history))
+    (wa, ha), (wb, hb) = runs
+    assert ha == hb
+    for a, b in zip(wa, wb):
+        np.testing.assert_array_equal(a, b)
+    w = np.array([cw.get(c, 1.0) for c in labels])
+    scores = model.evaluate(x, labels, sample_weight=w, return_dict=True, verbose=0)
+    assert hb["loss"][0] == pytest.approx(scores["loss"], rel=1e-12)
+    assert hb["weighted_acc"][0] == pytest.approx(scores["weighted_acc"], rel=1e-12)
+    assert scores["loss"] < _weighted_loss(classifier(), x, labels, w)     # it minimised
