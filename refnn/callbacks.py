@@ -261,6 +261,15 @@ class ProgressDisplay(Callback):
         self.stream.flush()
 
 
-# Keras 3's other callbacks, in their own module (it imports Callback from here)
-from .callbacks_keras import (BackupAndRestore, CSVLogger,  # noqa: E402,F401
-                              LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau)
+# Keras 3's other callbacks are in their own module, which imports Callback from here:
+# refnn.callbacks.<name> reaches them on first use (PEP 562), so that either module can be
+# imported first
+KERAS_CALLBACKS = ("BackupAndRestore", "CSVLogger", "LearningRateScheduler", "ModelCheckpoint",
+                   "ReduceLROnPlateau")
+
+
+def __getattr__(name):
+    if name in KERAS_CALLBACKS:
+        from . import callbacks_keras
+        return getattr(callbacks_keras, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -41,10 +41,12 @@ from . import activations, kernels
 from ._validate import as_array, as_dtype, flag, positive_number
 from .weighting import sample_weights
 
+# Keras's function forms and the look-up by name (refnn/loss_functions.py; see __getattr__)
+FUNCTION_FORMS = ("binary_crossentropy", "categorical_crossentropy", "deserialize", "get",
+                  "huber", "mean_squared_error", "sparse_categorical_crossentropy")
 __all__ = ["Loss", "MeanSquaredError", "Huber", "BinaryCrossentropy",
-           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "get", "deserialize",
-           "mean_squared_error", "huber", "binary_crossentropy", "categorical_crossentropy",
-           "sparse_categorical_crossentropy", "EPSILON"]
+           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", *FUNCTION_FORMS,
+           "EPSILON"]
 
 EPSILON = 1e-7   # Keras's backend.epsilon(): the clip of probabilities
 
@@ -115,6 +117,7 @@ class Loss:
     def from_config(cls, config):
         """The loss a get_config() dict describes (Loss.from_config dispatches on the name)."""
         if cls is Loss:
+            from .loss_functions import deserialize
             return deserialize(config)
         if not isinstance(config, dict):
             raise TypeError(f"config must be a dict such as {cls().get_config()}, "
@@ -473,8 +476,13 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return y
 
 
-# Keras's function forms and the look-up by name, in their own module (it imports the classes
-# from here)
-from .loss_functions import (binary_crossentropy, categorical_crossentropy,  # noqa: E402,F401
-                             deserialize, get, huber, mean_squared_error,
-                             sparse_categorical_crossentropy)
+# Keras's function forms and the look-up by name are in their own module, which imports the
+# classes from here: refnn.losses.<name> reaches them on first use (PEP 562), so that either
+# module can be imported first
+
+
+def __getattr__(name):
+    if name in FUNCTION_FORMS:
+        from . import loss_functions
+        return getattr(loss_functions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

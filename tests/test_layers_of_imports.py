@@ -261,3 +261,16 @@ def test_the_package_itself_imports_only_pure_modules():
         "refnn._validate", "refnn.gradcheck_report"}
     assert {m for m in GRAPH["refnn.gradcheck_report"] if within(m, "refnn")} <= {
         "refnn._validate"}
+
+
+@pytest.mark.parametrize("name", ["refnn.loss_functions", "refnn.callbacks_keras",
+                                  "refnn.losses", "refnn.callbacks", "refnn.weighting",
+                                  "refnn.backprop", "refnn.scaling", "refnn.kernels.threads"])
+def test_every_module_imports_first_in_a_fresh_interpreter(name):
+    # a module imported before its partner (losses and loss_functions, callbacks and
+    # callbacks_keras import each other's names) must not fail as a circular import
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True,
+                            text=True, timeout=60, cwd=str(SOURCE))
+    assert result.returncode == 0, result.stderr
