@@ -91,32 +91,61 @@ def test_relu_with_batch_norm_grows_the_gradient_towards_the_input():
 
 
 # --------------------------------------------------------------------------- dropout
+DROPOUT_SEEDS = tuple(range(10))      # the quick effect is a few hundredths: 3 seeds cannot
+_dropout = {}                         # separate it (seed 3 gains nothing), 10 seeds do
+
+
+def dropout_seeds():
+    """dropout's quick setting over DROPOUT_SEEDS, once per test session (about 30 s)."""
+    if "result" not in _dropout:
+        from refnn.experiments import sweep
+        _dropout["result"] = sweep.run("dropout", quick=True, seeds=DROPOUT_SEEDS)
+    return _dropout["result"]
+
+
 @pytest.mark.parametrize("variant", ["inverted", "scale_at_inference"])
-def test_dropout_reduces_overfitting(variant):
-    f = quick("dropout").findings
-    assert f["none_train_loss"] < 0.1                          # the big network fits the noise
+def test_dropout_lowers_the_final_test_loss_but_not_the_early_stopped_one(variant):
+    f = dropout_seeds().findings
+    assert high(f, "none_train_loss") < 0.15                  # the big network fits the noise
     assert f[f"{variant}_train_loss"] > f["none_train_loss"]
-    assert f[f"{variant}_test_loss"] < 0.9 * f["none_test_loss"]
-    assert f[f"{variant}_gap"] < 0.7 * f["none_gap"]
+    # the phenomenon, paired by seed: after all the epochs dropout lowers the test loss
+    assert high(f, f"{variant}_minus_none_test_loss") < 0
+    assert f[f"{variant}_minus_none_test_loss"] < -0.04
+    assert f[f"{variant}_gap"] < f["none_gap"]
+    # ... and the accuracy barely moves (about one point on an overlap of 8 %)
+    assert abs(f[f"{variant}_minus_none_test_acc"]) < 0.03
+    # the control: stopped at the lowest validation loss, the networks with and without
+    # dropout have the same test loss (within 0.015, interval included)
+    d, half = f[f"{variant}_minus_none_es_test_loss"], f[f"{variant}_minus_none_es_test_loss_ci"]
+    assert abs(d) + half < 0.015
+    assert f["none_es_test_loss"] < f["none_test_loss"] - 0.1   # early stopping is what helps
 
 
 @pytest.mark.parametrize("variant", ["inverted", "scale_at_inference"])
 def test_inference_value_is_the_expectation_over_masks(variant):
-    f = quick("dropout").findings
+    f = dropout_seeds().findings
     # the layer after the dropout: the Monte Carlo mean differs from the inference value only
     # by sampling noise (z scores of rms 1)
-    assert 0.8 < f[f"{variant}_hidden_z_rms"] < 1.25
-    assert f[f"{variant}_hidden_rel_err"] < 0.05
+    assert 0.8 < low(f, f"{variant}_hidden_z_rms") and high(f, f"{variant}_hidden_z_rms") < 1.25
+    assert high(f, f"{variant}_hidden_rel_err") < 0.05
     # through the non-linear layers the inference output is close to the mean output, but
     # measurably not equal to it
-    assert f[f"{variant}_output_rel_err"] < 0.1
-    assert f[f"{variant}_output_z_rms"] > 2
+    assert high(f, f"{variant}_output_rel_err") < 0.1
+    assert low(f, f"{variant}_output_z_rms") > 2
 
 
 def test_inverted_dropout_is_scale_at_inference_with_rescaled_kernels():
-    f = quick("dropout").findings
+    f = dropout_seeds().findings                 # the largest difference over the seeds
     assert f["twin_inference_max_abs_diff"] < 1e-12
     assert f["twin_training_loss_abs_diff"] < 1e-12
+
+
+def test_validation_set_is_disjoint_from_training_and_test():
+    from refnn.experiments import dropout
+    Xtr, ytr, Xval, yval, Xte, yte = dropout.noisy_blobs(40, 200, 500, 0.5, seed=1)
+    assert [len(a) for a in (Xtr, ytr, Xval, yval, Xte, yte)] == [40, 40, 200, 200, 500, 500]
+    rows = {tuple(x) for x in np.concatenate([Xtr, Xval, Xte])}
+    assert len(rows) == 740                      # no point in two of the sets
 
 
 # --------------------------------------------------------------------------- depth
