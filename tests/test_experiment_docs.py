@@ -1,6 +1,7 @@
 """docs/experiments.md is generated from saved results: the command line saves a sweep, the
 generator writes one section per experiment from the saved per-seed numbers, and the committed
 file is exactly the regeneration of the committed results in docs/results/."""
+import csv
 import json
 import re
 from pathlib import Path
@@ -41,32 +42,45 @@ def test_the_command_line_saves_every_per_seed_number(quick_results):
         assert data["experiment"] == name and data["seeds"] == [0, 1]
         assert len(data["per_seed"]["results"]) == 2
         assert len(data["per_seed"]["results"][0]) == len(data["per_seed"]["tasks"])
-        assert (directory / f"{name}.csv").read_text().startswith(
-            ",".join(data["summary"]["columns"]))
+        with open(directory / f"{name}.csv", newline="", encoding="utf-8") as f:
+            table = list(csv.reader(f))
+        assert table[0] == data["summary"]["columns"]
+        assert len(table) == len(data["summary"]["rows"]) + 1
+
+
+def check_structure(text, names, claims=True):
+    """A header, then one section per experiment in order, each with its claim, intervals and
+    a table; every table of the file rectangular."""
+    assert text.startswith("# The theory lab\n")
+    assert re.findall(r"^## (\w+)$", text, re.M) == list(names)
+    for table in re.findall(r"((?:^\|.*\|\n)+)", text, re.M):     # every table, the header's too
+        widths = {len(re.findall(r"(?<!\\)\|", line)) for line in table.splitlines()}
+        assert len(widths) == 1, f"ragged table\n{table}"
+    for section in re.split(r"^## ", text, flags=re.M)[1:]:
+        name = section.split("\n", 1)[0]
+        assert (f"**Claim.** {experiments.module(name).CLAIM}" if claims else "**Claim.** ") \
+            in section
+        assert "±" in section, f"{name}: no interval in its section"
+        assert "nan" not in section.lower(), f"{name}: a NaN in its section"
+        assert re.search(r"^\|.*\|$", section, re.M), f"{name}: no table"
 
 
 def test_regenerated_docs_have_a_header_and_one_section_per_experiment(quick_results):
     directory, names = quick_results
     text = results.markdown(directory, names=names)
-    assert text.startswith("# The theory lab\n")
     assert "quick settings' results" in text
-    assert re.findall(r"^## (\w+)$", text, re.M) == names
-    for section in re.split(r"^## ", text, flags=re.M)[1:]:
-        name = section.split("\n", 1)[0]
-        assert experiments.module(name).CLAIM in section
-        assert "±" in section, f"{name}: no interval in its section"
-        assert "nan" not in section.lower(), f"{name}: a NaN in its section"
-        tables = re.findall(r"((?:^\|.*\|\n)+)", section, re.M)
-        assert tables, f"{name}: no table"
-        for table in tables:
-            widths = {line.count("|") for line in table.splitlines()}
-            assert len(widths) == 1, f"{name}: ragged table\n{table}"
+    check_structure(text, names)
 
 
-def test_regenerating_writes_the_same_file_twice(quick_results, tmp_path):
+def test_regenerating_writes_the_same_file_twice_and_the_figures(quick_results, tmp_path):
+    pytest.importorskip("matplotlib")
+    from png_files import PNG_SIGNATURE
     directory, names = quick_results
     a = results.write_docs(directory, tmp_path / "a.md", names=names)
     assert results.markdown(directory, names=names) == a == (tmp_path / "a.md").read_text()
+    for name in names:
+        assert f"![{name}](figures/{name}.png)" in a
+        assert (tmp_path / "figures" / f"{name}.png").read_bytes()[:8] == PNG_SIGNATURE
 
 
 def test_regenerating_from_an_incomplete_directory_names_what_is_missing(tmp_path, capsys):
@@ -81,4 +95,6 @@ def test_the_committed_docs_are_the_regeneration_of_the_committed_results():
     saved = ROOT / "docs" / "results"
     if not all((saved / f"{n}.json").is_file() for n in experiments.NAMES):
         pytest.skip("docs/results/ does not hold the saved results of all eight experiments")
-    assert results.markdown(saved) == (ROOT / "docs" / "experiments.md").read_text()
+    text = (ROOT / "docs" / "experiments.md").read_text()
+    assert results.markdown(saved) == text
+    check_structure(text, experiments.NAMES, claims=False)     # claims as they were saved

@@ -109,3 +109,21 @@ def test_markdown_table_joins_mean_and_interval():
                                   [["a", 0.8123, 0.0141, 3], ["b", 0.5, math.nan, 1]])
     assert text.splitlines() == ["| arm | acc | n |", "|---|---|---|",
                                  "| a | 0.812 ± 0.014 | 3 |", "| b | 0.5 | 1 |"]
+
+
+def test_an_experiment_without_tasks_runs_whole_per_seed():
+    # WholeRun wraps a module that has only run(quick, seed): one task per seed, its findings
+    # summarised as mean and interval; here around overparameterization's run() itself
+    whole = sweep.WholeRun(overparameterization)
+    settings = {"quick": True}
+    assert whole.tasks(settings) == [sweep.WHOLE_RUN]
+    per_seed = {s: [(sweep.WHOLE_RUN, whole.run_task(settings, sweep.WHOLE_RUN, s))]
+                for s in SEEDS}
+    assert sweep.is_whole_run(per_seed) and not sweep.is_whole_run(serial())
+    result = whole.summarize(settings, per_seed)
+    runs = [overparameterization.run(quick=True, seed=s).findings for s in SEEDS]
+    row = next(r for r in result.rows if r[0] == "ntk_movement_slope")
+    assert row[1] == pytest.approx(sum(f["ntk_movement_slope"] for f in runs) / 2, rel=1e-12)
+    assert result.findings["ntk_movement_slope_ci"] == row[2] > 0
+    text = whole.report(result)
+    assert text.startswith("## overparameterization\n") and "ntk_movement_slope" in text

@@ -30,7 +30,12 @@ OPTIMIZERS = {
                                                 momentum=0.5),
     "adam": lambda: refnn.optimizers.Adam(learning_rate=0.005, amsgrad=True),
     "nadam": lambda: refnn.optimizers.Nadam(learning_rate=0.005),
-    "adamax": lambda: refnn.optimizers.Adamax(learning_rate=0.005)}
+    "adamax": lambda: refnn.optimizers.Adamax(learning_rate=0.005),
+    # clipping by a norm takes two regions (every piece's gradient, then the updates)
+    "adam-clipnorm": lambda: refnn.optimizers.Adam(learning_rate=0.005, clipnorm=0.05),
+    "sgd-global-clipnorm": lambda: refnn.optimizers.SGD(learning_rate=0.05, momentum=0.9,
+                                                        global_clipnorm=0.1),
+    "adamw-clipvalue": lambda: refnn.optimizers.AdamW(learning_rate=0.005, clipvalue=0.01)}
 
 
 @pytest.fixture
@@ -38,7 +43,7 @@ def small_pieces():
     """Cut every step into many pieces (4 rows; 256 weights), so that even these small
     networks give the threads work to share; the default cut is put back after."""
     train = _dispatch._train
-    train.set_piece_sizes(4, 16, 256, 16)
+    train.set_piece_sizes(4, 4, 16, 256, 16)
     yield
     train.set_piece_sizes()
 
@@ -195,3 +200,52 @@ def _blas_setting():
     set_address, get_address = kblas._thread_setting(kblas.BLAS)
     return (ctypes.CFUNCTYPE(None, ctypes.c_int)(set_address),
             ctypes.CFUNCTYPE(ctypes.c_int)(get_address))
+
+
+def test_every_kernel_module_keeps_one_record_of_the_blas_setting():
+    # the count of refnn calls inside the BLAS is one count for the process: a layer kernel
+    # running while a training step runs must not put the user's setting back under it
+    assert _dispatch._dense.blas_limit_address() == _dispatch._train.blas_limit_address()
+
+
+def test_predict_leaves_the_blas_thread_setting_as_the_user_had_it():
+    if kblas.user_blas_threads() == 0:
+        pytest.skip("this BLAS is not an OpenBLAS refnn can steer")
+    set_threads, get_threads = _blas_setting()
+    before = get_threads()
+    x, _ = data("onehot")
+    model = Sequential([Dense(8, activation="relu", input_shape=(30,)),
+                        Dense(4, activation="softmax")], seed=0)
+    try:
+        for user in (3, 1):
+            set_threads(user)
+            expected = model.predict(x, verbose=0)
+            assert get_threads() == user
+            set_threads(1)
+            np.testing.assert_array_equal(model.predict(x, verbose=0), expected)
+    finally:
+        set_threads(before)
+
+
+def test_fit_on_four_threads_allocates_no_more_than_on_one():
+    # refnn's threads work in the step's shared buffers (each piece its own rows or weights):
+    # no buffer per thread. tracemalloc counts NumPy's allocations; W1's shapes, 2,000 samples
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    x = rng.random((2000, 784), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 2000)]
+    peaks = {}
+    for threads in (1, 4):
+        model = Sequential([Dense(128, activation="sigmoid", input_shape=(784,)),
+                            Dense(10, activation="softmax")], seed=0)
+        model.compile(loss="categorical_crossentropy", optimizer="adam")
+        with refnn.num_threads(threads):
+            model.fit(x[:200], y[:200], batch_size=200, epochs=1, verbose=0)   # warm up
+            tracemalloc.start()
+            try:
+                model.fit(x, y, batch_size=200, epochs=2, verbose=0)
+                peaks[threads] = tracemalloc.get_traced_memory()[1] / 2 ** 20
+            finally:
+                tracemalloc.stop()
+    assert peaks[4] <= 64, peaks
+    assert peaks[4] <= peaks[1] + 0.5, peaks

@@ -86,8 +86,17 @@ def _regenerate(args):
     if not Path(args.regenerate_docs).is_dir():
         raise UsageError(f"--regenerate-docs must be a directory of saved results, got "
                          f"{args.regenerate_docs!r}")
-    results.write_docs(args.regenerate_docs, args.docs_file)
-    print(f"wrote {args.docs_file} from the results in {args.regenerate_docs}")
+    try:
+        import matplotlib  # noqa: F401
+        figures = True
+    except ImportError:
+        figures = False
+    results.write_docs(args.regenerate_docs, args.docs_file, figures=figures)
+    where = Path(args.docs_file).parent / "figures"
+    print(f"wrote {args.docs_file} from the results in {args.regenerate_docs}"
+          + (f", and the figures in {where}" if figures else
+             f"; the figures in {where} are left as they are (they need matplotlib: "
+             "pip install -e '.[plot]')"))
     return 0
 
 
@@ -103,15 +112,13 @@ def _module(name):
 def _sweep(name, args):
     """Every seed's tasks through refnn.experiments.sweep; the result, saved when --out."""
     from ..experiments import results, sweep
-    if not hasattr(_module(name), "tasks"):
-        raise UsageError(f"the experiment {name!r} cannot run over seeds or in parallel yet "
-                         "(it has no tasks()); run it with one seed, without --out")
     seeds = list(range(args.seed, args.seed + args.seeds))
     per_seed = sweep.collect(name, quick=args.quick, seeds=seeds, jobs=args.jobs,
                              scheduler=args.scheduler)
-    result = _module(name).summarize(sweep.settings_of(name, args.quick), per_seed)
+    settings = sweep.settings_of(name, args.quick)
+    result = sweep.protocol(name).summarize(settings, per_seed)
     if args.out:
-        path = results.save(result, per_seed, args.out,
+        path = results.save(result, per_seed, args.out, settings=settings,
                             sweep={"jobs": args.jobs, "scheduler": args.scheduler is not None})
         print(f"wrote {path} and its CSV table", flush=True)
     return result

@@ -273,7 +273,7 @@ def summarize(s, per_seed):
         columns=["width", "P/(nK)"] + sweep.interval_columns(
             f"test err (ν={noisy:g}, min-norm)", "test err (ν=0, min-norm)",
             f"test err (ν={noisy:g}, λ={strongest:g})", f"train err (ν={noisy:g}, min-norm)",
-            f"|β| (ν={noisy:g}, min-norm)"),
+            f"‖β‖ (ν={noisy:g}, min-norm)"),
         rows=rows, findings=findings, conclusion=_conclusion(findings, s), settings=settings,
         series=series)
 

@@ -10,6 +10,8 @@
     markdown(directory)                 docs/experiments.md's text: a header, then each experiment's
                                         report() of the summary recomputed from the saved per-seed
                                         numbers (so the document follows the numbers, never drifts)
+                                        and its figure
+    write_docs(directory, path)         writes it, and the figures (docs/figures/NAME.png)
 Tables use the sweep's convention: a column "x ±" after a column "x" holds the half-width of the
 95 % interval of x's mean; markdown_table writes the pair as one cell "mean ± half-width".
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from . import NAMES, ExperimentResult
 from . import module as _module
-from .sweep import per_seed_from_series, per_seed_series
+from .sweep import WholeRun, is_whole_run, per_seed_from_series, per_seed_series
 
 FORMAT = 1
 DOCS_COMMAND = "python -m refnn experiment --regenerate-docs docs/results"
@@ -120,13 +122,15 @@ def _write_csv(path, columns, rows):
         writer.writerows(rows)
 
 
-def save(result, per_seed, directory, sweep=None):
+def save(result, per_seed, directory, sweep=None, settings=None):
     """Write directory/NAME.json and the CSV tables of one experiment; returns the JSON's path.
-    sweep: how it ran ({"jobs": 2} or {"scheduler": True}), recorded as it is."""
+    settings: what summarize() was given (default: result.settings); sweep: how it ran
+    ({"jobs": 2} or {"scheduler": True}), recorded as it is."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     seeds = list(per_seed)
-    data = {"format": FORMAT, "experiment": result.name, "settings": result.settings,
+    data = {"format": FORMAT, "experiment": result.name,
+            "settings": result.settings if settings is None else settings,
             "seeds": seeds, "per_seed": per_seed_series(per_seed),
             "summary": _summary_dict(result), "environment": environment(),
             "sweep": dict(sweep or {})}
@@ -180,21 +184,31 @@ def markdown_table(columns, rows, digits=3):
 
     def cell(row, j, paired):
         if not paired:
-            return number_text(row[j], digits)
+            return number_text(row[j], digits).replace("|", "\\|")
         mean, half = row[j], row[j + 1]
         if isinstance(half, float) and math.isnan(half):
             return f"{number_text(mean, digits)}"
         return f"{number_text(mean, digits)} ± {number_text(half, 2)}"
 
-    lines = ["| " + " | ".join(name for name, _, _ in groups) + " |",
+    lines = ["| " + " | ".join(name.replace("|", "\\|") for name, _, _ in groups) + " |",
              "|" + "---|" * len(groups)]
     lines += ["| " + " | ".join(cell(r, j, p) for _, j, p in groups) + " |" for r in rows]
     return "\n".join(lines)
 
 
+def _protocol(saved):
+    """What summarizes and reports saved results: the module, or WholeRun for results saved
+    as whole runs (an experiment saved before it had tasks() keeps being read as it was)."""
+    if is_whole_run(saved.per_seed):
+        return WholeRun(_module(saved.name), claim=saved.result.claim)
+    return _module(saved.name)
+
+
 def resummarize(saved):
     """The summary recomputed from the saved per-seed numbers by today's summarize()."""
-    return _module(saved.name).summarize(saved.settings, saved.per_seed)
+    settings = {k: v for k, v in saved.settings.items()
+                if not (is_whole_run(saved.per_seed) and k in ("seeds", "protocol"))}
+    return _protocol(saved).summarize(settings, saved.per_seed)
 
 
 def _header(loaded):
@@ -209,15 +223,17 @@ def _header(loaded):
         "and what theory says about why they work. Each claim below is an experiment you can "
         "run, over several seeds, in parallel, and save:", "",
         "```bash",
-        "python -m refnn experiment                                  # the list",
-        "python -m refnn experiment NAME --quick --seeds 3 --out DIR # seconds, as the tests",
-        "python -m refnn experiment NAME --seeds 5 --jobs 2 --out DIR        # full, 2 processes",
-        "python -m refnn experiment NAME --seeds 5 --scheduler tcp://HOST:8786  # on Dask",
-        f"{DOCS_COMMAND}        # this file, from saved results",
+        "python -m refnn experiment                                 # the list",
+        "python -m refnn experiment NAME --quick --seeds 3 --out DIR      # seconds, as the tests",
+        "python -m refnn experiment NAME --seeds 5 --jobs 2 --out DIR     # full, 2 processes",
+        "python -m refnn experiment NAME --seeds 5 --scheduler tcp://HOST:8786 --out DIR  # Dask",
+        f"{DOCS_COMMAND}     # this file, from saved results",
         "```", "",
         "Every number below is the mean over the seeds with the half-width of its 95 % Student's "
-        "t interval (refnn.experiments.stats); a difference is claimed only where the two "
-        "intervals do not overlap. Every per-seed number, the settings and the machine are in "
+        "t interval (refnn.experiments.stats); a difference is claimed only where the "
+        "intervals support it (the two intervals apart, or the interval of the per-seed "
+        "difference away from 0). --jobs and --scheduler need the optional extra: pip install "
+        "'refnn[lab]'. Every per-seed number, the settings and the machine are in "
         "docs/results/NAME.json, each table also as docs/results/NAME.csv. Parallel and serial "
         "sweeps give the same numbers (each task runs with one BLAS thread).", ""]
     if "quick" in kinds:
@@ -226,7 +242,8 @@ def _header(loaded):
                   "docs/results/ and this file is regenerated.", ""]
     lines += ["| experiment | the claim | setting | seeds |", "|---|---|---|---|"]
     for name, s in loaded.items():
-        lines.append(f"| [{name}](#{name}) | {_module(name).CLAIM} | "
+        claim = _protocol(s).CLAIM.replace("|", "\\|")
+        lines.append(f"| [{name}](#{name}) | {claim} | "
                      f"{'quick' if s.settings.get('quick') else 'full'} | "
                      f"{', '.join(map(str, s.per_seed))} |")
     lines.append("")
@@ -245,11 +262,21 @@ def markdown(directory, names=NAMES):
         raise FileNotFoundError(f"directory {str(directory)!r} lacks the saved results of "
                                 f"{', '.join(missing)} (python -m refnn experiment NAME --out DIR)")
     loaded = {n: loaded[n] for n in names}
-    sections = [_module(n).report(resummarize(s)).strip() + "\n" for n, s in loaded.items()]
+    sections = [_protocol(s).report(resummarize(s)).strip() + "\n"
+                + ("" if is_whole_run(s.per_seed) else f"\n![{n}](figures/{n}.png)\n")
+                for n, s in loaded.items()]
     return _header(loaded) + "\n" + "\n".join(sections)
 
 
-def write_docs(directory, path, names=NAMES):
+def write_docs(directory, path, names=NAMES, figures=True):
+    """Write markdown(directory) to `path` and, when `figures` (it needs matplotlib), each
+    experiment's figure to figures/NAME.png beside it; returns the text."""
     text = markdown(directory, names)
+    if figures:
+        folder = Path(path).parent / "figures"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, saved in load(directory).items():
+            if name in names and not is_whole_run(saved.per_seed):
+                _module(name).plot(resummarize(saved), str(folder / f"{name}.png"))
     Path(path).write_text(text, encoding="utf-8")
     return text

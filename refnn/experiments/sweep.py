@@ -26,10 +26,80 @@ from .stats import mean_interval
 LAB_EXTRA = "pip install 'refnn[lab]' (joblib, dask[distributed])"
 
 
+# ---------------------------------------------------------------- the protocol
+WHOLE_RUN = {"run": "whole"}            # the one task of an experiment without tasks()
+
+
+class WholeRun:
+    """The protocol for an experiment module that has only run(quick, seed): one task per seed,
+    the whole run, whose numeric findings are the task's result; summarized as the mean and
+    interval of each finding over the seeds."""
+
+    def __init__(self, module, claim=None):
+        self.module = module
+        self.NAME = module.__name__.rsplit(".", 1)[-1]
+        self.CLAIM = module.CLAIM if claim is None else claim      # saved results keep theirs
+
+    def tasks(self, settings):
+        return [dict(WHOLE_RUN)]
+
+    def run_task(self, settings, task, seed):
+        result = self.module.run(quick=settings["quick"], seed=seed)
+        out = {k: float(v) for k, v in result.findings.items()
+               if isinstance(v, numbers.Real) and math.isfinite(v)}
+        out["conclusion"] = result.conclusion
+        return out
+
+    def summarize(self, settings, per_seed):
+        from . import ExperimentResult
+        seeds = list(per_seed)
+        (_, values), = by_task(per_seed)
+        rows = [[key] + cells(v) for key, v in values.items()]
+        findings = {}
+        for key, v in values.items():
+            findings.update(findings_of(key, v))
+        first = per_seed[seeds[0]][0][1]
+        return ExperimentResult(
+            name=self.NAME, claim=self.CLAIM, columns=["finding"] + interval_columns("value"),
+            rows=rows, findings=findings,
+            conclusion=f"Seed {seeds[0]}'s run: {first.get('conclusion', '')}",
+            settings={**settings, "seeds": seeds, "protocol": "whole run per seed"},
+            series={"per_seed": per_seed_series(per_seed)})
+
+    def report(self, result):
+        from .results import markdown_table
+        s = result.settings
+        return "\n".join([
+            f"## {self.NAME}", "",
+            f"**Claim.** {self.CLAIM}", "",
+            f"**Command.** `python -m refnn experiment {self.NAME} --seeds 5 --out "
+            "docs/results`", "",
+            f"Each finding of the experiment's run, mean and 95 % interval over the seeds "
+            f"{s['seeds']} ({'quick' if s.get('quick') else 'full'} setting):", "",
+            markdown_table(result.columns, result.rows), "",
+            f"**Result.** {result.conclusion}", ""])
+
+    def plot(self, result, path):
+        raise ValueError(f"{self.NAME}: a summary of whole runs has no figure")
+
+
+def protocol(name):
+    """Experiment `name`'s module when it splits its run into tasks, else WholeRun(module)."""
+    m = _module(name)
+    return m if hasattr(m, "tasks") else WholeRun(m)
+
+
+def is_whole_run(per_seed):
+    return all(len(r) == 1 and r[0][0] == WHOLE_RUN for r in per_seed.values())
+
+
 # ---------------------------------------------------------------- arguments
 def settings_of(name, quick):
-    """A copy of experiment `name`'s QUICK or FULL settings, with "quick" set."""
+    """A copy of experiment `name`'s QUICK or FULL settings, with "quick" set (only "quick" for
+    an experiment without tasks())."""
     m = _module(name)
+    if not hasattr(m, "tasks"):
+        return {"quick": bool(quick)}
     return {**(m.QUICK if quick else m.FULL), "quick": bool(quick)}
 
 
@@ -71,7 +141,7 @@ def _require(package):
 def run_one(name, settings, task, seed):
     """experiment `name`'s run_task(settings, task, seed) with one BLAS thread: the unit of work
     a sweep sends to a worker (a module-level function, so that it pickles)."""
-    m = _module(name)
+    m = protocol(name)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:                     # comes with joblib; without it, BLAS as it is
@@ -87,7 +157,7 @@ def collect(name, quick=True, seeds=1, jobs=1, scheduler=None):
     seeds = seed_list(seeds)
     _check_jobs(jobs, scheduler)
     settings = settings_of(name, quick)
-    tasks = _module(name).tasks(settings)
+    tasks = protocol(name).tasks(settings)
     calls = [(seed, task) for seed in seeds for task in tasks]
     if jobs == 1 and scheduler is None:
         results = [run_one(name, settings, task, seed) for seed, task in calls]
@@ -110,7 +180,7 @@ def collect(name, quick=True, seeds=1, jobs=1, scheduler=None):
 def run(name, quick=True, seeds=1, jobs=1, scheduler=None):
     """The ExperimentResult of experiment `name` over `seeds` (see collect)."""
     per_seed = collect(name, quick, seeds, jobs, scheduler)
-    return _module(name).summarize(settings_of(name, quick), per_seed)
+    return protocol(name).summarize(settings_of(name, quick), per_seed)
 
 
 def run_single(module, quick, seed):

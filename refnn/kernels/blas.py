@@ -71,7 +71,8 @@ def use_blas(which="auto"):
         module.use_blas(*(found or (0, 0)))
     global BLAS, BLAS_INT_MAX
     BLAS = "numpy" if found else "scipy"
-    _train.limit_blas(*_thread_setting(BLAS))
+    _train.limit_blas(*_thread_setting(BLAS))        # one record, _train's, for every module
+    _dense.share_blas_limit(_train.blas_limit_address())
     BLAS_INT_MAX = 2 ** 63 - 1 if found else 2 ** 31 - 1     # the BLAS's integer type
     return BLAS
 
