@@ -12,24 +12,32 @@ next layer's kernel W is exactly the scale-at-inference network with kernel W / 
 
 The measurement: a small noisy problem (two overlapping Gaussian classes, few training points)
 and a network much larger than it needs, 2 -> width -> width -> 1 (relu, sigmoid output),
-trained with Adam without dropout and with dropout after each hidden layer in both variants,
-on `repeats` data sets (repeat r drawn with seed + r). Reported: training and test loss
-(inference mode), their gap, and the accuracies, averaged over the data sets, and in how many of
-them dropout lowered the test loss; on the first data set, for each dropout network a
-Monte Carlo estimate, over `mc_masks` masks, of E[h_train] for the layer after the first dropout
-and for the output yhat, compared with the inference values:
+trained with Adam without dropout and with dropout after each hidden layer in both variants
+(one task per variant; each seed draws its own data set and initial weights). Every
+`eval_every` epochs the inference-mode losses on the training, validation and test sets and the
+test accuracy are recorded. Reported, as mean and 95 % interval over the seeds:
+    final          training and test loss, their gap, and the accuracies after `epochs` epochs
+    early-stopped  the test loss and accuracy at the evaluation with the lowest validation loss
+                   (`n_val` held-out points), and that lowest validation loss
+and, per dropout variant, the differences from no dropout paired by seed (the same data and
+initial weights). For each dropout network a Monte Carlo estimate, over `mc_masks` masks, of
+E[h_train] for the layer after the first dropout and for the output yhat, compared with the
+inference values:
     rel_err = ||mean_masks(h_train) - h_inference|| / ||h_inference||
     z_rms   = rms of (mean_masks - inference) / (std_masks / sqrt(mc_masks))  (about 1 if unbiased)
 and the twin check: the inverted network converted to scale_at_inference (kernels after a
 dropout divided by k) gives the same inference outputs and the same training loss on one mask.
 """
+import math
+import sys
+
 import numpy as np
 
 from .. import datasets
 from ..layers import Context, Dense, Dropout
 from ..model import Sequential
 from ..optimizers import Adam
-from . import ExperimentResult
+from . import ExperimentResult, stats, sweep
 
 NAME = "dropout"
 CLAIM = ("Dropout reduces over-fitting (a higher training loss but a lower test loss), and its "
@@ -38,21 +46,27 @@ CLAIM = ("Dropout reduces over-fitting (a higher training loss but a lower test 
 
 VARIANTS = ("none", "inverted", "scale_at_inference")
 
-QUICK = {"n_train": 40, "n_test": 500, "noise": 0.5, "width": 128, "rate": 0.5, "epochs": 150,
-         "batch_size": 10, "learning_rate": 1e-3, "eval_every": 10, "mc_masks": 400,
-         "mc_samples": 100, "repeats": 1}
-FULL = {"n_train": 40, "n_test": 2000, "noise": 0.5, "width": 128, "rate": 0.5, "epochs": 150,
-        "batch_size": 10, "learning_rate": 1e-3, "eval_every": 5, "mc_masks": 4000,
-        "mc_samples": 200, "repeats": 10}
+QUICK = {"n_train": 40, "n_val": 200, "n_test": 500, "noise": 0.5, "width": 128, "rate": 0.5,
+         "epochs": 150, "batch_size": 10, "learning_rate": 1e-3, "eval_every": 10,
+         "mc_masks": 400, "mc_samples": 100}
+FULL = {"n_train": 40, "n_val": 200, "n_test": 2000, "noise": 0.5, "width": 128, "rate": 0.5,
+        "epochs": 150, "batch_size": 10, "learning_rate": 1e-3, "eval_every": 5,
+        "mc_masks": 4000, "mc_samples": 200}
+
+FINAL = ("train_loss", "test_loss", "gap", "train_acc", "test_acc")
+EARLY = ("es_test_loss", "es_test_acc", "best_val_loss")
+PAIRED = ("test_loss", "test_acc", "es_test_loss", "es_test_acc")   # dropout - none, per seed
+CHECKS = ("hidden_rel_err", "hidden_z_rms", "output_rel_err", "output_z_rms")
 
 
-def noisy_blobs(n_train, n_test, noise, seed):
+def noisy_blobs(n_train, n_val, n_test, noise, seed):
     """Two Gaussian classes centred at (2, 2) and (-2, -2), overlapping (Bayes accuracy about
-    0.92 at noise 0.5); inputs scaled by 1/5."""
-    X, y = datasets.blobs(n_train + n_test, noise=noise, seed=seed)
+    0.92 at noise 0.5); inputs scaled by 1/5. (x, y) of the training, validation and test sets."""
+    X, y = datasets.blobs(n_train + n_val + n_test, noise=noise, seed=seed)
     X = X / 5.0
     y = y.astype(np.float64)[:, None]
-    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+    cut = np.cumsum([n_train, n_val])
+    return tuple(a for part in zip(np.split(X, cut), np.split(y, cut)) for a in part)
 
 
 def build(variant, width, rate, seed):
@@ -66,19 +80,23 @@ def build(variant, width, rate, seed):
 
 
 def train(variant, data, s, seed):
-    """Train; the inference-mode training and test loss every `eval_every` epochs."""
-    Xtr, ytr, Xte, yte = data
+    """Train; every `eval_every` epochs the inference-mode training, validation and test loss
+    and the test accuracy. Returns the model and {"epochs": [...], "train": [...], ...}."""
+    Xtr, ytr, Xval, yval, Xte, yte = data
     model = build(variant, s["width"], s["rate"], seed)
     model.compile(loss="binary_crossentropy", optimizer=Adam(learning_rate=s["learning_rate"]),
                   metrics=["acc"])
-    epochs, train_curve, test_curve = [], [], []
+    curves = {"epochs": [], "train": [], "val": [], "test": [], "test_acc": []}
     for start in range(0, s["epochs"], s["eval_every"]):
         model.fit(Xtr, ytr, batch_size=s["batch_size"],
                   epochs=min(s["eval_every"], s["epochs"] - start), verbose=0)
-        epochs.append(min(start + s["eval_every"], s["epochs"]))
-        train_curve.append(model.evaluate(Xtr, ytr, batch_size=1024, verbose=0)[0])
-        test_curve.append(model.evaluate(Xte, yte, batch_size=1024, verbose=0)[0])
-    return model, epochs, train_curve, test_curve
+        curves["epochs"].append(min(start + s["eval_every"], s["epochs"]))
+        curves["train"].append(float(model.evaluate(Xtr, ytr, batch_size=1024, verbose=0)[0]))
+        curves["val"].append(float(model.evaluate(Xval, yval, batch_size=1024, verbose=0)[0]))
+        test_loss, test_acc = model.evaluate(Xte, yte, batch_size=1024, verbose=0)
+        curves["test"].append(float(test_loss))
+        curves["test_acc"].append(float(test_acc))
+    return model, curves
 
 
 def _training_forward(model, X, rng):
@@ -152,75 +170,189 @@ def twin_check(model, rate, X, y):
     return inference_diff, abs(loss_a - loss_b)
 
 
+def tasks(settings):
+    """One task per variant: no dropout, inverted, scale at inference."""
+    return [{"variant": v} for v in VARIANTS]
+
+
+def run_task(s, task, seed):
+    """Train one network on the seed's data set: its final and early-stopped numbers, its
+    curves, and for a dropout network the expectation and twin checks."""
+    variant = task["variant"]
+    data = noisy_blobs(s["n_train"], s["n_val"], s["n_test"], s["noise"], seed)
+    Xtr, ytr, Xval, yval, Xte, yte = data
+    model, curves = train(variant, data, s, seed)
+    train_loss, train_acc = model.evaluate(Xtr, ytr, batch_size=1024, verbose=0)
+    test_loss, test_acc = model.evaluate(Xte, yte, batch_size=1024, verbose=0)
+    best = int(np.argmin(curves["val"]))            # early stopping: the lowest validation loss
+    out = {"train_loss": float(train_loss), "test_loss": float(test_loss),
+           "gap": float(test_loss - train_loss), "train_acc": float(train_acc),
+           "test_acc": float(test_acc), "es_test_loss": curves["test"][best],
+           "es_test_acc": curves["test_acc"][best], "best_val_loss": curves["val"][best],
+           "es_epoch": curves["epochs"][best], "curve_train": curves["train"],
+           "curve_test": curves["test"], "curve_val": curves["val"]}
+    if variant != "none":
+        check = expectation_check(model, Xte[:s["mc_samples"]], s["mc_masks"], seed + 1)
+        for where in ("hidden", "output"):
+            out[f"{where}_rel_err"], out[f"{where}_z_rms"] = check[where]
+    if variant == "inverted":
+        out["twin_inference_max_abs_diff"], out["twin_training_loss_abs_diff"] = \
+            twin_check(model, s["rate"], Xte, yte)
+    return out
+
+
 def run(quick=True, seed=0):
-    s = dict(QUICK if quick else FULL)
-    rows, findings, series = [], {}, {}
-    runs = {v: [] for v in VARIANTS}                 # per variant, per repeat: the numbers
-    curves = {v: ([], []) for v in VARIANTS}
-    for repeat in range(s["repeats"]):
-        data = noisy_blobs(s["n_train"], s["n_test"], s["noise"], seed + repeat)
-        Xtr, ytr, Xte, yte = data
-        for variant in VARIANTS:
-            model, epochs, train_curve, test_curve = train(variant, data, s, seed + repeat)
-            train_loss, train_acc = model.evaluate(Xtr, ytr, batch_size=1024, verbose=0)
-            test_loss, test_acc = model.evaluate(Xte, yte, batch_size=1024, verbose=0)
-            runs[variant].append([train_loss, test_loss, test_loss - train_loss, train_acc,
-                                  test_acc, min(test_curve)])
-            curves[variant][0].append(train_curve)
-            curves[variant][1].append(test_curve)
-            if repeat == 0 and variant != "none":   # the expectation, on the first data set
-                check = expectation_check(model, Xte[:s["mc_samples"]], s["mc_masks"], seed + 1)
-                for where in ("hidden", "output"):
-                    findings[f"{variant}_{where}_rel_err"] = check[where][0]
-                    findings[f"{variant}_{where}_z_rms"] = check[where][1]
-            if repeat == 0 and variant == "inverted":
-                inference_diff, loss_diff = twin_check(model, s["rate"], Xte, yte)
-                findings["twin_inference_max_abs_diff"] = inference_diff
-                findings["twin_training_loss_abs_diff"] = loss_diff
-    series["epochs"] = epochs
-    for variant in VARIANTS:
-        mean = [float(v) for v in np.mean(runs[variant], axis=0)]
-        checks = [findings.get(f"{variant}_{k}", "-") for k in
-                  ("hidden_rel_err", "hidden_z_rms", "output_rel_err", "output_z_rms")]
-        rows.append([variant] + mean + checks)
-        for name, value in zip(("train_loss", "test_loss", "gap", "train_acc", "test_acc"), mean):
-            findings[f"{variant}_{name}"] = value
-        series[f"{variant}/train"] = [float(v) for v in np.mean(curves[variant][0], axis=0)]
-        series[f"{variant}/test"] = [float(v) for v in np.mean(curves[variant][1], axis=0)]
-        if variant != "none":   # in how many data sets dropout lowered the test loss
-            findings[f"{variant}_lower_test_loss_count"] = int(sum(
-                a[1] < b[1] for a, b in zip(runs[variant], runs["none"])))
-    f = findings
-    over = f"averaged over {s['repeats']} data sets, " if s["repeats"] > 1 else ""
-    conclusion = (
-        f"Without dropout the network fits the {s['n_train']} noisy points ({over}training loss "
-        f"{f['none_train_loss']:.3f}) and over-fits (test loss {f['none_test_loss']:.3f}); with "
-        f"dropout {s['rate']} the training loss is {f['inverted_train_loss']:.3f} / "
-        f"{f['scale_at_inference_train_loss']:.3f} (inverted / scale at inference) and the test "
-        f"loss {f['inverted_test_loss']:.3f} / {f['scale_at_inference_test_loss']:.3f}, lower in "
-        f"{f['inverted_lower_test_loss_count']} / {f['scale_at_inference_lower_test_loss_count']} "
-        f"of {s['repeats']} data sets. The layer after the dropout has E[h_train] = h_inference "
-        f"within Monte Carlo error (z_rms {f['inverted_hidden_z_rms']:.2f} / "
-        f"{f['scale_at_inference_hidden_z_rms']:.2f}); through the non-linear layers the output's "
-        f"expectation is only approximately the inference output (relative difference "
-        f"{f['inverted_output_rel_err']:.3f} / {f['scale_at_inference_output_rel_err']:.3f}, z_rms "
-        f"{f['inverted_output_z_rms']:.1f} / {f['scale_at_inference_output_z_rms']:.1f}). The "
-        f"inverted network with its kernels after the dropout divided by the keep ratio is the "
-        f"scale-at-inference network (largest output difference "
-        f"{f['twin_inference_max_abs_diff']:.1e}).")
+    return sweep.run_single(sys.modules[__name__], quick, seed)
+
+
+def summarize(s, per_seed):
+    """Rows: per variant, mean ± interval over the seeds of the final and early-stopped numbers
+    and of the expectation checks. Findings: VARIANT_KEY (and _ci) of those; for each dropout
+    variant VARIANT_minus_none_KEY (paired by seed) for KEY in PAIRED, with _separated (its
+    interval excludes 0) and the fraction of seeds with a lower final test loss; the twin
+    checks' largest value over the seeds."""
+    seeds = list(per_seed)
+    rows, findings, series = [], {}, {"epochs": None}
+    v_of = dict((t["variant"], v) for t, v in sweep.by_task(per_seed))
+    for i, variant in enumerate(VARIANTS):
+        v = v_of[variant]
+        row = [variant]
+        for k in FINAL + EARLY + CHECKS:
+            if k in v:
+                findings.update(sweep.findings_of(f"{variant}_{k}", v[k]))
+                row += sweep.cells(v[k])
+            else:
+                row += [math.nan, math.nan]
+        rows.append(row)
+        findings[f"{variant}_es_epoch"] = float(np.mean(v["es_epoch"]))
+        for curve in ("train", "test", "val"):
+            values = np.array([per_seed[seed][i][1][f"curve_{curve}"] for seed in seeds])
+            series[f"{variant}/{curve}"] = [float(x) for x in values.mean(axis=0)]
+        if variant == "none":
+            continue
+        for k in PAIRED:
+            diff = [a - b for a, b in zip(v[k], v_of["none"][k])]
+            findings.update(sweep.findings_of(f"{variant}_minus_none_{k}", diff))
+            lo, hi = (findings[f"{variant}_minus_none_{k}"] + sign
+                      * findings[f"{variant}_minus_none_{k}_ci"] for sign in (-1, 1))
+            findings[f"{variant}_minus_none_{k}_separated"] = bool(lo > 0 or hi < 0)
+        findings[f"{variant}_lower_test_loss_fraction"] = sweep.fraction(
+            a < b for a, b in zip(v["test_loss"], v_of["none"]["test_loss"]))
+        findings[f"{variant}_train_loss_separated_from_none"] = stats.separated(
+            v["train_loss"], v_of["none"]["train_loss"])
+    for k in ("twin_inference_max_abs_diff", "twin_training_loss_abs_diff"):
+        findings[k] = float(max(v_of["inverted"][k]))
+    series["epochs"] = list(range(s["eval_every"], s["epochs"], s["eval_every"])) + [s["epochs"]]
+    series["per_seed"] = sweep.per_seed_series(per_seed)
+    settings = {**s, "seeds": seeds, "optimizer": "adam", "dtype": "float64",
+                "data": "blobs(noise) / 5: training, validation and test sets"}
+    if len(seeds) == 1:
+        settings["seed"] = seeds[0]
     return ExperimentResult(
         name=NAME, claim=CLAIM,
-        columns=["dropout", "train_loss", "test_loss", "gap", "train_acc", "test_acc",
-                 "best_test_loss", "hidden_rel_err", "hidden_z_rms", "output_rel_err",
-                 "output_z_rms"],
-        rows=rows, findings=findings, conclusion=conclusion,
-        settings={**s, "quick": bool(quick), "seed": int(seed), "optimizer": "adam",
-                  "dtype": "float64", "data": "blobs(noise) / 5, repeat r with seed + r"},
-        series=series)
+        columns=["dropout"] + sweep.interval_columns(*(FINAL + EARLY + CHECKS)),
+        rows=rows, findings=findings, conclusion=_conclusion(findings, s, seeds),
+        settings=settings, series=series)
+
+
+def _ci(f, key, digits=3):
+    half = f[f"{key}_ci"]
+    return f"{f[key]:.{digits}g}" + ("" if math.isnan(half) else f" ± {half:.2g}")
+
+
+def _conclusion(f, s, seeds):
+    n = len(seeds)
+    return (
+        f"Without dropout the network fits the {s['n_train']} noisy points (training loss "
+        f"{_ci(f, 'none_train_loss')}) and over-fits (test loss {_ci(f, 'none_test_loss')}); "
+        f"with dropout {s['rate']} (inverted / scale at inference) the training loss is "
+        f"{_ci(f, 'inverted_train_loss')} / {_ci(f, 'scale_at_inference_train_loss')} and the "
+        f"final test loss {_ci(f, 'inverted_test_loss')} / "
+        f"{_ci(f, 'scale_at_inference_test_loss')}, lower than without dropout on "
+        f"{round(f['inverted_lower_test_loss_fraction'] * n)} / "
+        f"{round(f['scale_at_inference_lower_test_loss_fraction'] * n)} of {n} seeds (paired "
+        f"difference {_ci(f, 'inverted_minus_none_test_loss')} / "
+        f"{_ci(f, 'scale_at_inference_minus_none_test_loss')}). Test accuracy: "
+        f"{_ci(f, 'none_test_acc')} without, {_ci(f, 'inverted_test_acc')} / "
+        f"{_ci(f, 'scale_at_inference_test_acc')} with dropout. Early-stopped at the lowest "
+        f"validation loss, the test loss is {_ci(f, 'none_es_test_loss')} without and "
+        f"{_ci(f, 'inverted_es_test_loss')} / {_ci(f, 'scale_at_inference_es_test_loss')} "
+        f"with dropout (paired difference {_ci(f, 'inverted_minus_none_es_test_loss')} / "
+        f"{_ci(f, 'scale_at_inference_minus_none_es_test_loss')}). The layer after the dropout "
+        f"has E[h_train] = h_inference within Monte Carlo error (z_rms "
+        f"{_ci(f, 'inverted_hidden_z_rms', 2)} / {_ci(f, 'scale_at_inference_hidden_z_rms', 2)}); "
+        f"through the non-linear layers the output's expectation is only approximately the "
+        f"inference output (relative difference {_ci(f, 'inverted_output_rel_err', 2)} / "
+        f"{_ci(f, 'scale_at_inference_output_rel_err', 2)}, z_rms "
+        f"{_ci(f, 'inverted_output_z_rms', 2)} / {_ci(f, 'scale_at_inference_output_z_rms', 2)}"
+        f"). The inverted network with its kernels after the dropout divided by the keep ratio "
+        f"is the scale-at-inference network (largest output difference over the seeds "
+        f"{f['twin_inference_max_abs_diff']:.1e}).")
+
+
+def _claim_of(f, variant, key, what, lower_is_better):
+    """What the paired difference of KEY supports, in words."""
+    if not f[f"{variant}_minus_none_{key}_separated"]:
+        return f"no {what} difference is supported"
+    lower = f[f"{variant}_minus_none_{key}"] < 0
+    return f"{what} {'lower' if lower else 'higher'} with dropout" + (
+        "" if lower == lower_is_better else " (worse)")
+
+
+def report(result):
+    """The section of docs/experiments.md."""
+    from .results import markdown_table
+    f, s = result.findings, result.settings
+    shows = []
+    for variant, name in (("inverted", "Inverted dropout"),
+                          ("scale_at_inference", "Scaling at inference")):
+        shows.append(
+            f"{name}: at the end of training "
+            f"{_claim_of(f, variant, 'test_loss', 'test loss', True)}"
+            f" and {_claim_of(f, variant, 'test_acc', 'test accuracy', False)}; early-stopped, "
+            f"{_claim_of(f, variant, 'es_test_loss', 'test loss', True)} and "
+            f"{_claim_of(f, variant, 'es_test_acc', 'test accuracy', False)}.")
+    def gain(key):
+        return any(f[f"{v}_minus_none_{key}_separated"] and f[f"{v}_minus_none_{key}"] < 0
+                   for v in VARIANTS[1:])
+    if gain("test_loss") and not gain("es_test_loss"):
+        shows.append("Dropout's gain here is one over training too long: against early stopping "
+                     "on a validation set no gain is supported.")
+    elif gain("es_test_loss"):
+        shows.append("Dropout lowers the test loss even against early stopping.")
+    else:
+        shows.append("These seeds support no gain in test loss from dropout.")
+    columns, rows = result.columns, result.rows
+    cut = 1 + 2 * len(FINAL + EARLY)
+    return "\n".join([
+        f"## {NAME}", "",
+        f"**Claim.** {CLAIM}", "",
+        "**Echoes.** Srivastava, Hinton, Krizhevsky, Sutskever & Salakhutdinov (2014), "
+        "*Dropout: a simple way to prevent neural networks from overfitting* (less over-fitting "
+        "of large networks; at test time the weights scaled by the keep probability, which "
+        "inverted dropout moves to training time).", "",
+        f"**Command.** `python -m refnn experiment {NAME} --seeds 10 --out docs/results`", "",
+        f"**Setup.** Two overlapping Gaussian classes (noise {s['noise']}, Bayes accuracy about "
+        f"0.92), {s['n_train']} training, {s['n_val']} validation and {s['n_test']} test "
+        f"points; 2-{s['width']}-{s['width']}-1 relu network, Adam (η = "
+        f"{s['learning_rate']}), {s['epochs']} epochs of batches of {s['batch_size']}, dropout "
+        f"{s['rate']} after each hidden layer; losses recorded every {s['eval_every']} epochs "
+        f"(early stopping: the evaluation with the lowest validation loss); float64. Seeds "
+        f"{s['seeds']} (each its own data set, initial weights, batch order and masks). "
+        f"es_: early-stopped. Monte Carlo checks over {s['mc_masks']} masks on "
+        f"{s['mc_samples']} test points.", "",
+        markdown_table(columns[:cut], [r[:cut] for r in rows]), "",
+        markdown_table([columns[0]] + columns[cut:], [[r[0]] + r[cut:] for r in rows[1:]]), "",
+        f"**Result.** {result.conclusion}", "",
+        f"**What it shows.** {' '.join(shows)}", "",
+        "**Differences from the paper.** A 2-D toy problem with 40 training points instead of "
+        "image and speech benchmarks; one dropout rate, no max-norm constraint; early stopping "
+        "on a fixed grid of epochs.", ""])
 
 
 def plot(result, path):
-    """Training (solid) and test (dashed) loss against the epoch, for each variant."""
+    """Training (solid), test (dashed) and validation (dotted) loss against the epoch, for each
+    variant (means over the seeds)."""
     from ..plotting import pyplot
     plt = pyplot()
     colours = {"none": "tab:red", "inverted": "tab:blue", "scale_at_inference": "tab:green"}
@@ -233,6 +365,8 @@ def plot(result, path):
                 label=f"{label}: train")
         ax.plot(epochs, result.series[f"{variant}/test"], "--", color=colours[variant],
                 label=f"{label}: test")
+        ax.plot(epochs, result.series[f"{variant}/val"], ":", color=colours[variant],
+                label=f"{label}: validation")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("binary cross-entropy (inference mode)")

@@ -1,61 +1,80 @@
-"""Flat and sharp minima: the training loss along random directions around the minimum that
-small-batch and large-batch training find (Keskar et al. 2017; the plots of Li et al. 2018).
+"""Flat and sharp minima: the training loss around the minimum that small-batch and
+large-batch training find (Keskar et al. 2017; the plots of Li et al. 2018), and how sensitive
+the trained network is to its input.
 
-The same network, from the same initial weights, is trained with a small and with a
-full-size batch by the same optimizer (SGD with momentum, the same learning rate), each until its
-training loss first falls to the same target, so that the two minima are compared at the same
-height. Around each minimum theta* the loss is traced along random directions d:
-        L(t) = L(theta* + t d),   t in [-1, 1]
-d is Gaussian and then normalised so that the picture does not depend on the weights' scale
-(a ReLU network computes the same function when one layer is scaled by c and the next by 1/c):
-    filter   per unit j of each Dense layer, the column d[:, j] of the kernel direction gets the
-             norm of the column W[:, j] (Li et al.: per filter)
-    layer    each kernel direction gets the norm of its kernel
-and the biases are not moved (their direction is 0), as in Li et al.
-The sharpness of a run is the mean loss increase a quarter of the way out,
-        sharpness = mean over directions and t = +-1/4 of L(theta* + t d) - L(theta*)
-The full setting repeats this for `repeats` seeds (each a new data subset and initialisation) and
-reports the means; the plot shows the slices of the first.
+The same network, from the same initial weights, is trained with a small and with a full-size
+batch by the same optimizer (SGD with momentum, the same learning rate), each until its
+training loss, evaluated on the whole training set at the end of an epoch, first falls to the
+same target, so that the two minima are compared at the same height. A run that does not
+reach the target within `max_epochs` is flagged (reached = 0): it is not at a minimum of that
+height, so it is left out of the comparison and counted. One task is one batch size; each
+seed draws its own data subset and initial weights, and the comparisons are paired by seed
+(both runs of a seed must reach the target).
+
+Three measures of the minimum theta*, all on the training loss L:
+    sharpness (weight space, random directions)  L(t) = L(theta* + t d) along random Gaussian
+             directions d normalised so that the picture does not depend on the weights' scale
+             (a ReLU network computes the same function when one layer is scaled by c and the
+             next by 1/c):
+               filter  per unit j of each Dense layer, the column d[:, j] of the kernel
+                       direction gets the norm of the column W[:, j] (Li et al.: per filter)
+               layer   each kernel direction gets the norm of its kernel
+             biases are not moved, as in Li et al.;  sharpness = mean over directions and
+             t = +-1/4 of L(theta* + t d) - L(theta*)
+    hessian_top  the largest eigenvalue of the Hessian of L at theta* (all weights), by power
+             iteration on Hessian-vector products taken as central differences of gradients,
+               H v ~ (grad L(theta* + step v) - grad L(theta* - step v)) / (2 step),  ||v|| = 1
+             in float64 (Keskar et al. use a related maximum of L in a small box)
+    input_sensitivity  the lecture's sense of flat: how much the output moves when the input
+             does, E ||yhat(x + delta) - yhat(x)|| / ||delta|| over test images x and Gaussian
+             perturbations delta of `input_noise` per pixel
 The lecture's claim: large batches end in sharper minima, and those generalise worse.
 Data: a Fashion-MNIST subset, 2x2 average-pooled to 14x14 inputs (a generated stand-in when
 Fashion-MNIST is not installed; settings["dataset"]).
 """
-import time
+import math
+import sys
 
 import numpy as np
 
 from ..callbacks import Callback
 from ..optimizers import SGD
-from . import ExperimentResult
+from . import ExperimentResult, sweep
 from ._common import average_pool, classifier, fashion_mnist_subset
 
+NAME = "flatness"
 CLAIM = ("Small-batch training ends in flat minima and large-batch training in sharp ones "
          "(the loss rises faster along random directions around them), and the sharp minima "
          "generalise worse.")
 
 T_SHARPNESS = 0.25
 
-SETTINGS = {
-    True: {"n_train": 800, "n_test": 2000, "hidden": [48], "learning_rate": 0.05,
-           "momentum": 0.9, "batch_sizes": [16, 800], "target_loss": 0.15, "max_epochs": 2000,
-           "directions": 3, "points": 17, "repeats": 1},
-    False: {"n_train": 2000, "n_test": 5000, "hidden": [64, 32], "learning_rate": 0.05,
-            "momentum": 0.9, "batch_sizes": [16, 2000], "target_loss": 0.1, "max_epochs": 2000,
-            "directions": 8, "points": 41, "repeats": 3},
-}
+QUICK = {"n_train": 800, "n_test": 2000, "hidden": [48], "learning_rate": 0.05,
+         "momentum": 0.9, "batch_sizes": [16, 800], "target_loss": 0.15, "max_epochs": 2000,
+         "directions": 3, "points": 17, "power_iterations": 20, "hvp_step": 1e-4,
+         "input_noise": 0.01, "input_draws": 4, "sensitivity_samples": 500}
+FULL = {"n_train": 2000, "n_test": 5000, "hidden": [64, 32], "learning_rate": 0.05,
+        "momentum": 0.9, "batch_sizes": [16, 2000], "target_loss": 0.1, "max_epochs": 2000,
+        "directions": 8, "points": 41, "power_iterations": 50, "hvp_step": 1e-4,
+        "input_noise": 0.01, "input_draws": 8, "sensitivity_samples": 2000}
+
+MEASURES = ("sharpness_filter", "sharpness_layer", "hessian_top", "input_sensitivity")
+SCORES = ("epochs", "train_loss", "train_acc", "test_loss", "test_acc")
+ARMS = ("small", "large")
 
 
 class StopAtLoss(Callback):
-    """Stop training at the end of the first epoch whose mean training loss is <= target."""
+    """Stop training at the end of the first epoch whose logged `monitor` is <= target."""
 
-    def __init__(self, target):
+    def __init__(self, target, monitor="loss"):
         self.target = target
+        self.monitor = monitor
         self.epochs = 0
         self.reached = False
 
     def on_epoch_end(self, epoch, logs=None):
         self.epochs = epoch + 1
-        if logs is not None and logs.get("loss", np.inf) <= self.target:
+        if logs is not None and logs.get(self.monitor, np.inf) <= self.target:
             self.reached = True
             self.model.stop_training = True
 
@@ -92,108 +111,270 @@ def loss_slice(model, x, y, d, ts):
     return out
 
 
-def train_and_slice(x, y, x_test, y_test, batch_size, ts, s, seed):
-    """Train the network from its seed's initial weights with one batch size until the target
-    loss; return its scores and its loss slices along s["directions"] random directions of each
-    normalisation (the same Gaussian draws for every batch size)."""
+def hessian_top(model, x, y, iterations, step, seed):
+    """The largest eigenvalue of the Hessian of the training loss at the model's weights, by
+    power iteration on finite-difference Hessian-vector products (float64 copy of the model)."""
+    twin = model.astype("float64")
+    theta = [w.astype(np.float64) for w in twin.get_weights()]
+    x = np.asarray(x, dtype=np.float64)
+
+    def gradient(v, t):
+        twin.set_weights([w + t * dw for w, dw in zip(theta, v)])
+        return twin.loss_and_gradients(x, y)[1]
+
+    rng = np.random.default_rng([seed, 23])
+    v = [rng.normal(size=w.shape) for w in theta]
+    eigenvalue = 0.0
+    for _ in range(iterations):
+        norm = math.sqrt(sum(float(np.sum(a * a)) for a in v))
+        v = [a / norm for a in v]
+        Hv = [(gp - gm) / (2 * step) for gp, gm in zip(gradient(v, step), gradient(v, -step))]
+        eigenvalue = sum(float(np.sum(a * b)) for a, b in zip(v, Hv))    # v^T H v, ||v|| = 1
+        v = Hv
+    return eigenvalue
+
+
+def input_sensitivity(model, x, noise, draws, seed):
+    """E ||yhat(x + delta) - yhat(x)|| / ||delta||, delta ~ N(0, noise^2 I), over the rows of x
+    and `draws` perturbations of each."""
+    rng = np.random.default_rng([seed, 29])
+    p = model.predict(x, batch_size=x.shape[0])
+    ratios = []
+    for _ in range(draws):
+        delta = (noise * rng.standard_normal(x.shape)).astype(x.dtype)
+        q = model.predict(x + delta, batch_size=x.shape[0])
+        ratios.append(np.linalg.norm(q - p, axis=1) / np.linalg.norm(delta, axis=1))
+    return float(np.mean(ratios))
+
+
+def data(s, seed):
+    """The seed's training and test images, 14x14, float32."""
+    x, y, x_test, y_test, description = fashion_mnist_subset(s["n_train"], s["n_test"], seed)
+    x, x_test = (average_pool(a, 2).astype(np.float32) for a in (x, x_test))
+    return x, y, x_test, y_test, description
+
+
+def tasks(settings):
+    """One task per batch size: the small one, then the large one."""
+    return [{"arm": arm, "batch_size": b} for arm, b in zip(ARMS, settings["batch_sizes"])]
+
+
+def run_task(s, task, seed):
+    """Train the seed's network with the task's batch size until the target loss; its scores,
+    its three measures of flatness, and its loss slices (for the plot)."""
+    x, y, x_test, y_test, _ = data(s, seed)
+    batch_size = task["batch_size"]
+    ts = slice_points(s)
     model = classifier(196, s["hidden"], seed)                  # 14x14 inputs
     model.compile(loss="sparse_categorical_crossentropy", metrics=["acc"],
                   optimizer=SGD(learning_rate=s["learning_rate"], momentum=s["momentum"]))
-    stop = StopAtLoss(s["target_loss"])
-    model.fit(x, y, batch_size=batch_size, epochs=s["max_epochs"], verbose=0, callbacks=[stop])
+    # the training set as validation data: "val_loss" is the training loss at the epoch's end
+    # (the epoch's mean "loss" runs ahead of it by a batch-size dependent amount)
+    stop = StopAtLoss(s["target_loss"], monitor="val_loss")
+    model.fit(x, y, batch_size=batch_size, epochs=s["max_epochs"], verbose=0, callbacks=[stop],
+              validation_data=(x, y))
     train_loss, train_acc = model.evaluate(x, y, batch_size=x.shape[0], verbose=0)
     test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=x_test.shape[0], verbose=0)
+    out = {"reached": float(stop.reached), "epochs": stop.epochs,
+           "steps": stop.epochs * -(-x.shape[0] // batch_size), "train_loss": float(train_loss),
+           "train_acc": float(train_acc), "test_loss": float(test_loss),
+           "test_acc": float(test_acc)}
     names, theta = model.weight_names(), model.get_weights()
-    out = {"epochs": stop.epochs, "steps": stop.epochs * -(-x.shape[0] // batch_size),
-           "reached": stop.reached, "train_loss": train_loss, "train_accuracy": train_acc,
-           "test_loss": test_loss, "test_accuracy": test_acc}
     i0 = int(np.argmin(np.abs(ts)))
     near = np.flatnonzero(np.isclose(np.abs(ts), T_SHARPNESS))
     for normalisation in ("filter", "layer"):
-        rng = np.random.default_rng([seed, 17])
+        rng = np.random.default_rng([seed, 17])      # the same draws for every batch size
         L = np.asarray([loss_slice(model, x, y, direction(theta, names, rng, normalisation), ts)
                         for _ in range(s["directions"])])
         out[f"sharpness_{normalisation}"] = float(np.mean(L[:, near] - L[:, [i0]]))
         out[f"slices_{normalisation}"] = L.tolist()
+    out["hessian_top"] = hessian_top(model, x, y, s["power_iterations"], s["hvp_step"], seed)
+    out["input_sensitivity"] = input_sensitivity(model, x_test[:s["sensitivity_samples"]],
+                                                 s["input_noise"], s["input_draws"], seed)
     return out
 
 
+def slice_points(s):
+    """t in [-1, 1] at s["points"] points, with -1/4, 0 and 1/4 among them."""
+    return np.union1d(np.linspace(-1.0, 1.0, s["points"]), [-T_SHARPNESS, 0.0, T_SHARPNESS])
+
+
 def run(quick=True, seed=0):
-    s = SETTINGS[bool(quick)]
-    start = time.perf_counter()
-    ts = np.union1d(np.linspace(-1.0, 1.0, s["points"]), [-T_SHARPNESS, 0.0, T_SHARPNESS])
-    rows, runs = [], {"small": [], "large": []}
-    for repeat in range(s["repeats"]):                   # a new data subset and initialisation
-        seed_r = seed + repeat
-        x, y, x_test, y_test, description = fashion_mnist_subset(s["n_train"], s["n_test"],
-                                                                 seed_r)
-        x, x_test = (average_pool(a, 2).astype(np.float32) for a in (x, x_test))  # 14x14
-        for label, batch_size in zip(("small", "large"), s["batch_sizes"]):
-            r = train_and_slice(x, y, x_test, y_test, batch_size, ts, s, seed_r)
-            runs[label].append(r)
-            rows.append([seed_r, batch_size, r["epochs"], r["steps"], r["train_loss"],
-                         r["train_accuracy"], r["test_loss"], r["test_accuracy"],
-                         r["sharpness_filter"], r["sharpness_layer"]])
-    findings, series = {}, {"t": ts.tolist()}
-    for label, batch_size in zip(("small", "large"), s["batch_sizes"]):
-        rs = runs[label]
-        findings[f"{label}_batch_size"] = batch_size
-        findings[f"{label}_reached_target_loss"] = all(r["reached"] for r in rs)
-        for key in ("epochs", "train_loss", "train_accuracy", "test_accuracy", "test_loss",
-                    "sharpness_filter", "sharpness_layer"):
-            findings[f"{label}_{key}"] = float(np.mean([r[key] for r in rs]))
-        series[label] = {"batch_size": batch_size, "filter": rs[0]["slices_filter"],
-                         "layer": rs[0]["slices_layer"], "test_accuracy": rs[0]["test_accuracy"],
-                         "sharpness_filter": [r["sharpness_filter"] for r in rs],
-                         "sharpness_layer": [r["sharpness_layer"] for r in rs]}
-    for kind in ("filter", "layer"):
-        findings[f"sharpness_ratio_{kind}"] = (findings[f"large_sharpness_{kind}"]
-                                              / findings[f"small_sharpness_{kind}"])
-        findings[f"large_sharper_{kind}_count"] = sum(
-            a[f"sharpness_{kind}"] > b[f"sharpness_{kind}"]
-            for a, b in zip(runs["large"], runs["small"]))
-    findings["small_generalises_better_count"] = sum(
-        b["test_accuracy"] > a["test_accuracy"] for a, b in zip(runs["large"], runs["small"]))
-    findings["test_accuracy_small_minus_large"] = (findings["small_test_accuracy"]
-                                                   - findings["large_test_accuracy"])
-    findings["repeats"] = s["repeats"]
-    settings = {"quick": bool(quick), "seed": seed, **s, "dataset": description,
+    return sweep.run_single(sys.modules[__name__], quick, seed)
+
+
+def _mean_ci(values):
+    """(mean, half-width) over the values, (NaN, NaN) when there are none."""
+    return sweep.cells(values) if len(values) else [math.nan, math.nan]
+
+
+def summarize(s, per_seed):
+    """Rows: per batch size, over the runs that reached the target, mean ± interval of every
+    score and measure, and how many runs missed the target. Findings: ARM_KEY (and _ci) over
+    the reached runs; ARM_missed (the count); pairs (the seeds where both reached);
+    large_over_small_KEY: the mean ± interval over those pairs of log(large / small) of each
+    measure (> 0: the large-batch minimum is sharper), with _separated (interval excludes 0),
+    and small_minus_large_test_acc / _test_loss, paired the same way."""
+    seeds = list(per_seed)
+    runs = {arm: [dict(per_seed[seed][i][1]) for seed in seeds] for i, arm in enumerate(ARMS)}
+    reached = {arm: [r for r in runs[arm] if r["reached"]] for arm in ARMS}
+    pairs = [k for k in range(len(seeds))
+             if runs["small"][k]["reached"] and runs["large"][k]["reached"]]
+    findings = {"pairs": len(pairs), "seeds": len(seeds)}
+    rows = []
+    for arm, batch_size in zip(ARMS, s["batch_sizes"]):
+        findings[f"{arm}_batch_size"] = batch_size
+        findings[f"{arm}_missed"] = len(runs[arm]) - len(reached[arm])
+        row = [arm, batch_size, len(reached[arm]), findings[f"{arm}_missed"]]
+        for key in SCORES + MEASURES:
+            findings[f"{arm}_{key}"], findings[f"{arm}_{key}_ci"] = _mean_ci(
+                [r[key] for r in reached[arm]])
+            row += [findings[f"{arm}_{key}"], findings[f"{arm}_{key}_ci"]]
+        rows.append(row)
+
+    def paired(name, values):
+        findings[name], findings[f"{name}_ci"] = _mean_ci(values)
+        lo, hi = findings[name] - findings[f"{name}_ci"], findings[name] + findings[f"{name}_ci"]
+        findings[f"{name}_separated"] = bool(lo > 0 or hi < 0)     # False with < 2 pairs (NaN)
+    for key in MEASURES:
+        paired(f"large_over_small_{key}", [math.log(runs["large"][k][key] / runs["small"][k][key])
+                                           for k in pairs])
+        findings[f"large_sharper_{key}_count"] = sum(runs["large"][k][key] > runs["small"][k][key]
+                                                     for k in pairs)
+    for key in ("test_acc", "test_loss"):
+        paired(f"small_minus_large_{key}", [runs["small"][k][key] - runs["large"][k][key]
+                                            for k in pairs])
+    series = {"t": slice_points(s).tolist()}
+    first = pairs[0] if pairs else 0
+    for arm, batch_size in zip(ARMS, s["batch_sizes"]):
+        r = runs[arm][first]
+        series[arm] = {"batch_size": batch_size, "seed": seeds[first], "filter":
+                       r["slices_filter"], "layer": r["slices_layer"],
+                       "test_accuracy": r["test_acc"], "sharpness_filter": r["sharpness_filter"],
+                       "sharpness_layer": r["sharpness_layer"]}
+    series["per_seed"] = sweep.per_seed_series(per_seed)
+    _, _, _, _, description = data(s, seeds[0])
+    settings = {**s, "seeds": seeds, "dataset": description,
                 "inputs": "14x14 (2x2 average-pooled)", "optimizer": "sgd (momentum)",
                 "loss": "sparse_categorical_crossentropy",
                 "sharpness": f"mean over directions and t = +-{T_SHARPNESS} of "
-                             "L(theta* + t d) - L(theta*), training loss",
-                "seconds": round(time.perf_counter() - start, 1)}
-    return ExperimentResult(
-        name="flatness", claim=CLAIM,
-        columns=["seed", "batch size", "epochs", "steps", "train loss", "train acc", "test loss",
-                 "test acc", "sharpness (filter)", "sharpness (layer)"],
-        rows=rows, findings=findings, conclusion=_conclusion(findings), settings=settings,
-        series=series)
+                             "L(theta* + t d) - L(theta*), training loss"}
+    if len(seeds) == 1:
+        settings["seed"] = seeds[0]
+    columns = ["batch", "batch size", "reached", "missed"] + sweep.interval_columns(
+        *(SCORES + MEASURES))
+    return ExperimentResult(name=NAME, claim=CLAIM, columns=columns, rows=rows,
+                            findings=findings, conclusion=_conclusion(findings), settings=settings,
+                            series=series)
 
 
-def _conclusion(fd):
-    ratio = fd["sharpness_ratio_filter"]
-    gap = fd["test_accuracy_small_minus_large"]
-    n = fd["repeats"]
-    sharper = ("the large-batch minima are sharper" if ratio > 1.1 else
-               "the large-batch minima are not sharper" if ratio < 0.9 else
-               "the two kinds of minima are about equally sharp")
-    return (f"sharpness (filter-normalised{', mean of %d runs' % n if n > 1 else ''}) "
-            f"{fd['small_sharpness_filter']:.3g} with batch {fd['small_batch_size']} vs "
-            f"{fd['large_sharpness_filter']:.3g} with batch {fd['large_batch_size']} (ratio "
-            f"{ratio:.2f}, larger in {fd['large_sharper_filter_count']} of {n}; "
-            f"layer-normalised ratio {fd['sharpness_ratio_layer']:.2f}): {sharper}. Test "
-            f"accuracy {fd['small_test_accuracy']:.3f} vs {fd['large_test_accuracy']:.3f} "
-            f"(small batch better in {fd['small_generalises_better_count']} of {n}): the small "
-            "batch " + ("generalises better" if gap > 0.005 else
-                        "does not generalise better" if gap < -0.005 else
-                        "generalises about as well")
-            + f" (train loss {fd['small_train_loss']:.3g} vs {fd['large_train_loss']:.3g}, "
-            f"test loss {fd['small_test_loss']:.3g} vs {fd['large_test_loss']:.3g}).")
+def _ci(f, key, digits=3):
+    half = f[f"{key}_ci"]
+    if math.isnan(f[key]):
+        return "–"
+    return f"{f[key]:.{digits}g}" + ("" if math.isnan(half) else f" ± {half:.2g}")
+
+
+LABELS = {"sharpness_filter": "sharpness (filter-normalised directions)",
+          "sharpness_layer": "sharpness (layer-normalised directions)",
+          "hessian_top": "the Hessian's top eigenvalue",
+          "input_sensitivity": "the input sensitivity"}
+
+
+def _verdict(f, key):
+    name = f"large_over_small_{key}"
+    if not f[f"{name}_separated"]:
+        return "not separated"
+    return "larger with the large batch" if f[name] > 0 else "smaller with the large batch"
+
+
+def _conclusion(f):
+    measures = "; ".join(
+        f"{LABELS[k]} {_ci(f, f'small_{k}')} vs {_ci(f, f'large_{k}')}, log ratio "
+        f"{_ci(f, f'large_over_small_{k}', 2)} ({_verdict(f, k)}; larger in "
+        f"{f[f'large_sharper_{k}_count']} of {f['pairs']})" for k in MEASURES)
+    acc = f["small_minus_large_test_acc"]
+    gen = ("not separated" if not f["small_minus_large_test_acc_separated"] else
+           "the small batch generalises better" if acc > 0 else
+           "the small batch generalises worse")
+    return (f"Batch {f['small_batch_size']} vs {f['large_batch_size']}, over the {f['pairs']} "
+            f"of {f['seeds']} seeds where both runs reached the target loss ({f['small_missed']} "
+            f"small-batch and {f['large_missed']} large-batch runs missed it and are left out): "
+            f"{measures}. Test accuracy {_ci(f, 'small_test_acc')} vs "
+            f"{_ci(f, 'large_test_acc')}, paired difference "
+            f"{_ci(f, 'small_minus_large_test_acc', 2)} ({gen}); training loss "
+            f"{_ci(f, 'small_train_loss')} vs {_ci(f, 'large_train_loss')}.")
+
+
+def report(result):
+    """The section of docs/experiments.md."""
+    from .results import markdown_table
+    f, s = result.findings, result.settings
+    sharper = [LABELS[k] for k in MEASURES if f[f"large_over_small_{k}_separated"]
+               and f[f"large_over_small_{k}"] > 0]
+    flatter = [LABELS[k] for k in MEASURES if f[f"large_over_small_{k}_separated"]
+               and f[f"large_over_small_{k}"] < 0]
+    unclear = [LABELS[k] for k in MEASURES if not f[f"large_over_small_{k}_separated"]]
+    shows = []
+    if sharper:
+        shows.append(f"The large-batch minima are sharper by {', '.join(sharper)}.")
+    if flatter:
+        shows.append(f"They are flatter by {', '.join(flatter)}.")
+    if unclear:
+        shows.append(f"These seeds do not separate the two by {', '.join(unclear)}.")
+    if f["small_minus_large_test_acc_separated"]:
+        shows.append("The small batch generalises " + (
+            "better" if f["small_minus_large_test_acc"] > 0 else "worse")
+            + " (paired test accuracy, interval apart from 0).")
+    else:
+        shows.append("That sharp minima generalise worse is not supported: the paired test "
+                     "accuracy difference's interval includes 0.")
+    if f["small_minus_large_test_loss_separated"]:
+        shows.append("The small batch's test loss is " + (
+            "higher" if f["small_minus_large_test_loss"] > 0 else "lower")
+            + f" (paired difference {_ci(f, 'small_minus_large_test_loss', 2)}).")
+    if sharper and (flatter or unclear):
+        shows.append("The measures disagree: sharpness is not one number, and the claim holds "
+                     "only for the measures listed as sharper.")
+    cut = 4 + 2 * len(SCORES)
+    columns, rows = result.columns, result.rows
+    return "\n".join([
+        f"## {NAME}", "",
+        f"**Claim.** {CLAIM}", "",
+        "**Echoes.** Keskar, Mudigere, Nocedal, Smelyanskiy & Tang (2017), *On large-batch "
+        "training for deep learning: generalization gap and sharp minima*; Li, Xu, Taylor, "
+        "Studer & Goldstein (2018), *Visualizing the loss landscape of neural nets* "
+        "(filter-normalised directions); Dinh, Pascanu, Bengio & Bengio (2017), *Sharp minima "
+        "can generalize for deep nets* (why a measure must not depend on the weights' scale).",
+        "",
+        f"**Command.** `python -m refnn experiment {NAME} --seeds 5 --out docs/results`", "",
+        f"**Setup.** {s['dataset']}, 14x14 inputs; 196-{'-'.join(map(str, s['hidden']))}-10 "
+        f"relu network, SGD with momentum {s['momentum']} (η = {s['learning_rate']}), batch "
+        f"{s['batch_sizes'][0]} vs {s['batch_sizes'][1]}, each from the same initial weights "
+        f"until the training loss at an epoch's end is ≤ {s['target_loss']} (at most "
+        f"{s['max_epochs']} epochs; a run that misses it is left out). Sharpness: "
+        f"{s['directions']} random directions, t = ±{T_SHARPNESS}; Hessian: "
+        f"{s['power_iterations']} power iterations; input sensitivity: noise "
+        f"{s['input_noise']} per pixel on {s['sensitivity_samples']} test images. Seeds "
+        f"{s['seeds']} (data subset, initial weights, batch order); comparisons paired by "
+        "seed.", "",
+        markdown_table(columns[:cut], [r[:cut] for r in rows]), "",
+        markdown_table(columns[:2] + columns[cut:], [r[:2] + r[cut:] for r in rows]), "",
+        f"**Result.** {result.conclusion}", "",
+        f"**What it shows.** {' '.join(shows)}", "",
+        "**Differences from the papers.** A one- or two-hidden-layer network on a few thousand "
+        "pooled images instead of convolutional networks on full data sets; both runs stopped "
+        "at one training-loss height rather than trained to convergence; the large batch is "
+        "the whole training set. Full-batch gradient descent with momentum β and rate η is "
+        "unstable along a direction of curvature above 2(1 + β)/η "
+        f"(= {2 * (1 + s['momentum']) / s['learning_rate']:.3g} here), so that bound, not "
+        "the data alone, limits the large-batch Hessian eigenvalue (Cohen et al. 2021, *edge "
+        "of stability*).", ""])
 
 
 def plot(result, path):
-    """The 1-D loss slices: the mean over directions (thick) and each direction (thin)."""
+    """The 1-D loss slices of the first seed where both runs reached the target: the mean over
+    directions (thick) and each direction (thin)."""
     from ..plotting import pyplot
     plt = pyplot()
     t = np.asarray(result.series["t"])
@@ -204,9 +385,8 @@ def plot(result, path):
             L = np.asarray(s[kind])
             for curve in L:
                 ax.plot(t, curve, color=color, lw=0.6, alpha=0.35)
-            sharp = s[f"sharpness_{kind}"][0]
             ax.plot(t, L.mean(axis=0), color=color, lw=2,
-                    label=f"batch {s['batch_size']}: sharpness {sharp:.3g}, "
+                    label=f"batch {s['batch_size']}: sharpness {s[f'sharpness_{kind}']:.3g}, "
                           f"test acc {s['test_accuracy']:.3f}")
         ax.axvspan(-T_SHARPNESS, T_SHARPNESS, color="grey", alpha=0.1)
         ax.set_yscale("log")
@@ -216,7 +396,7 @@ def plot(result, path):
         ax.legend(fontsize=8)
     axes[0].set_ylabel("training loss")
     fig.suptitle(f"Loss along random directions around the minimum: small vs large batch "
-                 f"(seed {result.settings['seed']})")
+                 f"(seed {result.series['small']['seed']})")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
