@@ -10,8 +10,10 @@ Environment switches:
   REFNN_NO_MVEC=1        no vector maths from glibc's libmvec (scalar exp and tanh)
   REFNN_NO_VARIANTS=1    the portable build alone, without the AVX2 build
 """
+import itertools
 import os
 import sys
+import time
 from pathlib import Path
 
 import importlib.util
@@ -20,6 +22,7 @@ import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.modified import newer_group
 
 HERE = Path(__file__).parent
 DEBUG = os.environ.get("REFNN_CYTHON_DEBUG", "") not in ("", "0")
@@ -90,6 +93,7 @@ def variant_extensions(base):
             out.append(Extension(
                 ext.name.replace("refnn.", f"refnn.{variant}.", 1),
                 [str(wrapper.relative_to(HERE))],
+                depends=[str(c_file)] + HEADERS,       # rebuilt whenever its C file changes
                 include_dirs=ext.include_dirs, define_macros=ext.define_macros,
                 libraries=ext.libraries, extra_compile_args=ext.extra_compile_args + flags))
     return out
@@ -114,10 +118,15 @@ directives = {
 
 MVEC_MACROS, MVEC_LIBRARIES = mvec()
 
+# the headers and declarations every module may include: a change rebuilds them all
+HEADERS = sorted(str(p.relative_to(HERE)) for p in (HERE / "src_c").glob("*.[hp]x[di]")) + \
+    sorted(str(p.relative_to(HERE)) for p in (HERE / "src_c").glob("*.h"))
+
 extensions = [
     Extension(
         f"refnn.{pyx.stem}",
         [str(pyx.relative_to(HERE))],
+        depends=HEADERS,
         include_dirs=[numpy.get_include(), "src_c"],
         extra_compile_args=compile_args(),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")] + MVEC_MACROS,
@@ -147,13 +156,31 @@ def _sources_module():
 
 
 class BuildExt(build_ext):
-    """build_ext that records, after an in-place build succeeded, the digest of the sources it
-    compiled (refnn/_sources.py): importing stale extensions then stops with what to run."""
+    """build_ext that says which extension it compiles ("compiling refnn._train (3/14) ...", on
+    the build's output: `pip install -v` shows it) and records, after an in-place build
+    succeeded, the digest of the sources it compiled (refnn/_sources.py): importing stale
+    extensions then stops with what to run."""
 
     def run(self):
         super().run()
         if self.inplace:
             _sources_module().write_stamp()
+
+    def build_extensions(self):
+        self._started = time.monotonic()
+        self._counter = itertools.count(1)           # next() is atomic: safe with --parallel
+        super().build_extensions()
+        print(f"built {len(self.extensions)} extensions in "
+              f"{time.monotonic() - self._started:.0f} s", flush=True)
+
+    def build_extension(self, ext):
+        number = next(self._counter)
+        sources = list(ext.sources) + list(ext.depends)
+        if self.force or newer_group(sources, self.get_ext_fullpath(ext.name), "newer"):
+            # one write per line: with --parallel two threads may report at once
+            sys.stdout.write(f"compiling {ext.name} ({number}/{len(self.extensions)}) ...\n")
+            sys.stdout.flush()
+        super().build_extension(ext)
 
 
 setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExt})

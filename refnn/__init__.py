@@ -26,10 +26,13 @@ COMPILED = ("_activations", "_dense", "_losses", "_optimizers", "_textbook", "_t
 _SUBMODULES = ("kernels", "textbook", "layers", "losses", "metrics", "optimizers", "callbacks",
                "datasets", "utils")
 _FROM_MODULE = {"Sequential": "model", "load_model": "model",    # name -> the module defining it
-                "NonFiniteError": "_validate", "TrainingDivergedError": "_validate"}
+                "NonFiniteError": "_validate", "TrainingDivergedError": "_validate",
+                "set_num_threads": "kernels.threads", "get_num_threads": "kernels.threads",
+                "num_threads": "kernels.threads"}
 
 __all__ = ["Sequential", "load_model", "gradcheck", "check_function", "GradcheckReport",
-           "NonFiniteError", "TrainingDivergedError", *_SUBMODULES, "__version__"]
+           "NonFiniteError", "TrainingDivergedError", "set_num_threads", "get_num_threads",
+           "num_threads", *_SUBMODULES, "__version__"]
 
 
 class MissingExtensionError(ImportError):

@@ -26,12 +26,12 @@ class Activation:
     layer: bool = True         # offered by Dense and Activation layers (step is the textbook's)
 
     @property
-    def elementwise(self):
+    def elementwise(self) -> bool:
         """g_j depends on h_j alone (every activation but softmax, a row operation)."""
         return self.name != "softmax"
 
     @property
-    def differentiable(self):
+    def differentiable(self) -> bool:
         """f'(h) is elementwise and written from g: it may sit in a hidden layer of a trained
         network, where epsilon = (epsilon_next W^T) f'(h)."""
         return self.derivative is not None
@@ -54,7 +54,7 @@ DIFFERENTIABLE = tuple(a.name for a in TABLE if a.differentiable)  # f'(h) from 
 HIDDEN = DIFFERENTIABLE                                          # a hidden layer of a trained net
 
 
-def get(name):
+def get(name: str) -> Activation:
     """The Activation called `name`; a clear error naming the valid ones otherwise."""
     if isinstance(name, str) and name in ACTIVATIONS:
         return ACTIVATIONS[name]

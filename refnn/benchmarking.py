@@ -2,10 +2,11 @@
 NumPy) and the speed workloads: refnn's fit against the NumPy contender (refnn.contender) and more.
 
 Speed is only ever compared as a ratio of two figures measured in the same process, on the same
-data, one after the other. Thread counts are fixed by the environment before Python starts
-(OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS): once NumPy is imported, changing
-them has no effect (THREAD_VARIABLES names them). `blas_threads()` reports what the BLAS
-libraries actually use, when threadpoolctl happens to be installed.
+data, one after the other. The BLAS's thread counts are fixed by the environment before Python
+starts (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS): once NumPy is imported,
+changing them has no effect (THREAD_VARIABLES names them); refnn.scaling runs each thread
+setting in its own interpreter. `blas_threads()` reports what the BLAS libraries actually use,
+when threadpoolctl happens to be installed.
 """
 import math
 import os
@@ -132,6 +133,10 @@ WORKLOADS = {
            "dtype": "float32", "n": 60000},
     "W4": {"title": "W1 in float64", "hidden": [128], "activation": "sigmoid",
            "optimizer": "adam", "batch_size": 200, "dtype": "float64", "n": 60000},
+    "W5": {"title": "scikit-learn's MLPClassifier as it comes (784-100-10 relu, adam, alpha "
+                    "1e-4, batch 200) against refnn.sklearn's, one epoch",
+           "hidden": [100], "activation": "relu", "optimizer": "adam", "batch_size": 200,
+           "dtype": "float64", "n": 20000},
 }
 LEARNING_RATE = {"adam": 0.001, "sgd": 0.01}
 
@@ -204,13 +209,15 @@ def epoch_phases(w, X, Y, seed=0):
     """Where an epoch of refnn's mini-batch training goes: one epoch of the workload run as
     fit runs it (training.CompiledStep, the compiled step with the optimizer's update fused
     into it, batch after batch), timed by phase. Returns ({phase: seconds}, epoch seconds):
-    the step's phases (DenseTrainer.PHASES) and "rest" (the Python loop around them)."""
+    the step's phases (DenseTrainer.PHASES) and "rest" (the Python loop around them). On one
+    thread, so that the phases tile the epoch's wall-clock time."""
     from .training import CompiledStep
     sizes = _sizes(w)
     weights = _glorot(sizes, w["dtype"], seed)
     activations = [w["activation"]] * (len(sizes) - 2) + ["softmax"]
     batch = w["batch_size"]
     step = CompiledStep(weights, X, Y, activations, "softmax_crossentropy", batch, _optimizer(w))
+    step.trainer.threads = 1
     order = np.random.default_rng(seed).permutation(X.shape[0]).astype(np.intp)
     start = time.perf_counter()
     for first in range(0, X.shape[0], batch):
@@ -301,6 +308,29 @@ def _run_sklearn(w, X, Y, seed):
     return epoch, setup
 
 
+def _estimator_runs(w, X, Y, seed):
+    """W5: {"refnn": refnn.sklearn.MLPClassifier, "scikit-learn": its own}, the same
+    parameters (scikit-learn's defaults but one epoch), fit on the same data; None when
+    scikit-learn is not installed."""
+    try:
+        from sklearn import neural_network
+    except ImportError:
+        return None
+    import warnings
+    from .sklearn import MLPClassifier
+    labels = Y.argmax(axis=1)
+    params = dict(hidden_layer_sizes=tuple(w["hidden"]), max_iter=1, random_state=seed,
+                  batch_size=w["batch_size"])
+
+    def run(make):
+        def epoch(clf):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                clf.fit(X, labels)
+        return epoch, lambda: make(**params)
+    return {"refnn": run(MLPClassifier), "scikit-learn": run(neural_network.MLPClassifier)}
+
+
 def _per_sample_runs(w, X, Y, seed, threads):
     """W2: refnn's per-sample kernel, the NumPy per-sample loop and PyTorch per sample."""
     sizes = _sizes(w)
@@ -358,6 +388,11 @@ def workload_runs(name, w, X, Y, threads=1, seed=0):
     if name == "W2":
         runs = _per_sample_runs(w, X, Y, seed, threads)
         return runs, ({} if "pytorch" in runs else {"pytorch": "not installed"})
+    if name == "W5":
+        runs = _estimator_runs(w, X, Y, seed)
+        if runs is None:
+            return {}, {"scikit-learn": "not installed"}
+        return {impl: (fn, setup, w["n"]) for impl, (fn, setup) in runs.items()}, {}
     runs = {"refnn": _run_refnn(w, X, Y, seed), "numpy": _run_numpy(w, X, Y, seed)}
     if _torch() is not None:
         runs["pytorch"] = _run_torch(w, X, Y, seed, threads)
@@ -390,7 +425,10 @@ def run_workload(name, threads=1, quick=False, repeat=5, seed=0):
     repeat = 1 if quick else repeat
     result = {"name": name, "title": w["title"], "threads": threads, "n": w["n"], "rates": {}}
     runs, result["missing"] = workload_runs(name, w, X, Y, threads, seed)
-    if name != "W2":                     # the cap: whole batches only, scaled to every sample
+    if not runs:
+        return result                    # nothing installed to measure
+    mini_batch = name not in ("W2", "W5")
+    if mini_batch:                       # the cap: whole batches only, scaled to every sample
         full = (w["n"] // w["batch_size"]) * w["batch_size"]
         runs["cap"] = (gemm_cap_epoch(X, _sizes(w), w["batch_size"]), None, full)
     # rounds interleaved (refnn, numpy, ..., cap, refnn, numpy, ...), the best of each kept: a
@@ -401,7 +439,7 @@ def run_workload(name, threads=1, quick=False, repeat=5, seed=0):
             best[impl] = min(best[impl], _time_once(fn, setup))
     for impl, (_, _, count) in runs.items():
         result["rates"][impl] = count / best[impl]
-    if name != "W2":
+    if mini_batch:
         result["cap"] = result["rates"].pop("cap")
         result["phases"] = min((epoch_phases(w, X, Y, seed) for _ in range(repeat)),
                                key=lambda measured: measured[1])[0]
@@ -413,6 +451,9 @@ def run_workload(name, threads=1, quick=False, repeat=5, seed=0):
 def format_result(r):
     lines = [f"{r['name']}: {r['title']}  ({r['n']} samples, {r['threads']} thread"
              f"{'s' if r['threads'] != 1 else ''})"]
+    if "refnn" not in r["rates"]:
+        return "\n".join(lines + [f"  not measured: {impl} {why}"
+                                  for impl, why in r["missing"].items()])
     ref = r["rates"]["refnn"]
     for impl, rate in r["rates"].items():
         ratio = "" if impl == "refnn" else f"   refnn is {ref / rate:5.2f}x"
@@ -442,54 +483,3 @@ def format_phases(phases):
     total = sum(v for _, v in parts)
     return "refnn's epoch, by phase: " + ", ".join(
         f"{k} {v * 1e3:.0f} ms ({v / total:.0%})" for k, v in parts)
-
-
-def run_workloads(workloads=None, threads=1, out=None, quick=False, seed=0):
-    """Measure the workloads (default all) in this process and print each as it finishes.
-
-    The thread count must be fixed before NumPy starts: when the environment does not pin
-    `threads`, the measurement runs in a fresh interpreter with OPENBLAS_NUM_THREADS,
-    OMP_NUM_THREADS and MKL_NUM_THREADS set, and its output is passed through."""
-    import subprocess
-    import sys
-    out = out or sys.stdout
-    workloads = list(workloads or WORKLOADS)
-    for name in workloads:
-        if name not in WORKLOADS:
-            raise ValueError(f"unknown workload {name!r}; valid: {', '.join(WORKLOADS)}")
-    threads = int(threads)
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    if any(os.environ.get(v) != str(threads) for v in THREAD_VARIABLES):
-        env = dict(os.environ, **{v: str(threads) for v in THREAD_VARIABLES})
-        cmd = [sys.executable, "-m", "refnn.benchmarking", "--threads", str(threads),
-               "--seed", str(seed)] + (["--quick"] if quick else []) + workloads
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
-        out.write(proc.stdout)
-        if proc.returncode:
-            raise RuntimeError(f"the benchmark process failed (exit {proc.returncode})")
-        return None
-    results = []
-    for name in workloads:
-        r = run_workload(name, threads=threads, quick=quick, seed=seed)
-        out.write(format_result(r) + "\n\n")
-        out.flush()
-        results.append(r)
-    return results
-
-
-def main(argv=None):
-    import argparse
-    parser = argparse.ArgumentParser(prog="python -m refnn.benchmarking")
-    parser.add_argument("workloads", nargs="*", default=None)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    run_workloads(args.workloads or None, args.threads, quick=args.quick, seed=args.seed)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

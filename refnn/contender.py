@@ -27,12 +27,16 @@ It imports nothing compiled: the benchmarks time it in the same process as refnn
 Notation: h weighted sum, g activation output, epsilon error term dL/dh, eta learning rate.
 Shapes are batch-major: g_prev (m, n_in), W (n_in, n_out), b (n_out,), h and epsilon (m, n_out).
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .reference.training import check_batches, check_data, check_network, check_optimizer
-
 
 # ---------------------------------------------------------------------------------------------
 # Activations in place, and x *= f'(h) written from g; `work` is a scratch array of g's shape
@@ -89,8 +93,10 @@ class NumpyMLP:
     checked for NaN or inf.
     """
 
-    def __init__(self, weights, activations, loss, optimizer="adam", learning_rate=0.001,
-                 momentum=0.0, nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    def __init__(self, weights: Sequence[ArrayLike], activations: Sequence[str], loss: str,
+                 optimizer: str = "adam", learning_rate: float = 0.001, momentum: float = 0.0,
+                 nesterov: bool = False, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7) -> None:
         self.dtype, self.W, self.b, self.sizes, self.activations, self.loss = \
             check_network(weights, activations, loss)                # copies of the weights
         for name, value in check_optimizer(optimizer, learning_rate, momentum, nesterov,
@@ -134,7 +140,7 @@ class NumpyMLP:
         self._rows = m
 
     @property
-    def buffers(self):
+    def buffers(self) -> dict[str, NDArray[Any]]:
         """{name: array}: every work array training reuses (per batch and per update)."""
         named = {}
         if self._rows:
@@ -293,14 +299,15 @@ class NumpyMLP:
     def _data(self, X, Y):
         return check_data(X, Y, self.sizes, self.dtype)
 
-    def train_batch(self, Xb, Yb):
+    def train_batch(self, Xb: ArrayLike, Yb: ArrayLike) -> float:
         """One step on the batch (Xb (m, n_0), Yb (m, n_L)); returns the mean loss over it
         (the loss before the update, as fit reports it)."""
         Xb, Yb = self._data(Xb, Yb)
         self._reserve(Xb.shape[0])
         return self._step(Xb, Yb)
 
-    def fit_epoch(self, X, Y, batch_size, order=None):
+    def fit_epoch(self, X: ArrayLike, Y: ArrayLike, batch_size: int,
+                  order: ArrayLike | None = None) -> float:
         """One pass: a step on each batch X[order[i:i + batch_size]] in turn (order defaults
         to 0 .. n-1, the last batch may be short). Returns the mean loss over the samples
         seen: the batches' mean losses weighted by their sizes, as fit's history["loss"]."""
@@ -321,6 +328,6 @@ class NumpyMLP:
                 break
         return loss_sum / seen
 
-    def get_weights(self):
+    def get_weights(self) -> list[NDArray[Any]]:
         """[W1, b1, W2, b2, ...] as copies"""
         return [w.copy() for w in self._params]

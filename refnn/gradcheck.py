@@ -67,6 +67,7 @@ analytic value, central difference and relative error.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import sys
@@ -130,8 +131,12 @@ def check_function(f, params, *, step=1e-6, tolerance=1e-6, tiny=1e-3, kink_sign
 
 
 def gradcheck(model, X, Y, *, step=1e-6, tolerance=1e-6, tiny=1e-3,
-              max_entries_per_tensor=DEFAULT_MAX_ENTRIES, seed=0, names=None, progress="auto"):
+              max_entries_per_tensor=DEFAULT_MAX_ENTRIES, seed=0, names=None, progress="auto",
+              sample_weight=None):
     """Check model.loss_and_gradients(X, Y) against central differences in float64.
+
+    sample_weight (n,): check the weighted loss 1/n sum_i w_i l_i instead, through
+    model.loss_and_gradients(X, Y, sample_weight=sample_weight) (refnn.weighting).
 
     The model provides get_weights() -> list of arrays, set_weights(list) and
     loss_and_gradients(X, Y) -> (loss, grads in get_weights() order); optionally
@@ -156,6 +161,12 @@ def gradcheck(model, X, Y, *, step=1e-6, tolerance=1e-6, tiny=1e-3,
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"X and Y must have the same number of samples; "
                          f"received X with {X.shape[0]} and Y with {Y.shape[0]}")
+    weighted = {}
+    if sample_weight is not None:
+        if "sample_weight" not in inspect.signature(model.loss_and_gradients).parameters:
+            raise TypeError(f"sample_weight was given, but {type(model).__name__}."
+                            f"loss_and_gradients takes no sample_weight")
+        weighted["sample_weight"] = sample_weight        # the model checks it, by name
 
     model, converted_from = _as_float64_model(model)
     weights = model.get_weights()
@@ -173,7 +184,7 @@ def gradcheck(model, X, Y, *, step=1e-6, tolerance=1e-6, tiny=1e-3,
 
     def f(params):
         model.set_weights(params)
-        return model.loss_and_gradients(X, Y)
+        return model.loss_and_gradients(X, Y, **weighted)
 
     def kinks(params):
         model.set_weights(params)

@@ -5,10 +5,11 @@ GradcheckEntry   one perturbed entry: analytic a, central difference n, relative
 GradcheckRow     one tensor: its worst entry and counts
 GradcheckReport  the rows, kinks and failures of a check; ok, max_rel_error, str() a table
 """
-
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["GradcheckReport", "GradcheckRow", "GradcheckEntry"]
 
@@ -33,7 +34,7 @@ class GradcheckEntry:
     rel_error: float
     crossed: str | None = None
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "index": self.index, "analytic": self.analytic,
                 "numeric": self.numeric, "rel_error": self.rel_error, "crossed": self.crossed}
 
@@ -58,7 +59,7 @@ class GradcheckRow:
     n_failed: int
     ok: bool
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "shape": self.shape, "max_rel_error": self.max_rel_error,
                 "index": self.index, "analytic": self.analytic, "numeric": self.numeric,
                 "n_checked": self.n_checked, "n_kinks": self.n_kinks,
@@ -70,22 +71,32 @@ class GradcheckReport:
 
     Attributes
     ----------
-    rows : list[GradcheckRow]      one per tensor, in parameter order
-    kinks : list[GradcheckEntry]   entries skipped because the step crossed a kink
-    failures : list[GradcheckEntry]  compared entries with rel_error > tolerance
-    entries : list[GradcheckEntry]   every perturbed entry, in the order checked (tensor by
-                                   tensor, C order inside one): compared ones and kinks
-    max_rel_error : float          worst relative error over all compared entries
-    ok : bool                      every row ok (no compared entry above the tolerance)
-    step, tolerance, tiny : float  the settings used
-    loss : float                   the loss at the unperturbed weights
-    converted_from : str | None    the model's dtype when a float64 copy was checked
+    rows : list[GradcheckRow]
+        One per tensor, in parameter order.
+    kinks : list[GradcheckEntry]
+        Entries skipped because the step crossed a kink.
+    failures : list[GradcheckEntry]
+        Compared entries with rel_error > tolerance.
+    entries : list[GradcheckEntry]
+        Every perturbed entry, in the order checked (tensor by tensor, C order inside one):
+        compared ones and kinks.
+    step, tolerance, tiny : float
+        The settings used.
+    loss : float
+        The loss at the unperturbed weights.
+    converted_from : str or None
+        The model's dtype when a float64 copy was checked.
+
+    The properties max_rel_error, ok, n_checked and n_kinks sum the rows up; str(report) is
+    the readable table.
     """
 
     dtype = "float64"
 
-    def __init__(self, rows, kinks, failures, *, step, tolerance, tiny, loss,
-                 converted_from=None, entries=()):
+    def __init__(self, rows: Iterable[GradcheckRow], kinks: Iterable[GradcheckEntry],
+                 failures: Iterable[GradcheckEntry], *, step: float, tolerance: float, tiny: float,
+                 loss: float, converted_from: str | None = None,
+                 entries: Iterable[GradcheckEntry] = ()) -> None:
         self.rows = list(rows)
         self.kinks = list(kinks)
         self.failures = list(failures)
@@ -97,22 +108,26 @@ class GradcheckReport:
         self.converted_from = converted_from
 
     @property
-    def max_rel_error(self):
+    def max_rel_error(self) -> float:
+        """The worst relative error over all compared entries (0.0 when none was compared)."""
         return max((row.max_rel_error for row in self.rows), default=0.0)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
+        """Every row ok: no compared entry above the tolerance."""
         return all(row.ok for row in self.rows)
 
     @property
-    def n_checked(self):
+    def n_checked(self) -> int:
+        """How many entries were compared, over all rows."""
         return sum(row.n_checked for row in self.rows)
 
     @property
-    def n_kinks(self):
+    def n_kinks(self) -> int:
+        """How many entries were skipped at a kink, over all rows."""
         return sum(row.n_kinks for row in self.rows)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """The report as plain Python data (dicts, lists, tuples, str, int, float, None)."""
         return {"step": self.step, "tolerance": self.tolerance, "tiny": self.tiny,
                 "dtype": self.dtype, "converted_from": self.converted_from,
@@ -122,11 +137,11 @@ class GradcheckReport:
                 "kinks": [entry.to_dict() for entry in self.kinks],
                 "failures": [entry.to_dict() for entry in self.failures]}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<GradcheckReport ok={self.ok} max_rel_error={self.max_rel_error:.1e} "
                 f"tensors={len(self.rows)} checked={self.n_checked} kinks={self.n_kinks}>")
 
-    def __str__(self):
+    def __str__(self) -> str:
         header = (f"gradient check: central differences, step {self.step:g}, "
                   f"tolerance {self.tolerance:g}, float64")
         if self.converted_from is not None:

@@ -9,13 +9,16 @@ from ._validate import NonFiniteError, flag, positive_int
 from .callbacks import callback_list
 from .layers import Context
 from .training import verbosity
+from .weighting import sample_weights, weighted_sum
 
 
-def evaluate_prepared(model, x, y, batch_size, callbacks=()):
-    """[loss, metric, ...] over checked (x, y), calling the callbacks' on_test_* hooks."""
+def evaluate_prepared(model, x, y, batch_size, callbacks=(), w=None):
+    """[loss, metric, ...] over checked (x, y), calling the callbacks' on_test_* hooks; with
+    checked sample weights w (n,), the loss 1/n sum_i w_i l_i and the weighted metrics'
+    sum_i w_i m_i / sum_i w_i (refnn.weighting)."""
     metrics = model._new_metrics()
     ctx = Context(training=False)
-    loss_sum, names = 0.0, ["loss"] + model._metric_names
+    loss_sum, names = 0.0, ["loss"] + model._metric_keys
     # softmax + CE, sigmoid + BCE: the loss from the logits, exactly as fit computes it
     # (docs/keras.md: Keras computes both from the clipped probabilities)
     last = model.layers[-1]
@@ -27,12 +30,13 @@ def evaluate_prepared(model, x, y, batch_size, callbacks=()):
         for cb in callbacks:
             cb.on_test_batch_begin(batch)
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        wb = None if w is None else w[start:start + batch_size]
         yhat = model._forward(xb, ctx)
         per_sample = (model.loss.fused_gradient(yb, last.h)[0] if fused
                       else model.loss.per_sample(yb, yhat))
-        loss_sum += float(np.sum(per_sample, dtype=np.float64))
+        loss_sum += weighted_sum(per_sample, wb)
         for m in metrics:
-            m.update(yb, yhat, checked=True)
+            m.update(yb, yhat, checked=True, sample_weight=wb if m.weighted else None)
         if callbacks:
             seen = min(start + batch_size, x.shape[0])
             logs = dict(zip(names, [loss_sum / seen + penalty] + [m.result() for m in metrics]))
@@ -44,7 +48,7 @@ def evaluate_prepared(model, x, y, batch_size, callbacks=()):
     return values
 
 
-def evaluate(model, x, y, batch_size, verbose, return_dict, callbacks):
+def evaluate(model, x, y, batch_size, verbose, return_dict, callbacks, sample_weight=None):
     """Sequential.evaluate."""
     model._require_compiled("evaluate")
     batch_size = positive_int("batch_size", batch_size)
@@ -52,14 +56,15 @@ def evaluate(model, x, y, batch_size, verbose, return_dict, callbacks):
     return_dict = flag("return_dict", return_dict)
     callbacks = callback_list(callbacks, model)
     x, y = model._prepare_xy(x, y)
+    w = sample_weights(sample_weight, x.shape[0], scalar=False)
     with overflow_names("x"):
-        values = evaluate_prepared(model, x, y, batch_size, callbacks)
-    names = ["loss"] + model._metric_names
+        values = evaluate_prepared(model, x, y, batch_size, callbacks, w)
+    names = ["loss"] + model._metric_keys
     if verbose:
         print(" - ".join(f"{k}: {v:.4f}" for k, v in zip(names, values)))
     if return_dict:
         return dict(zip(names, values))
-    return values if model._metric_names else values[0]
+    return values if model._metric_keys else values[0]
 
 
 def predict(model, x, batch_size, verbose, callbacks):

@@ -10,7 +10,10 @@ Each loss is a value per sample, then the mean over the n samples (Keras's reduc
     categorical_crossentropy          l_i = -sum_k y_k log p_k
     sparse_categorical_crossentropy   the same with y the class index (one-hot inside)
 
-                                      L = 1/n sum_i l_i
+                                      L = 1/n sum_i w_i l_i
+
+with sample weights w_i (loss(y, yhat, sample_weight=w); 1 without them), divided by n, not by
+sum_i w_i, as Keras's "sum_over_batch_size" (refnn.weighting).
 
 From probabilities the cross-entropies clip as Keras does, with Keras's epsilon 1e-7 and the
 bounds formed in the predictions' dtype (in float32 1 - 1e-7 is 1 - 1.19e-7):
@@ -21,8 +24,8 @@ active, so its gradient is zero there.
 Fused with the output activation, the cross-entropies are computed from the logits h of the
 output layer by the C kernels (refnn.kernels), exactly, with no clipping:
 
-    softmax + categorical CE   epsilon = dL/dh = (yhat - y) / n
-    sigmoid + binary CE        epsilon = dL/dh = (yhat - y) / (n k)   (Keras averages over k)
+    softmax + categorical CE   epsilon = dL/dh = w (yhat - y) / n
+    sigmoid + binary CE        epsilon = dL/dh = w (yhat - y) / (n k)   (Keras averages over k)
 
 Each class declares these pairs itself: `fused_activation` (the output activation whose logits
 give epsilon directly) and `compiled_step` (the loss kind of the compiled training step,
@@ -31,12 +34,12 @@ kernels.DenseTrainer); `compiled_kind(activation)` reads both, for fit.
 From probabilities every loss computes in float64; gradients come back in the dtype of yhat
 (the fused ones in the dtype of h, computed by the kernel in that dtype).
 """
-import inspect
 
 import numpy as np
 
 from . import activations, kernels
-from ._validate import as_array, as_dtype, choice, flag, positive_number
+from ._validate import as_array, as_dtype, flag, positive_number
+from .weighting import sample_weights
 
 __all__ = ["Loss", "MeanSquaredError", "Huber", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "get", "deserialize",
@@ -82,10 +85,13 @@ class Loss:
     """A loss: per-sample values, their mean, its gradient, and the fused gradient from the
     logits where the output activation allows it.
 
-    loss(y, yhat)               L = mean_i l_i              (a float)
+    loss(y, yhat)               L = 1/n sum_i w_i l_i       (a float)
     loss.per_sample(y, yhat)    l_i                         (n,) float64
     loss.gradient(y, yhat)      dL/dyhat                    (n, k), yhat's dtype
     loss.fused_gradient(y, h)   (l_i, dL/dh) from the logits h, when fused(activation)
+
+    Each of the three but per_sample takes sample_weight=w: one number, (n,) or (n, 1), finite
+    and >= 0 (refnn.weighting); without it every w_i is 1.
 
     Shape: yhat (n, k); y as returned by targets(): (n, k), or (n,) class indices for the
     sparse loss.
@@ -194,14 +200,18 @@ class Loss:
         y, yhat, dtype = self._prepare(y, yhat)
         return self._per_sample(y, yhat, dtype)
 
-    def __call__(self, y, yhat):
-        """L = 1/n sum_i l_i   (Keras: loss(y_true, y_pred))"""
-        return float(np.mean(self.per_sample(y, yhat)))
+    def __call__(self, y, yhat, sample_weight=None):
+        """L = 1/n sum_i w_i l_i   (Keras: loss(y_true, y_pred, sample_weight))"""
+        losses = self.per_sample(y, yhat)
+        w = sample_weights(sample_weight, losses.shape[0])
+        return float(np.mean(losses if w is None else w * losses))
 
-    def gradient(self, y, yhat):
-        """dL/dyhat of the mean loss L: (n, k) in the dtype of yhat."""
+    def gradient(self, y, yhat, sample_weight=None):
+        """dL/dyhat of L: (n, k) in the dtype of yhat; row i scaled by w_i."""
         y, yhat, dtype = self._prepare(y, yhat)
-        return np.ascontiguousarray(self._gradient(y, yhat, dtype), dtype=dtype)
+        w = sample_weights(sample_weight, yhat.shape[0])
+        d = self._gradient(y, yhat, dtype)
+        return np.ascontiguousarray(d if w is None else d * w[:, None], dtype=dtype)
 
     def kink_signature(self, y, yhat):
         """Arrays that change exactly when a kink of the loss in yhat is crossed
@@ -232,8 +242,15 @@ class Loss:
             return kind if activation == self.fused_activation else None
         return kind if activation in activations.DIFFERENTIABLE else None
 
-    def fused_gradient(self, y, h):
-        """(l_i (n,) float64, epsilon = dL/dh (n, k) in h's dtype) from the logits h."""
+    def fused_gradient(self, y, h, sample_weight=None):
+        """(l_i (n,) float64, epsilon = dL/dh (n, k) in h's dtype) from the logits h; with
+        sample weights epsilon_i <- w_i epsilon_i (l_i stays unweighted)."""
+        h = as_array("h", h, ndim=2, allow_int=False)
+        w = sample_weights(sample_weight, h.shape[0])
+        losses, epsilon = self._fused_gradient(y, h)
+        return losses, epsilon if w is None else epsilon * w[:, None].astype(h.dtype)
+
+    def _fused_gradient(self, y, h):
         raise ValueError(f"{self.name} has no fused gradient (only softmax with "
                          f"categorical_crossentropy or sparse_categorical_crossentropy, and "
                          f"sigmoid with binary_crossentropy); use gradient(y, yhat)")
@@ -325,10 +342,11 @@ class _CrossEntropy(Loss):
             return self.fused_gradient(y, as_array("yhat", yhat, ndim=2, allow_int=False))[0]
         return super().per_sample(y, yhat)
 
-    def gradient(self, y, yhat):
+    def gradient(self, y, yhat, sample_weight=None):
         if self.from_logits:
-            return self.fused_gradient(y, as_array("yhat", yhat, ndim=2, allow_int=False))[1]
-        return super().gradient(y, yhat)
+            yhat = as_array("yhat", yhat, ndim=2, allow_int=False)
+            return self.fused_gradient(y, yhat, sample_weight)[1]
+        return super().gradient(y, yhat, sample_weight)
 
 
 class BinaryCrossentropy(_CrossEntropy):
@@ -357,8 +375,7 @@ class BinaryCrossentropy(_CrossEntropy):
         # d/dp [-y log p - (1-y) log(1-p)] = -y/p + (1-y)/(1-p) = (p - y) / (p (1 - p))
         return np.where(unclipped, (p - y) / (p * (1 - p)), 0.0) / (k * n)
 
-    def fused_gradient(self, y, h):
-        h = as_array("h", h, ndim=2, allow_int=False)
+    def _fused_gradient(self, y, h):
         y = self.smooth(self.targets(y, h.shape, h.dtype))
         n, k = h.shape
         loss, epsilon = kernels.sigmoid_binary_crossentropy(h, y)   # sum over k; sigmoid(h) - y
@@ -411,8 +428,7 @@ class CategoricalCrossentropy(_CrossEntropy):
         # chain through q = yhat / S: dl/dyhat_j = (dl/dq_j - sum_k dl/dq_k q_k) / S
         return (dl_dq - np.sum(dl_dq * q, axis=1, keepdims=True)) / (S * n)
 
-    def fused_gradient(self, y, h):
-        h = as_array("h", h, ndim=2, allow_int=False)
+    def _fused_gradient(self, y, h):
         y = self.targets(y, h.shape, h.dtype)
         n, k = h.shape
         Y = self.smooth(self._one_hot(y, k))
@@ -457,44 +473,8 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return y
 
 
-# ---------------------------------------------------------------------------------------
-# Look-up by name, configs, and Keras's function forms
-# ---------------------------------------------------------------------------------------
-
-_CLASSES = (MeanSquaredError, Huber, BinaryCrossentropy, CategoricalCrossentropy,
-            SparseCategoricalCrossentropy)
-_BY_NAME = {cls.name: cls for cls in _CLASSES}
-_BY_NAME.update({cls.__name__: cls for cls in _CLASSES})
-_BY_NAME.update({"mse": MeanSquaredError, "MSE": MeanSquaredError,
-                 "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy})
-
-
-def get(identifier):
-    """A Loss from a name or alias ("mse", "huber", "CategoricalCrossentropy", ...), a Loss
-    class, a get_config() dict, or a Loss instance (returned as it is)."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if inspect.isclass(identifier) and issubclass(identifier, Loss) and identifier is not Loss:
-        return identifier()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if not isinstance(identifier, str):
-        raise TypeError(f"loss must be a name, a Loss or a config dict, got "
-                        f"{type(identifier).__name__} {identifier!r}")
-    return _BY_NAME[choice("loss", identifier, _BY_NAME)]()
-
-
-def deserialize(config):
-    """The Loss a get_config() dict describes: {"name": "huber", "delta": 1.0} -> Huber(1.0)."""
-    if not isinstance(config, dict):
-        raise TypeError(f"config must be a dict such as {{'name': 'huber', 'delta': 1.0}}, "
-                        f"got {type(config).__name__}")
-    if "name" not in config:
-        raise ValueError(f"config must have a 'name' key, got keys {sorted(config)}")
-    cls = _BY_NAME[choice("loss", config["name"], _BY_NAME)]
-    return cls.from_config({**config, "name": cls.name})
-
-
-# Keras's function forms, in their own module (it imports the classes from here)
+# Keras's function forms and the look-up by name, in their own module (it imports the classes
+# from here)
 from .loss_functions import (binary_crossentropy, categorical_crossentropy,  # noqa: E402,F401
-                             huber, mean_squared_error, sparse_categorical_crossentropy)
+                             deserialize, get, huber, mean_squared_error,
+                             sparse_categorical_crossentropy)

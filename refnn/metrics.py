@@ -10,6 +10,9 @@
 
 update(y, yhat) adds sum_i m_i and the number of samples to running totals; result() is their
 quotient, so a data set evaluated in batches gives the mean over all its samples, as at once.
+With sample weights w_i (update(y, yhat, sample_weight=w)) the totals are sum_i w_i m_i and
+sum_i w_i: the weighted mean, as Keras's Mean metrics keep it (0 while sum_i w_i is 0). A model
+weighs the metrics of compile(weighted_metrics=...) so, and those of metrics=... not at all.
 
 "acc" / "accuracy" is resolved as Keras 3 resolves it (get()): binary accuracy for a 1-unit
 output, sparse categorical accuracy when the targets are class indices (the loss is
@@ -24,6 +27,7 @@ import numpy as np
 
 from . import losses
 from ._validate import as_array, choice
+from .weighting import sample_weights, weighted_sum
 
 __all__ = ["Metric", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
            "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
@@ -63,12 +67,14 @@ def _as_class_index(y, yhat):
 class Metric:
     """A running mean of a per-sample value m_i over every sample passed to update().
 
-    metric.update(y, yhat)   total += sum_i m_i,  count += n
+    metric.update(y, yhat)   total += sum_i w_i m_i,  count += sum_i w_i   (w_i = 1 unweighted)
     metric.result()          total / count   (0.0 before any update, as Keras)
     metric.reset()           total = count = 0
-    metric(y, yhat)          mean_i m_i of this data alone (the running totals are untouched)
+    metric(y, yhat)          the mean of this data alone (the running totals are untouched)
+    Both take sample_weight=w: (n,) or (n, 1), finite and >= 0 (refnn.weighting).
     """
     default_name = None
+    weighted = False          # a model's weighted metric (compile(weighted_metrics=...))
 
     def __init__(self, name=None):
         if name is not None and not isinstance(name, str):
@@ -85,12 +91,14 @@ class Metric:
         prepared targets); by default it checks them anyway."""
         return self.per_sample(y, yhat)
 
-    def update(self, y, yhat, checked=False):
-        """total += sum_i m_i, count += n. checked=True: y and yhat were checked by the caller
-        (shapes that match, finite numbers), so the formula runs on them as they are."""
+    def update(self, y, yhat, checked=False, sample_weight=None):
+        """total += sum_i w_i m_i, count += sum_i w_i. checked=True: y, yhat and sample_weight
+        were checked by the caller (shapes that match, finite numbers, weights >= 0), so the
+        formula runs on them as they are."""
         values = self._values(y, yhat) if checked else self.per_sample(y, yhat)
-        self.total += float(np.sum(values))
-        self.count += int(values.shape[0])
+        w = sample_weight if checked else self._weights(sample_weight, values)
+        self.total += weighted_sum(values, w)
+        self.count += int(values.shape[0]) if w is None else float(np.sum(w, dtype=np.float64))
 
     def result(self):
         return self.total / self.count if self.count else 0.0
@@ -99,8 +107,17 @@ class Metric:
         self.total = 0.0
         self.count = 0
 
-    def __call__(self, y, yhat):
-        return float(np.mean(self.per_sample(y, yhat)))
+    def __call__(self, y, yhat, sample_weight=None):
+        values = self.per_sample(y, yhat)
+        w = self._weights(sample_weight, values)
+        if w is None:
+            return float(np.mean(values))
+        total = float(np.sum(w))
+        return weighted_sum(values, w) / total if total else 0.0
+
+    @staticmethod
+    def _weights(sample_weight, values):
+        return sample_weights(sample_weight, values.shape[0], scalar=False)
 
     def get_config(self):
         """JSON-able: {"class_name": ..., "name": ...} plus the constructor arguments."""
@@ -325,19 +342,42 @@ def get(identifier, loss=None, output_shape=None):
     return _BY_NAME[choice("metric", identifier, valid)](name=identifier)
 
 
-def check_names(metrics, loss, output_shape):
-    """A model's compile(metrics=...): None or a list of names such as ["acc"], each one known
-    (checked now, not at the first fit); returns the list of names."""
+def check_names(metrics, loss, output_shape, argument="metrics"):
+    """A model's compile(metrics=...) (or weighted_metrics=...): None or a list of names such
+    as ["acc"], each one known (checked now, not at the first fit); returns the list of names."""
     if metrics is None:
         return []
     if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
-        raise TypeError(f"metrics must be a list of names such as ['acc'], got {metrics!r}")
+        raise TypeError(f"{argument} must be a list of names such as ['acc'], got {metrics!r}")
     for m in metrics:
         if not isinstance(m, str):
-            raise TypeError(f"metrics must be names such as 'acc', got {m!r}")
+            raise TypeError(f"{argument} must be names such as 'acc', got {m!r}")
     for m in metrics:
         get(m, loss, output_shape)
     return list(metrics)
+
+
+def report_names(metrics, weighted_metrics):
+    """The names fit and evaluate report compile()'s metrics under, in order: the metrics,
+    then the weighted metrics; a weighted metric whose name is taken is reported as
+    weighted_<name> (Keras 3's CompileMetrics.result)."""
+    names = list(metrics)
+    for m in weighted_metrics:
+        names.append(f"weighted_{m}" if m in names else m)
+    return names
+
+
+def compiled(metrics, weighted_metrics, loss, output_shape):
+    """Fresh Metric objects for compile()'s names, each named as report_names() reports it and
+    marked `weighted` (the weighted metrics take the sample weights in update())."""
+    made = []
+    for name, (identifier, weighted) in zip(
+            report_names(metrics, weighted_metrics),
+            [(m, False) for m in metrics] + [(m, True) for m in weighted_metrics]):
+        metric = get(identifier, loss, output_shape)
+        metric.name, metric.weighted = name, weighted
+        made.append(metric)
+    return made
 
 
 def deserialize(config):

@@ -18,10 +18,10 @@ from . import layers as layers_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from . import inference, regularizers, safeguards, saving, training
-from .inference import layer_label, overflow_names
+from . import backprop, inference, safeguards, saving, training
+from .inference import layer_label
 from ._validate import as_array, as_dtype, check_same_samples, flag, positive_int, sample_shape
-from .layers import Context, Layer, leaves, walk
+from .layers import Layer, leaves, walk
 from .saving import FORMAT_VERSION, ModelFileNotFoundError, load_model  # noqa: F401  (re-exported)
 
 __all__ = ["Sequential", "load_model"]
@@ -62,7 +62,8 @@ class Sequential:
         self.use_fast_path = True
         self._frozen = frozenset()       # the layers frozen at the last compile (or build)
         self.loss = self.optimizer = None
-        self.metrics, self._metric_names = [], []
+        self.metrics, self._metric_names, self._weighted_metric_names = [], [], []
+        self._metric_keys = []           # the names fit and evaluate report them under
         seeds = np.random.SeedSequence(self._fixed_seed).spawn(3)
         self._init_rng, self._shuffle_rng, self._dropout_rng = (np.random.default_rng(s)
                                                                 for s in seeds)
@@ -255,8 +256,9 @@ class Sequential:
         return int(sum(w.size for w in self._weights))
 
     # ------------------------------------------------------------------ compile
-    def compile(self, loss, optimizer="rmsprop", metrics=None):
-        """Choose the loss, the optimizer (name or object) and the metrics (e.g. ["acc"]).
+    def compile(self, loss, optimizer="rmsprop", metrics=None, weighted_metrics=None):
+        """Choose the loss, the optimizer (name or object) and the metrics (e.g. ["acc"]);
+        weighted_metrics are weighted by fit's and evaluate's sample weights (refnn.weighting).
 
         Also fixes what fit trains, from the layers' `trainable` now (as Keras): the optimizer
         gets slots for the trainable weights only."""
@@ -271,6 +273,7 @@ class Sequential:
                              f"{type(optimizer).__name__}(...)")
         shape = (1,) + tuple(self.output_shape) if self.built else (1, 2)
         metrics = metrics_module.check_names(metrics, loss, shape)
+        weighted = metrics_module.check_names(weighted_metrics, loss, shape, "weighted_metrics")
         if self.built:
             trainable = [w for w, m in zip(self._weights, self._live_trainable_mask()) if m]
             try:
@@ -282,6 +285,8 @@ class Sequential:
                                  f"compile with a new optimizer, e.g. optimizer='adam')") from None
             self._refresh_weight_lists()
         self.loss, self.optimizer, self._metric_names = loss, optimizer, metrics
+        self._weighted_metric_names = weighted
+        self._metric_keys = metrics_module.report_names(metrics, weighted)
         _OPTIMIZER_OWNERS[optimizer] = weakref.ref(self)     # one model's optimizer (above)
         self.compiled = True
 
@@ -290,8 +295,8 @@ class Sequential:
             raise ValueError(f"{what}: call compile(loss=..., optimizer=...) first")
 
     def _new_metrics(self):
-        return [metrics_module.get(m, self.loss, (1,) + tuple(self.output_shape))
-                for m in self._metric_names]
+        return metrics_module.compiled(self._metric_names, self._weighted_metric_names,
+                                       self.loss, (1,) + tuple(self.output_shape))
 
     # ------------------------------------------------------------------ data
     def _samples(self, x, name, check_finite):
@@ -342,23 +347,14 @@ class Sequential:
             g = layer.forward(g, ctx)
         return g
 
-    def _backward(self, y, yhat):
-        """The per-sample losses and the gradients of the mean loss, in get_weights() order."""
-        last = self.layers[-1]
-        if last.output_activation is not None and self.loss.fused(last.output_activation):
-            # softmax + CE, sigmoid + BCE: epsilon = dL/dh straight from the logits h
-            per_sample, epsilon = self.loss.fused_gradient(y, last.h)
-            d = last.backward_from_h(np.ascontiguousarray(epsilon, dtype=self.dtype))
-        else:
-            per_sample = self.loss.per_sample(y, yhat)
-            d = last.backward(np.ascontiguousarray(self.loss.gradient(y, yhat), dtype=self.dtype))
-        for layer in reversed(self.layers[:-1]):
-            d = layer.backward(d)
-        grads = [g for layer in self.layers for g in layer.aligned_grads()]
-        return per_sample, grads
+    def _backward(self, y, yhat, w=None):
+        """The per-sample losses l_i and the gradients of L = 1/n sum_i w_i l_i (w None: every
+        w_i = 1), in get_weights() order (refnn.backprop)."""
+        return backprop.backward(self, y, yhat, w)
 
-    def loss_and_gradients(self, X, Y, training=True):
-        """The loss (mean over samples) and its gradients in get_weights() order.
+    def loss_and_gradients(self, X, Y, training=True, sample_weight=None):
+        """The loss (mean over samples; with sample_weight w, 1/n sum_i w_i l_i) and its
+        gradients in get_weights() order.
 
         training=True is the gradient fit follows: batch statistics in batch normalisation
         (moving statistics left alone; a frozen one uses them) and dropout with a fixed mask
@@ -367,35 +363,12 @@ class Sequential:
         them); the moving statistics, constants of the loss, get zeros, also where they
         normalise (training=False, or a frozen batch normalisation): finite differences see
         them move the loss there, so gradcheck such a model over its other weights."""
-        self._require_compiled("loss_and_gradients")
-        if not isinstance(training, (bool, np.bool_)):
-            raise TypeError(f"training must be True or False, got {training!r}")
-        X, Y = self._prepare_xy(X, Y, "X", "Y")
-        ctx = Context(training=bool(training), rng=np.random.default_rng(self._fixed_seed),
-                      update_state=False, frozen=self._frozen)
-        with overflow_names("X"):
-            yhat = self._forward(X, ctx)
-            per_sample, grads = self._backward(Y, yhat)
-        loss = regularizers.total_loss(self, per_sample)
-        return loss, [np.array(g) for g in grads]
+        return backprop.loss_and_gradients(self, X, Y, training, sample_weight)
 
     def kink_signature(self, X, Y):
         """Where the loss is not differentiable: relu's h > 0 in every layer, Huber's |r| <= delta.
         A finite-difference step that changes it crossed a kink (gradcheck skips that entry)."""
-        X, Y = self._prepare_xy(X, Y, "X", "Y")
-        ctx = Context(training=True, rng=np.random.default_rng(self._fixed_seed),
-                      update_state=False, frozen=self._frozen)
-        signature = []
-        g = X
-        for layer in self.layers:
-            g = layer.forward(g, ctx)
-            for sub in leaves(layer):
-                if getattr(sub, "activation", None) == "relu" and hasattr(sub, "h"):
-                    signature.append(np.asarray(sub.h) > 0)
-        kinks = getattr(self.loss, "kink_signature", None)
-        if kinks is not None:
-            signature += list(kinks(Y, g))
-        return signature
+        return backprop.kink_signature(self, X, Y)
 
     def astype(self, dtype):
         """A copy of the model computing in `dtype` (gradcheck checks in float64)."""
@@ -408,16 +381,19 @@ class Sequential:
         if self.compiled:
             clone.compile(losses_module.deserialize(self.loss.get_config()),
                           optimizers_module.deserialize(self.optimizer.get_config()),
-                          list(self._metric_names))
+                          list(self._metric_names), list(self._weighted_metric_names))
         return clone
 
     # ------------------------------------------------------------------ fit
     def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0.0,
-            validation_data=None, shuffle=True, callbacks=None, initial_epoch=0):
+            validation_data=None, shuffle=True, callbacks=None, initial_epoch=0,
+            sample_weight=None, class_weight=None):
         """Train on (x, y) in mini-batches of batch_size; returns a History. As in Keras,
         `epochs` is the index of the last epoch: epochs initial_epoch, ..., epochs - 1 run
         (fit(epochs=3, initial_epoch=1) runs two), and validation_split holds out the last
-        n - floor(n (1 - validation_split)) samples, before any shuffling.
+        n - floor(n (1 - validation_split)) samples, before any shuffling. sample_weight (n,)
+        and class_weight {class: weight} weigh each sample's loss (refnn.weighting);
+        validation_data may be (x_val, y_val, sample_weight_val).
 
         Everything is checked before any weight moves: a bad argument changes nothing.
         Ctrl-C stops cleanly after the current batch; the model stays usable. The loop and its
@@ -426,7 +402,8 @@ class Sequential:
             return training.fit(self, x, y, batch_size=batch_size, epochs=epochs,
                                 verbose=verbose, validation_split=validation_split,
                                 validation_data=validation_data, shuffle=shuffle,
-                                callbacks=callbacks, initial_epoch=initial_epoch)
+                                callbacks=callbacks, initial_epoch=initial_epoch,
+                                sample_weight=sample_weight, class_weight=class_weight)
 
     def _fitting(self):
         """safeguards.fitting: fit's thread alone may use the model while fit runs."""
@@ -441,15 +418,17 @@ class Sequential:
         return training.compiled_plan(self)
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate_prepared(self, x, y, batch_size, callbacks=()):
-        return inference.evaluate_prepared(self, x, y, batch_size, callbacks)
+    def _evaluate_prepared(self, x, y, batch_size, callbacks=(), w=None):
+        return inference.evaluate_prepared(self, x, y, batch_size, callbacks, w)
 
-    def evaluate(self, x, y, batch_size=32, verbose="auto", return_dict=False, callbacks=None):
+    def evaluate(self, x, y, batch_size=32, verbose="auto", return_dict=False, callbacks=None,
+                 sample_weight=None):
         """[loss, metric, ...] over (x, y) in inference mode (the loss alone without metrics;
-        with return_dict, {"loss": ..., metric name: ...}, as Keras). callbacks get the
-        on_test_* hooks. The loop lives in refnn.inference."""
+        with return_dict, {"loss": ..., metric name: ...}, as Keras); sample_weight weighs the
+        loss and the weighted metrics. callbacks get the on_test_* hooks (refnn.inference)."""
         self._refuse_during_fit("evaluate")
-        return inference.evaluate(self, x, y, batch_size, verbose, return_dict, callbacks)
+        return inference.evaluate(self, x, y, batch_size, verbose, return_dict, callbacks,
+                                  sample_weight)
 
     def predict(self, x, batch_size=32, verbose=0, callbacks=None):
         """The network's outputs for x, in inference mode; callbacks get the on_predict_*

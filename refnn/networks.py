@@ -14,7 +14,11 @@ The output layer follows the loss, pairs whose output error is the lecture's eps
 `loss="auto"` picks binary_crossentropy for two classes, sparse_categorical_crossentropy for
 more, mse for a regression.
 """
+from __future__ import annotations
+
 from collections import namedtuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import activations
 from ._validate import as_dtype, choice, flag, positive_int, rate, sizes
@@ -23,8 +27,13 @@ from .model import Sequential
 from .optimizers import OPTIMIZERS
 from .utils import to_categorical
 
+if TYPE_CHECKING:
+    from .optimizers import Optimizer
+    from .preprocessing import PreparedData
+
 __all__ = ["output_layer", "build_model", "make_optimizer", "OutputLayer", "Network", "LOSSES"]
 
+#: the loss names build_model accepts ("auto": picked from the prepared data's task)
 LOSSES = ("auto", "sparse_categorical_crossentropy", "categorical_crossentropy",
           "binary_crossentropy", "mse", "huber")
 
@@ -38,11 +47,11 @@ Network.__doc__ = """build_model's result: the Sequential, the loss name and met
 with, and the function making the data's y what the loss expects."""
 
 
-def _same(y):
+def _same(y: Any) -> Any:
     return y
 
 
-def output_layer(data, loss="auto"):
+def output_layer(data: PreparedData, loss: str = "auto") -> OutputLayer:
     """The OutputLayer for data (a refnn.preprocessing.PreparedData) and loss (see the module
     docstring). Raises ValueError naming the loss when it does not fit the task."""
     loss = choice("loss", loss, LOSSES)
@@ -69,8 +78,9 @@ def output_layer(data, loss="auto"):
     return OutputLayer(k, activation, loss, ["acc"], lambda y: to_categorical(y, k, "float32"))
 
 
-def build_model(data, layers=(32,), activation="relu", loss="auto", dropout=0.0,
-                batchnorm=False, seed=0, dtype="float32"):
+def build_model(data: PreparedData, layers: Sequence[int] = (32,), activation: str = "relu",
+                loss: str = "auto", dropout: float = 0.0, batchnorm: bool = False, seed: int = 0,
+                dtype: str = "float32") -> Network:
     """A Sequential for data (a refnn.preprocessing.PreparedData): one Dense layer of each
     size in `layers` with `activation` (each batch-normalised before its activation when
     batchnorm, and followed by Dropout(dropout) when dropout > 0), then the output layer the
@@ -99,7 +109,7 @@ def build_model(data, layers=(32,), activation="relu", loss="auto", dropout=0.0,
     return Network(model, out.loss, out.metrics, out.targets)
 
 
-def make_optimizer(name, learning_rate=None):
+def make_optimizer(name: str, learning_rate: float | None = None) -> Optimizer:
     """The optimizer called `name` (refnn.optimizers.OPTIMIZERS), with learning_rate eta or,
     when None, its Keras default. lbfgs is full batch with its own line search: it takes no
     learning rate."""

@@ -6,7 +6,11 @@ without it and `--plot` says how to get it.
 save_plot(path, history, title)   training curves, with a 2-D decision boundary in front when
                                   given; the image is FIGSIZE inches times dpi pixels
 """
+from __future__ import annotations
+
 import os
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -16,9 +20,12 @@ from .terminal import plane_bounds
 __all__ = ["pyplot", "save_plot", "MissingMatplotlibError", "FIGSIZE", "DEFAULT_DPI",
            "PLAYGROUND_COLORS"]
 
-FIGSIZE = (12.0, 4.0)          # inches; the PNG is FIGSIZE * dpi pixels
+#: the figure's size in inches; the PNG is FIGSIZE * dpi pixels
+FIGSIZE = (12.0, 4.0)
+#: the PNG's dots per inch
 DEFAULT_DPI = 100
-# class 0 orange, class 1 blue (TensorFlow Playground), then matplotlib's next colours
+#: the class colours: class 0 orange, class 1 blue (TensorFlow Playground), then
+#: matplotlib's next colours
 PLAYGROUND_COLORS = ("#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
@@ -26,7 +33,7 @@ class MissingMatplotlibError(ImportError):
     """matplotlib is not installed."""
 
 
-def pyplot():
+def pyplot() -> ModuleType:
     """matplotlib.pyplot with a file-only backend (no window, works without a screen)."""
     try:
         import matplotlib
@@ -84,7 +91,8 @@ def _save_plot_args(path, history, title, dpi, boundary, metric_name):
     return h, boundary
 
 
-def save_plot(path, history, title, dpi=DEFAULT_DPI, boundary=None, metric_name="acc"):
+def save_plot(path: str | os.PathLike[str], history: Any, title: str, dpi: int = DEFAULT_DPI,
+              boundary: tuple[Any, ...] | None = None, metric_name: str = "acc") -> None:
     """Training curves (loss, and the metric), with the decision boundary in front for 2-D data.
 
     path         the image file; matplotlib picks the format from its ending (.png, .svg, .pdf)

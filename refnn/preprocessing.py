@@ -13,9 +13,14 @@ The statistics of the scaling come from the training part only, so the test part
 `PreparedData.preprocessing` says how to scale a new input the same way (a command line saves
 it beside a trained model). refnn.networks.build_model builds a network for such data.
 """
+from __future__ import annotations
+
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import datasets
 from ._validate import as_array, check_dim, choice, fraction, positive_int
@@ -24,7 +29,9 @@ from .utils import split
 __all__ = ["standardise", "PreparedData", "prepare_images", "prepare_toy", "prepare_csv",
            "IMAGE_SETS", "TOY_SETS"]
 
+#: the image data sets prepare() loads
 IMAGE_SETS = ("fashion-mnist", "mnist")
+#: the toy 2-D sets prepare() generates
 TOY_SETS = tuple(datasets.TOY_DATASETS)
 
 
@@ -43,8 +50,13 @@ class PreparedData:
     scale          (mean, std) of the inputs' standardisation; None for images
     """
 
-    def __init__(self, name, kind, task, train, test, class_names=None, feature_names=None,
-                 preprocessing=None, raw_train=None, raw_test=None, scale=None):
+    def __init__(self, name: str, kind: str, task: str, train: tuple[NDArray[Any], NDArray[Any]],
+                 test: tuple[NDArray[Any], NDArray[Any]], class_names: Sequence[str] | None = None,
+                 feature_names: Sequence[str] | None = None,
+                 preprocessing: dict[str, Any] | None = None,
+                 raw_train: tuple[NDArray[Any], NDArray[Any]] | None = None,
+                 raw_test: tuple[NDArray[Any], NDArray[Any]] | None = None,
+                 scale: tuple[NDArray[Any], NDArray[Any]] | None = None) -> None:
         self.name, self.kind, self.task = name, kind, task
         (self.x_train, self.y_train), (self.x_test, self.y_test) = train, test
         self.class_names = class_names
@@ -54,15 +66,15 @@ class PreparedData:
         self.scale = scale
 
     @property
-    def n_classes(self):
+    def n_classes(self) -> int:
         """k for a classification, 0 for a regression."""
         return len(self.class_names) if self.class_names is not None else 0
 
     @property
-    def n_inputs(self):
+    def n_inputs(self) -> int:
         return int(np.prod(self.x_train.shape[1:]))
 
-    def limit(self, n):
+    def limit(self, n: int) -> PreparedData:
         """Keep only the first n training samples (quick tries); the test part stays whole."""
         n = positive_int("limit", n)
         self.x_train, self.y_train = self.x_train[:n], self.y_train[:n]
@@ -70,7 +82,7 @@ class PreparedData:
             self.raw_train = tuple(a[:n] for a in self.raw_train)
         return self
 
-    def describe(self):
+    def describe(self) -> str:
         """One line: the name, the sizes of the parts, the inputs and the task."""
         what = (f"{self.n_classes} classes" if self.task == "classification"
                 else "regression")
@@ -80,11 +92,12 @@ class PreparedData:
             text += f" (one-hot encoded: {', '.join(self.preprocessing['one_hot'])})"
         return text
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<PreparedData {self.describe()}>"
 
 
-def standardise(x_train, x_test):
+def standardise(x_train: ArrayLike, x_test: ArrayLike
+                ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
     """x' = (x - mean) / std per column, with the training part's mean and std (std 0 -> 1).
 
     x_train (n, d) and x_test (m, d), numbers. Returns (x_train', x_test', mean, std), the
@@ -109,11 +122,12 @@ def standardise(x_train, x_test):
     return (z_train - mean_z) / std_z, (z_test - mean_z) / std_z, mean, std
 
 
-def _limit(limit):
+def _limit(limit: int | None) -> int | None:
     return None if limit is None else positive_int("limit", limit)
 
 
-def prepare_images(name, path=None, limit=None):
+def prepare_images(name: str, path: str | os.PathLike[str] | None = None,
+                   limit: int | None = None) -> PreparedData:
     """Fashion-MNIST or MNIST from local IDX files (refnn.datasets.fashion_mnist / mnist):
     inputs pixel / 255 as float32, flattened to 784 values; y int64 classes 0-9.
 
@@ -133,7 +147,8 @@ def prepare_images(name, path=None, limit=None):
     return data if limit is None else data.limit(limit)
 
 
-def prepare_toy(name, n_samples=500, noise=0.1, seed=0, test_fraction=0.2, limit=None):
+def prepare_toy(name: str, n_samples: int = 500, noise: float = 0.1, seed: int = 0,
+                test_fraction: float = 0.2, limit: int | None = None) -> PreparedData:
     """A generated 2-D set (refnn.datasets.TOY_DATASETS), split into a training and a test
     part (test_fraction of the points, drawn with `seed`), inputs standardised with the
     training part's statistics. raw_train / raw_test keep the points as generated."""
@@ -152,8 +167,10 @@ def prepare_toy(name, n_samples=500, noise=0.1, seed=0, test_fraction=0.2, limit
     return data if limit is None else data.limit(limit)
 
 
-def prepare_csv(path, target=None, task="auto", test_fraction=0.2, seed=0, limit=None, drop=(),
-                *, argument_names=None):
+def prepare_csv(path: str | os.PathLike[str], target: str | int | None = None, task: str = "auto",
+                test_fraction: float = 0.2, seed: int = 0, limit: int | None = None,
+                drop: Sequence[str | int] = (), *,
+                argument_names: dict[str, str] | None = None) -> PreparedData:
     """A CSV file read by refnn.datasets.load_csv, split into a training and a test part
     (test_fraction of the rows, drawn with `seed`; `limit` keeps the first rows of the training
     part), inputs standardised with the training part's statistics.

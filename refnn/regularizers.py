@@ -92,6 +92,9 @@ def penalty(model):
     return sum(leaf.regularization() for leaf in model.leaf_layers())
 
 
-def total_loss(model, per_sample):
-    """The loss a model reports: the mean of the per-sample losses plus the penalties."""
+def total_loss(model, per_sample, w=None):
+    """The loss a model reports: the mean of the per-sample losses, 1/n sum_i w_i l_i with
+    sample weights w (refnn.weighting), plus the penalties."""
+    if w is not None:
+        per_sample = np.asarray(w, dtype=np.float64) * per_sample
     return float(np.mean(per_sample, dtype=np.float64)) + penalty(model)

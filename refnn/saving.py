@@ -8,6 +8,8 @@ refnn's own classes.
     load_model(path)             the model back, compiled, so that training continues where
                                  it stopped (refnn.load_model)
 """
+from __future__ import annotations
+
 import contextlib
 import json
 import os
@@ -15,6 +17,8 @@ import re
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Callable
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -23,8 +27,12 @@ from . import layers as layers_module
 from . import losses as losses_module
 from . import optimizers as optimizers_module
 
+if TYPE_CHECKING:
+    from .model import Sequential
+
 __all__ = ["save_model", "load_model", "ModelFileNotFoundError", "FORMAT_VERSION"]
 
+#: the version of the file format save_model writes (format_version in its json)
 FORMAT_VERSION = 1
 
 # What load_model reads before it refuses a file, checked from the zip directory before any
@@ -37,7 +45,7 @@ MAX_JSON_DEPTH = 64
 _MEMBER = re.compile(r"(config_json|(weight|optimizer|kernel_mask)_\d{1,6})\.npy")
 
 
-def save_model(model, path):
+def save_model(model: Sequential, path: str | os.PathLike[str]) -> None:
     """Architecture, weights, compile state and optimizer state in one .npz (no pickle)."""
     model._require_built("save")
     config = {"format": "refnn", "version": FORMAT_VERSION, "model": model.get_config()}
@@ -47,6 +55,7 @@ def save_model(model, path):
         config["compile"] = {"loss": model.loss.get_config(),
                              "optimizer": model.optimizer.get_config(),
                              "metrics": list(model._metric_names),
+                             "weighted_metrics": list(model._weighted_metric_names),
                              # what the optimizer state belongs to (the layers' configs
                              # hold trainable as it is now, applied by load's compile)
                              "trainable_mask": [bool(m) for m in model._trainable_mask],
@@ -65,7 +74,7 @@ def save_model(model, path):
     write_atomically(path, lambda f: np.savez(f, **arrays))
 
 
-def save_weights(model, path):
+def save_weights(model: Sequential, path: str | os.PathLike[str]) -> None:
     """The weights alone (get_weights() order) in an .npz ending .weights.npz, written
     atomically as save() writes (Keras 3: save_weights to a file ending .weights.h5)."""
     model._require_built("save_weights")
@@ -75,7 +84,7 @@ def save_weights(model, path):
     write_atomically(path, lambda f: np.savez(f, **arrays))
 
 
-def load_weights(model, path):
+def load_weights(model: Sequential, path: str | os.PathLike[str]) -> None:
     """Weights saved by save_weights (or save) put into the model: every array checked first,
     so a file that does not fit changes nothing; ValueError naming the file otherwise."""
     model._require_built("load_weights")
@@ -103,7 +112,7 @@ def _umask():
 NEW_FILE_MODE = 0o666 & ~_umask()       # what open(path, "wb") would give a new file
 
 
-def write_atomically(path, write):
+def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
     """write(f) into a temporary file in path's folder, flushed to disk, then renamed over
     path. A failure at any moment (a full disk, an exception in write, the process killed)
     leaves at path the previous file or nothing, never part of the new one; the temporary
@@ -139,7 +148,7 @@ class ModelFileNotFoundError(FileNotFoundError, ValueError):
     """No model file at the path (a ValueError too, as Keras raises for a missing file)."""
 
 
-def load_model(path):
+def load_model(path: str | os.PathLike[str]) -> Sequential:
     """A model saved by Sequential.save: architecture, weights, loss, metrics, optimizer and its
     state, so that training continues where it stopped. The file is read with
     allow_pickle=False and its JSON names only refnn's own classes: loading runs no code."""
@@ -222,7 +231,7 @@ def _check_json_depth(text):
 
 
 def _model_from_config(config, arrays, path):
-    from .model import Sequential             # the model imports this module
+    from .model import Sequential  # the model imports this module
     mc = config["model"]
     layers = [layers_module.deserialize(s) for s in mc["layers"]]
     _check_declared_sizes(layers, mc.get("input_shape"), arrays, path)
@@ -243,7 +252,8 @@ def _model_from_config(config, arrays, path):
     if "compile" in config:
         cc = config["compile"]
         model.compile(losses_module.deserialize(cc["loss"]),
-                      optimizers_module.deserialize(cc["optimizer"]), cc["metrics"])
+                      optimizers_module.deserialize(cc["optimizer"]), cc["metrics"],
+                      cc.get("weighted_metrics"))
         n_state = int(cc.get("n_optimizer_state", 0))
         saved_mask = cc.get("trainable_mask")
         if n_state and saved_mask is not None and list(saved_mask) != model._trainable_mask:

@@ -11,19 +11,30 @@ of TensorFlow Playground (ANSI 256-colour escapes).
 
 Row 0 of the drawing is the top of the plane (largest x2); column 0 its left (smallest x1).
 """
+from __future__ import annotations
+
 import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["decision_grid", "render", "plane_bounds", "use_color", "REGIONS", "POINTS"]
 
+#: the characters of the predicted regions, one per class
 REGIONS = ".:-=~^"
+#: the characters of the data points, one per class
 POINTS = "ox*#@%"
 # ANSI 256-colour indices per class: (pale region background, point foreground)
 _COLORS = ((223, 166), (153, 25), (194, 28), (225, 127), (230, 136), (252, 236))
 
+# classify maps points (n, 2) to class indices (n,); bounds are (x1_min, x1_max, x2_min, x2_max)
+Classifier = Callable[[NDArray[np.float64]], ArrayLike]
+Bounds = tuple[float, float, float, float]
 
-def use_color(stream, choice="auto"):
+
+def use_color(stream: object, choice: str = "auto") -> bool:
     """Whether to colour: "always", "never", or "auto" (a terminal, and NO_COLOR unset)."""
     if choice == "always":
         return True
@@ -33,7 +44,7 @@ def use_color(stream, choice="auto"):
         and os.environ.get("TERM") != "dumb"
 
 
-def plane_bounds(X, margin=0.05):
+def plane_bounds(X: NDArray[Any], margin: float = 0.05) -> tuple[float, float, float, float]:
     """(x1_min, x1_max, x2_min, x2_max) around the points, widened by `margin` of the span."""
     lo, hi = X.min(axis=0), X.max(axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
@@ -41,7 +52,8 @@ def plane_bounds(X, margin=0.05):
     return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
 
 
-def decision_grid(classify, bounds, width, height):
+def decision_grid(classify: Classifier, bounds: Bounds, width: int,
+                  height: int) -> NDArray[np.int64]:
     """The predicted class at the centre of every cell: int array (height, width).
 
     classify  maps points (n, 2) to class indices (n,)
@@ -75,7 +87,9 @@ def _point_grid(X, y, bounds, width, height, n_classes):
     return np.where(counts.sum(axis=-1) > 0, counts.argmax(axis=-1), -1)
 
 
-def render(classify, X, y, width=64, height=32, color=False, bounds=None, legend=True):
+def render(classify: Classifier, X: NDArray[Any], y: ArrayLike, width: int = 64,
+           height: int = 32, color: bool = False, bounds: Bounds | None = None,
+           legend: bool = True) -> str:
     """The decision regions of `classify` with the points (X, y) on them, as one string.
 
     classify  maps points (n, 2) to class indices (n,), e.g. lambda P: model.predict(P) > 0.5

@@ -18,9 +18,14 @@ Three backends compute the same numbers: "c" (the compiled kernels), "numpy" (th
 and "python" (plain loops over Python floats). In float64 they agree to 1e-12 after any number
 of steps; tests show it.
 """
+from __future__ import annotations
+
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import activations, kernels
 from ._validate import (TrainingDivergedError, as_array, as_dtype, check_same_samples, choice,
@@ -54,7 +59,7 @@ class Trace:
     weights_before: list
     weights_after: list = field(default_factory=list)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return format_trace(self)
 
 
@@ -63,7 +68,7 @@ def _fmt(a, digits=6):
                            max_line_width=100, floatmode="fixed")
 
 
-def format_trace(trace):
+def format_trace(trace: Trace) -> str:
     """The step in the lecture's notation, layer by layer."""
     L = len(trace.h)
     lines = [f"one backprop step, eta = {trace.eta:g}",
@@ -118,8 +123,9 @@ class BackpropNetwork:
     Shape: x (n_in,) or X (n, n_in); y (n_out,) or Y (n, n_out) (1-D Y allowed when n_out = 1).
     """
 
-    def __init__(self, sizes, activation="sigmoid", seed=None, backend="c", dtype="float64",
-                 init_scale=None):
+    def __init__(self, sizes: Sequence[int], activation: str = "sigmoid", seed: int | None = None,
+                 backend: str = "c", dtype: DTypeLike = "float64",
+                 init_scale: float | None = None) -> None:
         if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
             raise ValueError(f"sizes must be a list of at least two layer sizes (input, ..., "
                              f"output), got {sizes!r}")
@@ -145,17 +151,17 @@ class BackpropNetwork:
 
     # ------------------------------------------------------------------ weights
     @property
-    def n_layers(self):
+    def n_layers(self) -> int:
         return len(self.sizes) - 1
 
-    def weight_names(self):
+    def weight_names(self) -> list[str]:
         return [f"{p}{l}" for l in range(1, self.n_layers + 1) for p in ("W", "b")]
 
-    def get_weights(self):
+    def get_weights(self) -> list[NDArray[Any]]:
         """[W1 (n_0, n_1), b1 (n_1,), W2, b2, ...] (copies)"""
         return [w.copy() for w in self._weights]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         """Replace all weights (cast to the network's dtype); nothing changes if any is wrong."""
         if not isinstance(weights, (list, tuple)) or len(weights) != len(self._weights):
             got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
@@ -169,7 +175,7 @@ class BackpropNetwork:
             new.append(w.copy())
         self._weights = new
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> BackpropNetwork:
         """A copy of this network computing in `dtype` (gradcheck uses float64)."""
         dtype = as_dtype("dtype", dtype)
         backend = self.backend if not (self.backend == "python" and dtype != np.float64) else "c"
@@ -229,12 +235,12 @@ class BackpropNetwork:
             grads += [np.asarray(dW, self.dtype), np.asarray(db, self.dtype)]
         return np.asarray(E, self.dtype), epsilon, grads
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """yhat = g_L for each sample of X (n, n_in) -> (n, n_out)"""
         X = self._check_x(X)
         return self._forward(X, self._weights)[1][-1]
 
-    def step(self, x, y, eta):
+    def step(self, x: ArrayLike, y: ArrayLike, eta: float) -> Trace:
         """One textbook step on one sample; returns its Trace and updates the weights. y is
         the sample's target: a vector of the output size, or a number when there is one output
         (net.step(X[1], Y[1], eta) with Y of shape (n,))."""
@@ -264,7 +270,8 @@ class BackpropNetwork:
                      epsilon=[a[0] for a in epsilon], grads=grads, E=float(E[0]),
                      weights_before=before, weights_after=after)
 
-    def fit(self, X, Y, eta=0.1, epochs=1, shuffle=False, seed=None):
+    def fit(self, X: ArrayLike, Y: ArrayLike, eta: float = 0.1, epochs: int = 1,
+            shuffle: bool = False, seed: int | None = None) -> list[float]:
         """Per-sample SGD over the data set, `epochs` times: steps 2.1-2.5 for each sample in
         order (or in a fresh random order per epoch with shuffle=True, fixed by `seed`).
         Returns the mean E of each epoch (also appended to self.history_)."""
@@ -298,13 +305,13 @@ class BackpropNetwork:
         self.history_ += history
         return history
 
-    def evaluate(self, X, Y):
+    def evaluate(self, X: ArrayLike, Y: ArrayLike) -> float:
         """The mean of E = 1/2 sum_k (yhat_k - y_k)^2 over the samples."""
         X, Y = self._check_xy(X, Y)
         yhat = self._forward(X, self._weights)[1][-1]
         return float(np.mean(0.5 * np.sum((yhat.astype(np.float64) - Y) ** 2, axis=1)))
 
-    def loss_and_gradients(self, X, Y):
+    def loss_and_gradients(self, X: ArrayLike, Y: ArrayLike) -> tuple[float, list[NDArray[Any]]]:
         """The mean of E over the samples and its gradient [dE/dW1, dE/db1, ...]: the
         per-sample gradients averaged (equal to the batched gradient; a test shows it)."""
         X, Y = self._check_xy(X, Y)
@@ -313,7 +320,7 @@ class BackpropNetwork:
         n = X.shape[0]
         return float(np.mean(E, dtype=np.float64)), [gr / n for gr in grads]
 
-    def kink_signature(self, X, Y):
+    def kink_signature(self, X: ArrayLike, Y: ArrayLike) -> list[NDArray[Any]]:
         """For relu: which weighted sums are > 0. A finite-difference step that changes it
         crossed the kink of max(h, 0) (gradcheck then skips that entry)."""
         if self.activation != "relu":
@@ -321,6 +328,6 @@ class BackpropNetwork:
         X = self._check_x(X)
         return [h_l > 0 for h_l in self._forward(X, self._weights)[0]]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"BackpropNetwork({self.sizes}, activation={self.activation!r}, "
                 f"backend={self.backend!r}, dtype={self.dtype.name!r})")

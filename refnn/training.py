@@ -4,8 +4,11 @@ A strategy trains the model one batch at a time through one call:
 
     loss, yhat, logs = strategy.step(idx)
 
-computes the loss (the mean over the batch idx, before the update) and the gradients, then
-updates the weights. yhat are the batch's outputs, for the metrics. logs is None for a
+computes the loss (the mean over the batch idx, before the update; with sample weights w,
+1/m sum_i w_i l_i over its m samples, refnn.weighting) and the gradients, then updates the
+weights. A strategy holds the training samples' weights w (n,), sample_weight times class
+weight in the model's dtype, and takes w[idx] with the batch: they go with their samples
+through the shuffling. yhat are the batch's outputs, for the metrics. logs is None for a
 mini-batch step; a full-batch step gives its batch's complete logs itself (loss, metrics and
 its diagnostics).
 
@@ -35,6 +38,7 @@ import numpy as np
 from . import activations, kernels, regularizers
 from . import optimizers as optimizers_module
 from ._validate import NonFiniteError, as_array, positive_int, positive_number
+from .weighting import fit_weights, sample_weights
 from .callbacks import History, ProgressDisplay, TerminateOnNaN, callback_list
 from .layers import Context, Dense, Flatten
 from .safeguards import (OVERFLOWED, Diverged, StopOnInterrupt, diverged_error, epoch_state,
@@ -71,7 +75,8 @@ class CompiledStep:
 
         trainer = kernels.DenseTrainer(weights, X, Y, activations, kind, batch_size)
         trainer.set_update(*optimizer.fused_rule())          once
-        trainer.step(idx, scalars=optimizer.fused_scalars())  per batch; iterations += 1
+        trainer.step(idx, scalars=optimizer.fused_scalars(),  per batch; iterations += 1
+                     **optimizer.fused_options())         (its clipping and weight decay)
 
     An optimizer without a fused rule updates through optimizer.apply(weights, grads).
     check_rows: the first pass over the data (the first n samples gathered) checks each row of
@@ -80,8 +85,9 @@ class CompiledStep:
     full_batch = False
 
     def __init__(self, weights, X, Y, activations, kind, batch_size, optimizer,
-                 check_rows=False):
-        self.trainer = kernels.DenseTrainer(weights, X, Y, activations, kind, batch_size)
+                 check_rows=False, sample_weight=None):
+        self.trainer = kernels.DenseTrainer(weights, X, Y, activations, kind, batch_size,
+                                            sample_weight=sample_weight)
         self.weights = weights
         self.optimizer = optimizer
         optimizer.build(weights)
@@ -92,8 +98,9 @@ class CompiledStep:
         self._unchecked = X.shape[0] if check_rows else 0    # rows still to check
 
     @classmethod
-    def for_model(cls, model, plan, x, y, batch_size):
-        """The step for `model` on its checked data (x, y), following compiled_plan's `plan`."""
+    def for_model(cls, model, plan, x, y, batch_size, w=None):
+        """The step for `model` on its checked data (x, y) and weights w (None: all 1),
+        following compiled_plan's `plan`."""
         layers, acts, kind = plan
         n = x.shape[0]
         X = x.reshape(n, -1)                                  # Flatten: a view
@@ -104,14 +111,15 @@ class CompiledStep:
         Y = np.ascontiguousarray(model.loss.smooth(Y), dtype=model.dtype)   # label smoothing
         weights = [w for l in layers for w in (l.W, l.b)]
         return cls(weights, X, Y, acts, kind, min(batch_size, n), model.optimizer,
-                   check_rows=True)
+                   check_rows=True, sample_weight=w)
 
     def step(self, idx):
         trainer, optimizer = self.trainer, self.optimizer
         check = self._unchecked > 0
         self._unchecked -= len(idx)
         if self.fused:
-            _, yhat = trainer.step(idx, check_finite=check, scalars=optimizer.fused_scalars())
+            _, yhat = trainer.step(idx, check_finite=check, scalars=optimizer.fused_scalars(),
+                                   **optimizer.fused_options())
             if trainer.updated:                  # the step updated the weights itself
                 optimizer.iterations += 1
                 if not trainer.update_finite:
@@ -132,13 +140,14 @@ class LayerStep:
 
     full_batch = False
 
-    def __init__(self, model, x, y):
-        self.model, self.x, self.y = model, x, y
+    def __init__(self, model, x, y, w=None):
+        self.model, self.x, self.y, self.w = model, x, y, w
         model.optimizer.build(model._trainable)     # its state exists before the first step
 
     def step(self, idx):
         model = self.model
         xb, yb = self.x[idx], self.y[idx]                     # the batch, gathered
+        wb = None if self.w is None else self.w[idx]          # (m,) its samples' weights
         ctx = Context(training=True, rng=model._dropout_rng, update_state=True,
                       frozen=model._frozen)
         # the forward pass draws dropout masks and moves batch norm's statistics: whatever
@@ -147,8 +156,8 @@ class LayerStep:
         with np.errstate(over="ignore", invalid="ignore"):        # reported as Diverged
             try:
                 yhat = model._forward(xb, ctx)
-                per_sample, grads = model._backward(yb, yhat)
-                loss = regularizers.total_loss(model, per_sample)
+                per_sample, grads = model._backward(yb, yhat, wb)
+                loss = regularizers.total_loss(model, per_sample, wb)
                 if not math.isfinite(loss):
                     raise Diverged(f"the loss was {loss}", changed=True)
                 if model.optimizer._apply(
@@ -167,8 +176,8 @@ class FullBatch:
 
     full_batch = True
 
-    def __init__(self, model, x, y):
-        self.model, self.x, self.y = model, x, y
+    def __init__(self, model, x, y, w=None):
+        self.model, self.x, self.y, self.w = model, x, y, w
         self.shapes = [w.shape for w in model._trainable]
         self.sizes = [w.size for w in model._trainable]
 
@@ -184,9 +193,9 @@ class FullBatch:
         ctx = Context(training=True, rng=np.random.default_rng(model._fixed_seed),
                       update_state=False, frozen=model._frozen)
         yhat = model._forward(self.x, ctx)
-        per_sample, grads = model._backward(self.y, yhat)
+        per_sample, grads = model._backward(self.y, yhat, self.w)
         flat = np.concatenate([np.ravel(g) for g, m in zip(grads, model._trainable_mask) if m])
-        loss = regularizers.total_loss(model, per_sample)
+        loss = regularizers.total_loss(model, per_sample, self.w)
         return loss, flat.astype(np.float64)
 
     def step(self, idx):
@@ -205,30 +214,35 @@ class FullBatch:
                     "n_iterations": 0, "n_function_evals": 0}
         try:
             values = model._evaluate_prepared(self.x, self.y,
-                                              batch_size=max(1024, self.x.shape[0]))
+                                              batch_size=max(1024, self.x.shape[0]), w=self.w)
         except NonFiniteError:
             raise Diverged("a value inside the network overflowed", changed=True) from None
         if not math.isfinite(values[0]):
             raise Diverged(f"the loss was {values[0]}", changed=True)
-        logs = {"loss": values[0], **dict(zip(model._metric_names, values[1:])),
+        logs = {"loss": values[0], **dict(zip(model._metric_keys, values[1:])),
                 "stop_reason": info["stop_reason"], "grad_norm": info["grad_norm"],
                 "iterations": info["n_iterations"], "function_evals": info["n_function_evals"]}
         return values[0], None, logs
 
 
-def strategy_for(model, x, y, batch_size):
-    """The strategy that trains `model` on its checked data (x, y)."""
+def strategy_for(model, x, y, batch_size, w=None):
+    """The strategy that trains `model` on its checked data (x, y) with the samples' weights w
+    (None: every weight 1). Each strategy takes the weights: the compiled step weighs each
+    sample's loss and error term inside its one call (kernels.DenseTrainer's sample_weight),
+    the others in Loss.gradient / Loss.fused_gradient; the same numbers (tests hold them to
+    1e-12 in float64)."""
     if not model.optimizer.stochastic:
-        return FullBatch(model, x, y)
+        return FullBatch(model, x, y, w)
     plan = compiled_plan(model)
     if plan is not None:
-        return CompiledStep.for_model(model, plan, x, y, batch_size)
-    return LayerStep(model, x, y)
+        return CompiledStep.for_model(model, plan, x, y, batch_size, w)
+    return LayerStep(model, x, y, w)
 
 
 # --------------------------------------------------------------------------- the loop
 def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0.0,
-        validation_data=None, shuffle=True, callbacks=None, initial_epoch=0):
+        validation_data=None, shuffle=True, callbacks=None, initial_epoch=0,
+        sample_weight=None, class_weight=None):
     """Sequential.fit: everything checked before any weight moves, then epochs of steps."""
     model._require_compiled("fit")
     model._warn_if_trainable_changed()
@@ -246,25 +260,24 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0
     # should a row be bad, everything is put back as it was before raising
     deferred = compiled_plan(model) is not None
     x, y = model._prepare_xy(x, y, check_finite=not deferred)
+    w = sample_weights(sample_weight, x.shape[0], scalar=False)
     val = None
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            got = (f"a {type(validation_data).__name__} of {len(validation_data)} items"
-                   if isinstance(validation_data, (tuple, list))
-                   else f"{type(validation_data).__name__}")
-            raise ValueError(f"validation_data must be a tuple (x_val, y_val), got {got}")
-        val = model._prepare_xy(*validation_data, "x_val", "y_val")
+        val = _validation_data(model, validation_data)
     elif validation_split > 0:
         # as Keras 3: training up to floor(n (1 - split)), validation after (utils.holdout_last)
         n_val = x.shape[0] - int(math.floor(x.shape[0] * (1.0 - validation_split)))
         if n_val == 0 or n_val == x.shape[0]:
             raise ValueError(f"validation_split={validation_split} of {x.shape[0]} samples "
                              f"leaves no validation or no training samples")
-        # as Keras: the last samples, before any shuffling
-        val = (x[-n_val:], y[-n_val:])
-        x, y = x[:-n_val], y[:-n_val]
+        # as Keras: the last samples, before any shuffling, with their sample weights
+        val = (x[-n_val:], y[-n_val:], None if w is None else w[-n_val:])
+        x, y, w = x[:-n_val], y[:-n_val], None if w is None else w[:-n_val]
         if deferred:                                   # rows the training never gathers
             as_array("x", val[0], dtype=model.dtype)
+    # as Keras 3, class weights weigh the training samples (the validation data keeps its
+    # sample weights); refnn multiplies them with sample_weight (Keras 3 refuses the pair)
+    w = fit_weights(w, class_weight, y, model.loss, model.output_shape[-1], model.dtype)
 
     history = History()
     steps = -(-x.shape[0] // batch_size)
@@ -285,9 +298,9 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0
     before = _snapshot(model) if deferred else None
     with StopOnInterrupt(model) as interrupt:
         try:
-            strategy = strategy_for(model, x, y, batch_size)
+            strategy = strategy_for(model, x, y, batch_size, w)
             _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, val,
-                    all_callbacks, interrupt)
+                    all_callbacks, interrupt, w)
         except NonFiniteError as e:
             if before is None:
                 raise
@@ -299,7 +312,7 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0
 
 
 def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, val, callbacks,
-            interrupt=None):
+            interrupt=None, w=None):
     """Epochs of strategy.step over the batches; a full-batch strategy gets every sample in
     order as its one batch. `interrupt` (a StopOnInterrupt) holds a second Ctrl-C until the
     step it comes in has finished, so that the weights and the optimizer's state are never
@@ -341,8 +354,9 @@ def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, v
             if logs is None and yhat is None:             # diverged: the loss is not finite
                 batch_logs = logs = {"loss": batch_loss}
             elif logs is None:
+                wb = None if w is None else w[idx]
                 for m in metrics:
-                    m.update(y[idx], yhat, checked=True)
+                    m.update(y[idx], yhat, checked=True, sample_weight=wb if m.weighted else None)
                 loss_sum += batch_loss * len(idx)
                 seen += len(idx)
                 batch_logs = logs = {"loss": loss_sum / seen,
@@ -362,14 +376,29 @@ def _end_epoch(model, epoch, logs, val, callbacks):
     logs = dict(logs)
     if val is not None:
         try:
-            values = model._evaluate_prepared(*val, batch_size=1024, callbacks=callbacks)
+            x_val, y_val, w_val = val
+            values = model._evaluate_prepared(x_val, y_val, batch_size=1024,
+                                              callbacks=callbacks, w=w_val)
         except NonFiniteError:              # the network overflowed on x_val: report nan
-            values = [math.nan] * (1 + len(model._metric_names))
+            values = [math.nan] * (1 + len(model._metric_keys))
         logs["val_loss"] = values[0]
-        for name, v in zip(model._metric_names, values[1:]):
+        for name, v in zip(model._metric_keys, values[1:]):
             logs[f"val_{name}"] = v
     for cb in callbacks:
         cb.on_epoch_end(epoch, logs)
+
+
+def _validation_data(model, data):
+    """fit's validation_data checked: (x_val, y_val) or (x_val, y_val, sample_weight_val), as
+    (x, y, w) with w None or (n_val,) float64."""
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        got = (f"a {type(data).__name__} of {len(data)} items"
+               if isinstance(data, (tuple, list)) else f"{type(data).__name__}")
+        raise ValueError(f"validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                         f"sample_weight_val), got {got}")
+    x, y = model._prepare_xy(*data[:2], "x_val", "y_val")
+    w = data[2] if len(data) == 3 else None
+    return x, y, sample_weights(w, x.shape[0], "sample_weight_val", scalar=False)
 
 
 def _snapshot(model):

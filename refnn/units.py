@@ -13,12 +13,19 @@ refnn.kernels, which take only C-contiguous float32/float64 arrays. A fit that f
 leaves the fitted attributes of a previous fit unchanged: weights are trained in local
 arrays and stored only at the end.
 """
+from __future__ import annotations
+
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import kernels
 from ._validate import all_finite, as_dtype, check_dim, finite_number, positive_int, positive_number
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["ThresholdUnit", "Perceptron", "SigmoidUnit", "ConvergenceWarning", "NotFittedError"]
 
@@ -178,7 +185,7 @@ class ThresholdUnit:
     not separable from the others by a line.
     """
 
-    def __init__(self, weights, threshold=0.0):
+    def __init__(self, weights: ArrayLike, threshold: float = 0.0) -> None:
         arr = _as_real_array("weights", weights)
         if arr.ndim != 1:
             raise ValueError(f"weights must be a 1-D array of shape (n_inputs,), "
@@ -186,7 +193,7 @@ class ThresholdUnit:
         self.weights = _to_float("weights", arr, np.float64)                # w (d,)
         self.threshold = finite_number("threshold", threshold)              # theta
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"ThresholdUnit(weights={self.weights.tolist()}, threshold={self.threshold})"
 
     def _as_input(self, X):
@@ -200,13 +207,13 @@ class ThresholdUnit:
         check_dim("X", arr.shape[-1], d, "features", "the unit has {expected} weight(s)" + hint)
         return _to_float("X", arr, np.float64)
 
-    def weighted_sum(self, X):
+    def weighted_sum(self, X: ArrayLike) -> float | NDArray[Any]:
         """h = X w - theta:  (n,) for a batch, a float for one sample."""
         X = self._as_input(X)
         h = X @ self.weights - self.threshold
         return float(h) if h.ndim == 0 else h
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> int | NDArray[Any]:
         """g = [X w >= theta]:  (n,) 0/1 integers for a batch, an int for one sample."""
         X = self._as_input(X)
         g = (X @ self.weights >= self.threshold).astype(np.int64)
@@ -238,7 +245,8 @@ class Perceptron:
         n_epochs_ int, errors_ list of mistakes per epoch, n_features_in_ int.
     """
 
-    def __init__(self, n_inputs=None, eta=1.0, max_epochs=100, seed=None, shuffle=False):
+    def __init__(self, n_inputs: int | None = None, eta: float = 1.0, max_epochs: int = 100,
+                 seed: int | None = None, shuffle: bool = False) -> None:
         self.n_inputs = None if n_inputs is None else _count("n_inputs", n_inputs)
         self.eta = positive_number("eta", eta)
         self.max_epochs = _count("max_epochs", max_epochs)
@@ -248,7 +256,7 @@ class Perceptron:
         self.shuffle = bool(shuffle)
         self.coef_ = None
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Run the perceptron rule over (X, y) until an epoch makes no mistake."""
         X = _as_2d_float("X", X, np.float64)                                  # (n, d)
         n, d = X.shape
@@ -300,17 +308,17 @@ class Perceptron:
     def _checked_input(self, X):
         return _fitted_input(self, X, np.float64)
 
-    def weighted_sum(self, X):
+    def weighted_sum(self, X: ArrayLike) -> NDArray[Any]:
         """h = X w + b  (n,)"""
         X = self._checked_input(X)
         return X @ self.coef_ + self.intercept_
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """classes_[step(X w + b)]  (n,), in the label values fit was given."""
         h = self.weighted_sum(X)
         return self.classes_[(h >= 0.0).astype(np.intp)]
 
-    def score(self, X, y):
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """Accuracy: the fraction of samples whose predicted label equals y."""
         X = self._checked_input(X)
         labels = _as_labels("y", y, X.shape[0])
@@ -339,7 +347,8 @@ class SigmoidUnit:
         loss_ list of the mean cross-entropy at the start of each epoch (before its update).
     """
 
-    def __init__(self, eta=0.1, epochs=1000, seed=0, dtype="float64"):
+    def __init__(self, eta: float = 0.1, epochs: int = 1000, seed: int | None = 0,
+                 dtype: DTypeLike = "float64") -> None:
         self.eta = positive_number("eta", eta)
         self.epochs = _count("epochs", epochs)
         self.seed = _seed(seed)
@@ -348,7 +357,7 @@ class SigmoidUnit:
         self.dtype = as_dtype("dtype", dtype)
         self.coef_ = None
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Gradient descent on the mean binary cross-entropy for `epochs` full-batch steps."""
         X = _as_2d_float("X", X, self.dtype)                                 # g_prev (n, d)
         n, d = X.shape
@@ -388,20 +397,20 @@ class SigmoidUnit:
         b = np.array([self.intercept_], dtype=self.dtype)                        # (1,)
         return kernels.dense_forward(X, W, b)                                    # (n, 1)
 
-    def weighted_sum(self, X):
+    def weighted_sum(self, X: ArrayLike) -> NDArray[Any]:
         """h = X w + b  (n,)"""
         return self._h(self._checked_input(X))[:, 0]
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[Any]:
         """yhat = sigma(X w + b)  (n,), the probability of class 1."""
         h = self._h(self._checked_input(X))
         return kernels.activation_forward(h, "sigmoid")[:, 0]
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """[yhat >= 1/2] = [h >= 0]  (n,) 0/1 integers (decided on h, free of rounding in sigma)."""
         return (self.weighted_sum(X) >= 0).astype(np.int64)
 
-    def score(self, X, y):
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """Accuracy: the fraction of samples whose predicted 0/1 label equals y."""
         X = self._checked_input(X)
         Y = _as_binary_targets("y", y, X.shape[0], np.float64)

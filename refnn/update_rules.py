@@ -16,18 +16,21 @@ step's scalars). Its NumPy twin goes to refnn/reference/optimizers.py.
 
 This module imports nothing compiled, so the twins and the docs can read it without a build.
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._validate import positive_number, rate
 
 
-def fraction(name, value):
+def fraction(name: str, value: float) -> float:
     """A decay factor in [0, 1): momentum, rho, beta_1, beta_2 (the check of a dropout rate)."""
     return rate(name, value)
 
 
-def _flag(name, value):
+def _flag(name: str, value: float) -> float:
     if value not in (0, 1) or isinstance(value, str):
         raise ValueError(f"{name} must be 0 or 1 (a flag), got {value!r}")
     return float(value)
@@ -61,7 +64,7 @@ class Rule:
     required: int        # the first `required` slots are always there; the rest are options
     scalars: tuple       # (name, kind) per scalar, in the kernel's order; kinds: KINDS
 
-    def check_scalars(self, values):
+    def check_scalars(self, values: Sequence[float]) -> tuple[float, ...]:
         """values (one per scalar, in order) as a tuple of floats; an error names the scalar.
 
         The compiled step calls this once per batch: a tuple of floats that are all in range

@@ -6,17 +6,25 @@ split(X, y, fraction=0.2, seed=0, shuffle=True)       ((X_a, y_a), (X_b, y_b)), 
 holdout_last(X, y, fraction)                          b = the last `fraction`, unshuffled: Keras's
                                                       fit(validation_split=)
 """
+from __future__ import annotations
+
 import math
 import numbers
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ._validate import positive_int, to_ndarray
 
 __all__ = ["to_categorical", "split", "holdout_last"]
 
+# ((X_a, y_a), (X_b, y_b)): what split and holdout_last return
+Split = tuple[tuple[NDArray[Any], NDArray[Any]], tuple[NDArray[Any], NDArray[Any]]]
 
-def to_categorical(y, num_classes=None, dtype="float64"):
+
+def to_categorical(y: ArrayLike, num_classes: int | None = None,
+                   dtype: DTypeLike = "float64") -> NDArray[Any]:
     """One-hot encoding of class indices: Y[i, y[i]] = 1, every other entry 0 (as Keras).
 
     y            class indices 0 .. num_classes-1, shape (n,) or (n, 1); integers, bools or
@@ -104,7 +112,7 @@ def _split_args(X, y, fraction):
     return X, y, split_at
 
 
-def holdout_last(X, y, fraction):
+def holdout_last(X: ArrayLike, y: ArrayLike, fraction: float) -> Split:
     """The last `fraction` of the samples held out, in order, as Keras's fit(validation_split=).
 
     Returns ((X_a, y_a), (X_b, y_b)) with X_b = X[split_at:], split_at = floor(n (1 - fraction)),
@@ -115,7 +123,8 @@ def holdout_last(X, y, fraction):
     return (X[:split_at], y[:split_at]), (X[split_at:], y[split_at:])
 
 
-def split(X, y, fraction=0.2, seed=0, shuffle=True):
+def split(X: ArrayLike, y: ArrayLike, fraction: float = 0.2, seed: int | None = 0,
+          shuffle: bool = True) -> Split:
     """Random split into ((X_a, y_a), (X_b, y_b)), part b holding `fraction` of the samples.
 
     Part sizes are those of `holdout_last` (b gets n - floor(n (1 - fraction)) samples).

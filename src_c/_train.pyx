@@ -7,37 +7,49 @@ its loss) one call does, without the GIL and without allocating:
   output:    softmax + CE:   epsilon_L = (softmax(h_L) sum(y) - y) / n
              sigmoid + BCE:  epsilon_L = (sigmoid(h_L) - y) / (n k)
              MSE:            epsilon_L = 2 (yhat - y) / (n k) * f'(h_L)
-  backward:  dW_l = g_{l-1}^T epsilon_l (one gemm),  db_l = sum over the batch of epsilon_l,
-             epsilon_{l-1} = (epsilon_l W_l^T) f'(h_{l-1})   (not formed for the input layer)
-  update:    (optional) the optimizer's rule on W_l, b_l right after the backward pass through
-             layer l, while dW_l is still in cache (src_c/_updates.pxd, the loops of the
+  backward:  epsilon_{l-1} = (epsilon_l W_l^T) f'(h_{l-1})   (not formed for the input layer)
+             dW_l = g_{l-1}^T epsilon_l (one gemm),  db_l = sum over the batch of epsilon_l
+  update:    (optional) the optimizer's rule on W_l, b_l (src_c/_updates.pxd, the loops of the
              optimizer kernel), when the batch's loss is finite; else the caller updates.
+
+The work is two regions of pieces run on refnn's threads (src_c/pool.h): first the batch rows
+(gather to epsilon_1 depend on a sample's own row only), then, once the loss is known, the
+rows of each W_l (its gradient, over the whole batch, and its update) and each b_l. The pieces
+are fixed by the sizes of the batch and the layers, never by the number of threads, so the
+numbers are the same on any number of threads. See "the pieces of a step" below.
 
 The dense, activation, loss and update loops are the shared cores (src_c/_core.pxd,
 _loss_cores.pxd, _updates.pxd) that the per-array kernels run too. Each layer's buffers are
 one LayerBuffers record; the batch's are one BatchBuffers record.
 
 It computes what the layer-by-layer path computes (Dense.forward/backward with the loss's fused
-gradient), in the same order of operations; tests hold the two to 1e-12 in float64.
-Inputs were validated in Python (refnn/kernels.py DenseTrainer): arrays C-contiguous, of one dtype, sizes
-matching, the data finite, order a permutation of the sample indices.
+gradient); tests hold the two to 1e-12 in float64.
+Inputs were validated in Python (refnn/kernels/trainer.py DenseTrainer): arrays C-contiguous, of
+one dtype, sizes matching, the data finite, order a permutation of the sample indices.
 
-Each step also adds the wall-clock time of its phases (PHASES) to a running total, so that a
+Each piece also adds the time of its phases (PHASES) to its thread's running total, so that a
 benchmark can say where an epoch goes; its dozen clock readings cost well under a
 microsecond, against a step of about a millisecond.
 """
 from cython cimport floating
-from libc.math cimport isfinite
+from libc.math cimport isfinite, sqrt
 from libc.string cimport memcpy
 from libc.stdlib cimport malloc, calloc, free
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
 from _core cimport refnn_use_blas
-from _core cimport (activate, multiply_derivative, dense_forward_core, weight_gradient_core,
+from _core cimport (activate, gemm, multiply_derivative, dense_forward_core, weight_gradient_core,
                     bias_gradient_core, input_gradient_core)
 from _loss_cores cimport (softmax_crossentropy_core, sigmoid_binary_crossentropy_core,
                           squared_error_core)
 from _updates cimport update, MAX_SLOTS, MAX_SCALARS
+
+include "blas_choice.pxi"
+
+cdef extern from "pool.h" nogil:
+    ctypedef void (*refnn_piece_fn)(void* ctx, int piece, int worker) noexcept nogil
+    int refnn_pool_run(refnn_piece_fn fn, void* ctx, int n_pieces, int n_threads)
+    enum: REFNN_MAX_THREADS
 
 cdef extern from *:
     void __builtin_prefetch(const void* address, int rw, int locality) noexcept nogil
@@ -98,6 +110,7 @@ cdef struct BatchBuffers:
     void* h_last                    # WORK (m, n_L) the output layer's logits
     void* losses                    # OUT  (m,)
     void* yhat                      # OUT  (m, n_L)
+    bint double_precision           # float64 (else float32)
 
 
 cdef inline double now() noexcept nogil:
@@ -128,122 +141,380 @@ cdef inline bint copy_finite(const floating* src, floating* dst, Py_ssize_t n) n
 
 
 cdef void output_error(int loss_code, int activation, floating* h, floating* g,
-                       const floating* y, Py_ssize_t m, Py_ssize_t k,
+                       const floating* y, Py_ssize_t rows, Py_ssize_t k, Py_ssize_t m,
                        floating* epsilon, floating* loss_out) noexcept nogil:
-    """epsilon = dL/dh of the mean loss L over the m samples, each sample's loss, and g = yhat:
+    """For `rows` samples of a batch of m: epsilon = dL/dh of the mean loss L over the batch,
+    each sample's loss, and g = yhat:
     softmax + CE:   loss = -sum_k y log yhat,             epsilon = (yhat sum(y) - y) / m
     sigmoid + BCE:  loss = 1/k sum_k BCE(y, yhat),        epsilon = (yhat - y) / (m k)
     MSE:            loss = 1/k sum_k (yhat - y)^2,        epsilon = 2 (yhat - y) / (m k) f'(h)"""
     if loss_code == C_SOFTMAX_CROSSENTROPY:
-        softmax_crossentropy_core(m, k, h, y, <double> m, loss_out, epsilon, g)
+        softmax_crossentropy_core(rows, k, h, y, <double> m, loss_out, epsilon, g)
     elif loss_code == C_SIGMOID_BINARY_CROSSENTROPY:
-        sigmoid_binary_crossentropy_core(m, k, h, y, <floating> k, <double> (m * k), loss_out,
-                                         epsilon, g)
+        sigmoid_binary_crossentropy_core(rows, k, h, y, <floating> k, <double> (m * k),
+                                         loss_out, epsilon, g)
     else:
-        activate(activation, h, g, m * k)
-        squared_error_core(m, k, activation, g, y, <double> k, 2.0, <double> (k * m), loss_out,
-                           epsilon)
+        activate(activation, h, g, rows * k)
+        squared_error_core(rows, k, activation, g, y, <double> k, 2.0, <double> (k * m),
+                           loss_out, epsilon)
 
 
-cdef Py_ssize_t train_step_core(Py_ssize_t L, LayerBuffers* layers,   # IN/OUT per layer
-                                BatchBuffers* batch,                  # IN/OUT
-                                int loss_code,                        # IN  C_*
-                                const Py_ssize_t* order, Py_ssize_t m,  # IN  the batch's rows
-                                bint check_finite,                    # IN  check each row
-                                int rule, const double* scalars,      # IN  update rule, or -1
-                                double* loss_sum_out,                 # OUT sum of the losses
-                                double* phases,                       # IN/OUT seconds per phase
-                                floating dtype_tag,                   # picks float or double
-                                ) noexcept nogil:
-    """Returns STEP_DONE; or (check_finite) the position in the batch of the first sample
-    whose inputs are not all finite, and then nothing else was computed; or (rule >= 0)
-    STEP_NOT_FINITE when the batch's loss is not finite, and then nothing was updated; or
-    STEP_UPDATE_NOT_FINITE when the update left a weight or a slot NaN or infinite (every array
-    was updated all the same: the caller puts the previous state back)."""
-    cdef Py_ssize_t s, l, n_in, n_out
-    cdef bint finite = True
+# ---------------------------------------------------------------- the pieces of a step
+# A step is two regions of pieces (src_c/pool.h runs them on refnn's threads):
+#   rows      piece p: the batch rows [row_start[p], row_start[p+1]): gather, forward through
+#             every layer, output error, and the error terms epsilon_l back to layer 1; each
+#             row depends on its own row only
+#   weights   piece q: rows [first, stop) of one W_l (or, with first = -1, its b_l): the
+#             gradient dW_l[first:stop] = g_{l-1}[:, first:stop]^T epsilon_l, every entry summed
+#             over the whole batch in one gemm, then the update of those weights
+# The pieces are fixed by the sizes of the batch and of the layers alone, so every number is
+# computed the same way for any number of threads.
+# clipping (Keras 3's clipvalue, clipnorm, global_clipnorm), and the stages of the weights
+# region: whole (gradient, then update); or, to clip by a norm that needs every piece's
+# gradient first, gradients in one region and updates in the next
+cdef enum:
+    C_CLIP_NONE = 0
+    C_CLIP_VALUE = 1
+    C_CLIP_NORM = 2
+    C_CLIP_GLOBAL_NORM = 3
+    STAGE_WHOLE = 0
+    STAGE_GRADIENT = 1
+    STAGE_UPDATE = 2
+CLIP_NONE, CLIP_VALUE, CLIP_NORM, CLIP_GLOBAL_NORM = (C_CLIP_NONE, C_CLIP_VALUE, C_CLIP_NORM,
+                                                      C_CLIP_GLOBAL_NORM)
+
+
+cdef struct WeightPiece:
+    Py_ssize_t layer, first, stop   # first = -1: the bias b_l
+
+
+cdef struct StepJob:
+    Py_ssize_t L
+    LayerBuffers* layers
+    BatchBuffers* batch
+    int loss_code
+    const Py_ssize_t* order
+    Py_ssize_t m
+    bint check_finite
+    int rule                        # the update rule, or -1: gradients only
+    const double* scalars
+    Py_ssize_t* row_start           # n_row_pieces + 1 boundaries
+    int n_row_pieces
+    Py_ssize_t* first_bad           # per row piece: the first row with non-finite inputs, or -1
+    WeightPiece* weight_pieces
+    int n_weight_pieces
+    bint* finite                    # per weight piece: whether its update stayed finite
+    double* phases                  # (REFNN_MAX_THREADS, N_PHASES): seconds per worker
+    const void* sample_weight       # (n,) each sample's weight in the loss, or NULL: all 1
+    # before the fused update (with rule >= 0 only), in this order, as Optimizer.apply does:
+    const double* penalty           # (2L, 2) per array (c1, c2): g += c1 sign(w) + c2 w, or NULL
+    int clip_kind                   # CLIP_*: g clipped element-wise, per array or all together
+    double clip                     # the clip value or norm
+    double decay, decay_rate        # weight decay wd and the step's eta: w -= w wd eta (0: none)
+    int stage                       # STAGE_*: what the weights pieces do in this region
+    double* sumsq                   # per weight piece: the sum of g^2 of its rows (clip by norm)
+    double* scale                   # per array (2L): the factor that clips its gradient
+
+
+cdef inline Py_ssize_t n_pieces_of(Py_ssize_t work, Py_ssize_t least, Py_ssize_t most) noexcept nogil:
+    """how many pieces `work` is cut into: about work / least, from 1 to `most`"""
+    cdef Py_ssize_t n = work // least
+    return 1 if n < 1 else (most if n > most else n)
+
+
+cdef inline void weigh_rows(const floating* sample_weight, const Py_ssize_t* order,
+                            Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t k, floating* epsilon,
+                            floating* losses) noexcept nogil:
+    """rows s0..s1 of the batch weighted: the mean loss is then (1/m) sum_i w_i loss_i (Keras's
+    sum over the batch size), and its gradient w_i times each sample's"""
+    cdef Py_ssize_t s, j
+    cdef floating w
+    for s in range(s0, s1):
+        w = sample_weight[order[s]]
+        losses[s] *= w
+        for j in range(k):
+            epsilon[s * k + j] *= w
+
+
+# What Optimizer.apply does to a gradient and its weights before the rule, in its order: the
+# penalty's gradient added, the clipping, the weight decay (src_c/../refnn/optimizers/base.py)
+cdef inline void add_penalty(StepJob* job, Py_ssize_t array, const floating* w, floating* g,
+                             Py_ssize_t size) noexcept nogil:
+    """g += c1 sign(w) + c2 w: the gradient of the penalty c1 |w| + (c2 / 2) w^2"""
+    cdef Py_ssize_t i
+    cdef floating c1 = <floating> job.penalty[2 * array], c2 = <floating> job.penalty[2 * array + 1]
+    cdef floating x
+    if c1 != 0:
+        for i in range(size):
+            x = w[i]
+            g[i] += c1 * ((x > 0) - (x < 0))
+    if c2 != 0:
+        for i in range(size):
+            g[i] += c2 * w[i]
+
+
+cdef inline void clip_values(floating* g, floating c, Py_ssize_t size) noexcept nogil:
+    """g clipped element-wise into [-c, c]"""
+    cdef Py_ssize_t i
+    for i in range(size):
+        g[i] = -c if g[i] < -c else (c if g[i] > c else g[i])
+
+
+cdef inline void decay_weights(StepJob* job, floating* w, Py_ssize_t size) noexcept nogil:
+    """w <- w - w wd eta   (Keras 3's decoupled weight decay)"""
+    cdef Py_ssize_t i
+    cdef floating wd = <floating> job.decay, eta = <floating> job.decay_rate
+    if job.decay != 0:
+        for i in range(size):
+            w[i] -= w[i] * wd * eta
+
+
+cdef inline double sum_of_squares(const floating* g, Py_ssize_t size) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double total = 0
+    for i in range(size):
+        total += <double> g[i] * g[i]
+    return total
+
+
+cdef void rows_piece(StepJob* job, int p, int worker, floating dtype_tag) noexcept nogil:
+    cdef Py_ssize_t s0 = job.row_start[p], s1 = job.row_start[p + 1], r = s1 - s0
+    cdef Py_ssize_t s, l, line, L = job.L, m = job.m
+    cdef LayerBuffers* layers = job.layers
+    cdef LayerBuffers* layer
     cdef Py_ssize_t d = layers[0].n_in, k = layers[L - 1].n_out
-    cdef const floating* X = <const floating*> batch.X
-    cdef const floating* Y = <const floating*> batch.Y
-    cdef floating* Xb = <floating*> batch.Xb
-    cdef floating* Yb = <floating*> batch.Yb
-    cdef floating* h_last = <floating*> batch.h_last
+    cdef const floating* X = <const floating*> job.batch.X
+    cdef const floating* Y = <const floating*> job.batch.Y
+    cdef floating* Xb = <floating*> job.batch.Xb
+    cdef floating* Yb = <floating*> job.batch.Yb
+    cdef floating* h_last = <floating*> job.batch.h_last
     cdef floating* A
     cdef floating* H
-    cdef LayerBuffers* layer
-    # gather the batch; the rows a few ahead are prefetched, so that the copies wait for
+    cdef const Py_ssize_t* order = job.order
+    cdef double* phases = job.phases + worker * N_PHASES
+    # gather the rows; the rows a few ahead are prefetched, so that the copies wait for
     # memory bandwidth rather than for one cache miss after another
-    cdef Py_ssize_t ahead = 6, line, row_bytes = d * sizeof(floating)
+    cdef Py_ssize_t ahead = 6, row_bytes = d * sizeof(floating)
     cdef double t = now()
-    for s in range(min(ahead, m)):
+    job.first_bad[p] = -1
+    for s in range(s0, min(s0 + ahead, s1)):
         for line in range(0, row_bytes, 64):
             __builtin_prefetch(<const char*> (X + order[s] * d) + line, 0, 0)
-    for s in range(m):
-        if s + ahead < m:
+    for s in range(s0, s1):
+        if s + ahead < s1:
             for line in range(0, row_bytes, 64):
                 __builtin_prefetch(<const char*> (X + order[s + ahead] * d) + line, 0, 0)
-        if check_finite:
+        if job.check_finite:
             if not copy_finite(X + order[s] * d, Xb + s * d, d):
-                return s
+                job.first_bad[p] = s
+                return
         else:
             memcpy(Xb + s * d, X + order[s] * d, row_bytes)
         memcpy(Yb + s * k, Y + order[s] * k, k * sizeof(floating))
     t = lap(phases, P_GATHER, t)
     # forward: h_l = g_{l-1} W_l + b_l, g_l = f(h_l)   (in place, but for the logits h_L)
-    A = Xb
+    A = Xb + s0 * d
     for l in range(L):
         layer = &layers[l]
-        H = h_last if l == L - 1 else <floating*> layer.g
-        dense_forward_core(m, layer.n_in, layer.n_out, A, <floating*> layer.W,
+        H = (h_last if l == L - 1 else <floating*> layer.g) + s0 * layer.n_out
+        dense_forward_core(r, layer.n_in, layer.n_out, A, <floating*> layer.W,
                            <floating*> layer.b, H)
         t = lap(phases, P_FORWARD_GEMM, t)
         if l < L - 1:
-            activate(layer.activation, H, H, m * layer.n_out)
+            activate(layer.activation, H, H, r * layer.n_out)
             t = lap(phases, P_ACTIVATIONS, t)
         A = H
     # output error and losses; g_L = yhat
     layer = &layers[L - 1]
-    output_error(loss_code, layer.activation, h_last, <floating*> layer.g, Yb, m, k,
-                 <floating*> layer.epsilon, <floating*> batch.losses)
-    memcpy(batch.yhat, layer.g, m * k * sizeof(floating))
-    cdef double loss_sum = 0
-    for s in range(m):
-        loss_sum += (<floating*> batch.losses)[s]          # in double, as the mean is reported
-    loss_sum_out[0] = loss_sum
-    cdef bint updating = rule >= 0 and isfinite(loss_sum)
+    output_error(loss_code=job.loss_code, activation=layer.activation, h=h_last + s0 * k,
+                 g=<floating*> layer.g + s0 * k, y=Yb + s0 * k, rows=r, k=k, m=m,
+                 epsilon=<floating*> layer.epsilon + s0 * k,
+                 loss_out=<floating*> job.batch.losses + s0)
+    memcpy(<floating*> job.batch.yhat + s0 * k, <floating*> layer.g + s0 * k,
+           r * k * sizeof(floating))
+    if job.sample_weight != NULL:             # loss_i <- w_i loss_i, epsilon_i <- w_i epsilon_i
+        weigh_rows(<const floating*> job.sample_weight, order, s0, s1, k,
+                   <floating*> layer.epsilon, <floating*> job.batch.losses)
     t = lap(phases, P_OUTPUT, t)
-    # backward, output side inwards
-    for l in range(L - 1, -1, -1):
+    # backward: epsilon_{l-1} = (epsilon_l W_l^T) f'(h_{l-1}), output side inwards
+    for l in range(L - 1, 0, -1):
         layer = &layers[l]
-        n_in = layer.n_in
-        n_out = layer.n_out
-        A = Xb if l == 0 else <floating*> layers[l - 1].g
-        weight_gradient_core(m, n_in, n_out, A, <floating*> layer.epsilon,
-                             <floating*> layer.dW)                 # dW = g_prev^T epsilon
+        input_gradient_core(r, layer.n_in, layer.n_out,
+                            <floating*> layer.epsilon + s0 * layer.n_out, <floating*> layer.W,
+                            <floating*> layers[l - 1].epsilon + s0 * layer.n_in)
         t = lap(phases, P_BACKWARD_GEMM, t)
-        bias_gradient_core(m, n_out, <floating*> layer.epsilon, <floating*> layer.db)
+        multiply_derivative(layers[l - 1].activation,
+                            <floating*> layers[l - 1].g + s0 * layer.n_in,
+                            <floating*> layers[l - 1].epsilon + s0 * layer.n_in, r * layer.n_in)
         t = lap(phases, P_BACKWARD_ELEMENTWISE, t)
-        if l > 0:                                                  # epsilon_{l-1}
-            input_gradient_core(m, n_in, n_out, <floating*> layer.epsilon,
-                                <floating*> layer.W, <floating*> layers[l - 1].epsilon)
-            t = lap(phases, P_BACKWARD_GEMM, t)
-            multiply_derivative(layers[l - 1].activation, <floating*> layers[l - 1].g,
-                                <floating*> layers[l - 1].epsilon, m * n_in)
+
+
+cdef void weights_piece(StepJob* job, int q, int worker, floating dtype_tag) noexcept nogil:
+    cdef WeightPiece piece = job.weight_pieces[q]
+    cdef LayerBuffers* layer = &job.layers[piece.layer]
+    cdef Py_ssize_t n_in = layer.n_in, n_out = layer.n_out, i0 = piece.first, j, size
+    cdef Py_ssize_t rows = piece.stop - piece.first
+    cdef Py_ssize_t array = 2 * piece.layer + (1 if i0 < 0 else 0)   # W_l, or b_l
+    cdef const floating* A = (<const floating*> job.batch.Xb if piece.layer == 0
+                              else <const floating*> job.layers[piece.layer - 1].g)
+    cdef floating* slots[MAX_SLOTS]
+    cdef floating* w
+    cdef floating* g
+    cdef floating factor
+    cdef bint fused = job.rule >= 0
+    cdef double* phases = job.phases + worker * N_PHASES
+    cdef double t = now()
+    job.finite[q] = True
+    if i0 < 0:                                      # the bias b_l
+        w, g, size = <floating*> layer.b, <floating*> layer.db, n_out
+        for j in range(MAX_SLOTS):
+            slots[j] = <floating*> layer.b_slots[j]
+    else:                                           # rows i0..i1 of W_l
+        w, g, size = <floating*> layer.W + i0 * n_out, <floating*> layer.dW + i0 * n_out, rows * n_out
+        for j in range(MAX_SLOTS):
+            slots[j] = (NULL if layer.W_slots[j] == NULL
+                        else <floating*> layer.W_slots[j] + i0 * n_out)
+    if job.stage != STAGE_UPDATE:
+        if i0 < 0:                                  # db = sum over the batch of epsilon
+            bias_gradient_core(job.m, n_out, <floating*> layer.epsilon, g)
             t = lap(phases, P_BACKWARD_ELEMENTWISE, t)
-        if updating:                          # W_l is no longer needed for epsilon: update it
-            finite &= update(rule, scalars, <floating*> layer.W, <floating*> layer.dW,
-                             <floating**> &layer.W_slots[0], n_in * n_out)
-            finite &= update(rule, scalars, <floating*> layer.b, <floating*> layer.db,
-                             <floating**> &layer.b_slots[0], n_out)
+        else:                                       # dW[i0:i1] = g_prev[:, i0:i1]^T epsilon
+            gemm(True, False, rows, n_out, job.m, 1, A + i0, n_in, <floating*> layer.epsilon,
+                 n_out, 0, g, n_out)                # (one gemm over the whole batch)
+            t = lap(phases, P_BACKWARD_GEMM, t)
+    if not fused:
+        return
+    if job.stage != STAGE_UPDATE:
+        if job.penalty != NULL:
+            add_penalty(job, array, w, g, size)
+        if job.stage == STAGE_GRADIENT:             # the norm needs every piece: next region
+            job.sumsq[q] = sum_of_squares(g, size)
             t = lap(phases, P_UPDATE, t)
-    if rule >= 0 and not updating:
+            return
+        if job.clip_kind == C_CLIP_VALUE:
+            clip_values(g, <floating> job.clip, size)
+    else:                                           # g times its array's clipping factor
+        factor = <floating> job.scale[array]
+        for j in range(size):
+            g[j] *= factor
+    decay_weights(job, w, size)
+    job.finite[q] = update(job.rule, job.scalars, w, g, slots, size)
+    t = lap(phases, P_UPDATE, t)
+
+
+cdef void run_rows_piece(void* job, int p, int worker) noexcept nogil:
+    if (<StepJob*> job).batch.double_precision:
+        rows_piece[double](<StepJob*> job, p, worker, 0)
+    else:
+        rows_piece[float](<StepJob*> job, p, worker, 0)
+
+
+cdef void run_weights_piece(void* job, int q, int worker) noexcept nogil:
+    if (<StepJob*> job).batch.double_precision:
+        weights_piece[double](<StepJob*> job, q, worker, 0)
+    else:
+        weights_piece[float](<StepJob*> job, q, worker, 0)
+
+
+cdef void clip_factors(StepJob* job) noexcept nogil:
+    """Each array's clipping factor from its pieces' sums of squares, added in piece order:
+    clipnorm          c / max(|g_a|, c) for each array a
+    global_clipnorm   c / max(sqrt(sum_a |g_a|^2), c) for all together"""
+    cdef Py_ssize_t a, n_arrays = 2 * job.L
+    cdef int q
+    cdef double total = 0, c = job.clip
+    for a in range(n_arrays):
+        job.scale[a] = 0
+    for q in range(job.n_weight_pieces):
+        a = 2 * job.weight_pieces[q].layer + (1 if job.weight_pieces[q].first < 0 else 0)
+        job.scale[a] += job.sumsq[q]
+    if job.clip_kind == C_CLIP_NORM:
+        for a in range(n_arrays):
+            job.scale[a] = c / max(sqrt(job.scale[a]), c)
+    else:
+        for a in range(n_arrays):
+            total += job.scale[a]
+        for a in range(n_arrays):
+            job.scale[a] = c / max(sqrt(total), c)
+
+
+cdef Py_ssize_t train_step_core(StepJob* job, int n_threads,
+                                double* loss_sum_out) noexcept nogil:
+    """Returns STEP_DONE; or (check_finite) the position in the batch of the first sample
+    whose inputs are not all finite, and then nothing was updated; or (rule >= 0)
+    STEP_NOT_FINITE when the batch's loss is not finite, and then nothing was updated; or
+    STEP_UPDATE_NOT_FINITE when the update left a weight or a slot NaN or infinite (every array
+    was updated all the same: the caller puts the previous state back)."""
+    cdef Py_ssize_t s
+    cdef int p, rule = job.rule
+    cdef bint finite = True
+    cdef double loss_sum = 0
+    refnn_pool_run(run_rows_piece, job, job.n_row_pieces, n_threads)
+    for p in range(job.n_row_pieces):
+        if job.first_bad[p] >= 0:
+            return job.first_bad[p]
+    for s in range(job.m):                                  # in order: the same sum always
+        if job.batch.double_precision:
+            loss_sum += (<double*> job.batch.losses)[s]
+        else:
+            loss_sum += (<float*> job.batch.losses)[s]      # in double, as the mean is reported
+    loss_sum_out[0] = loss_sum
+    if rule >= 0 and not isfinite(loss_sum):
+        job.rule = -1                                       # gradients, no update
+    if job.rule >= 0 and job.clip_kind in (C_CLIP_NORM, C_CLIP_GLOBAL_NORM):
+        job.stage = STAGE_GRADIENT
+        refnn_pool_run(run_weights_piece, job, job.n_weight_pieces, n_threads)
+        clip_factors(job)
+        job.stage = STAGE_UPDATE
+    refnn_pool_run(run_weights_piece, job, job.n_weight_pieces, n_threads)
+    job.rule, job.stage = rule, STAGE_WHOLE
+    if rule >= 0 and not isfinite(loss_sum):
         return C_STEP_NOT_FINITE
+    for p in range(job.n_weight_pieces):
+        finite &= job.finite[p]
     return C_STEP_DONE if finite else C_STEP_UPDATE_NOT_FINITE
 
 
 cdef inline void* data_of(a):
     """the address of a NumPy array's first element"""
     return <void*> <size_t> a.ctypes.data
+
+
+# How the work of a step is cut into pieces (see "the pieces of a step" above): by the sizes
+# alone. Fewer pieces cost less (each rows piece's gemm packs W_l again, each weights piece's
+# packs epsilon_l again); more pieces let more threads share the work and let the running
+# threads take over a pre-empted one's share. Measured on W1 and W3 (refnn bench): pieces of
+# about 100 batch rows, and of 25000 weights, cost one thread 2 to 5 %.
+ROW_PIECE_ROWS = 100         # a rows piece has about this many rows of the batch ...
+ROW_HALF_ROWS = 32           # ... but a batch of twice this many rows is cut in two at least
+ROW_PIECES_MAX = 8           # ... and into at most this many pieces
+WEIGHT_PIECE_ENTRIES = 25000 # a weights piece has at least this many weights ...
+WEIGHT_PIECES_MAX = 8        # ... and a layer's W at most this many weights pieces
+cdef Py_ssize_t row_piece_rows = ROW_PIECE_ROWS, row_half_rows = ROW_HALF_ROWS
+cdef Py_ssize_t row_pieces_max = ROW_PIECES_MAX
+cdef Py_ssize_t weight_piece_entries = WEIGHT_PIECE_ENTRIES
+cdef Py_ssize_t weight_pieces_max = WEIGHT_PIECES_MAX
+MAX_THREADS = REFNN_MAX_THREADS
+
+
+def set_piece_sizes(Py_ssize_t rows=ROW_PIECE_ROWS, Py_ssize_t half=ROW_HALF_ROWS,
+                    Py_ssize_t rows_max=ROW_PIECES_MAX, Py_ssize_t entries=WEIGHT_PIECE_ENTRIES,
+                    Py_ssize_t entries_max=WEIGHT_PIECES_MAX):
+    """Cut the steps of DenseSteps made from now on differently (for measuring what the cut
+    costs; the numbers change with it). Each argument at least 1."""
+    global row_piece_rows, row_half_rows, row_pieces_max, weight_piece_entries
+    global weight_pieces_max
+    if min(rows, half, rows_max, entries, entries_max) < 1 or max(rows_max, entries_max) > 4096:
+        raise ValueError("piece sizes must be at least 1 (and at most 4096 pieces)")
+    row_piece_rows, row_half_rows, row_pieces_max = rows, half, rows_max
+    weight_piece_entries, weight_pieces_max = entries, entries_max
+
+
+cdef inline Py_ssize_t n_row_pieces(Py_ssize_t m, Py_ssize_t rows, Py_ssize_t half,
+                                    Py_ssize_t most) noexcept nogil:
+    """how many rows pieces a batch of m rows is cut into (see ROW_PIECE_ROWS)"""
+    cdef Py_ssize_t n = n_pieces_of(m, rows, most), two = n_pieces_of(m, half, 2)
+    return n if n > two else two
 
 
 cdef class DenseStep:
@@ -253,29 +524,44 @@ cdef class DenseStep:
     Built by refnn.kernels.DenseTrainer, which checked every array first."""
     cdef list refs                      # every array whose memory the pointers point into
     cdef Py_ssize_t L, batch_size, n
-    cdef bint double_precision
     cdef int loss_code
     cdef LayerBuffers* layers           # L records
     cdef BatchBuffers batch
-    cdef double phases[N_PHASES]        # seconds spent in each phase since the last reset
+    cdef StepJob job                    # the pieces of a step, and their results
+    cdef Py_ssize_t rows_least, rows_half, rows_most
+    cdef double* phases                 # seconds per worker and phase since the last reset
     cdef int rule                       # the fused update's rule (RULE_*), or -1: none
     cdef int n_scalars                  # how many scalars it takes
     cdef list slot_refs
     cdef double scalars[MAX_SCALARS]
     cdef readonly double loss_sum       # the last step's sum of the per-sample losses
+    cdef public int threads             # how many threads a step may use (1: this one)
+    cdef double* penalty                # (2L, 2) the penalty's gradient coefficients
 
     def __cinit__(self):
         self.layers = NULL
         self.rule = -1
-        self.reset_phases()
+        self.threads = 1
+        self.job.row_start = NULL
+        self.job.first_bad = NULL
+        self.job.weight_pieces = NULL
+        self.job.finite = NULL
+        self.job.sumsq = NULL
+        self.job.scale = NULL
+        self.penalty = NULL
+        self.job.sample_weight = NULL
+        self.phases = <double*> calloc(REFNN_MAX_THREADS * N_PHASES, sizeof(double))
+        if self.phases == NULL:
+            raise MemoryError()
 
     def __init__(self, list weights, list grads, list work, h_last, Xb, Yb, X, Y,
-                 activations, int loss_code, losses, yhat):
-        cdef Py_ssize_t l
+                 activations, int loss_code, losses, yhat, sample_weight=None):
+        cdef Py_ssize_t l, q, n_q, rows, n_in, n_out, i
         cdef LayerBuffers* layer
         self.L = len(weights) // 2
-        self.refs = weights + grads + work + [h_last, Xb, Yb, X, Y, activations, losses, yhat]
-        self.double_precision = X.dtype.itemsize == 8
+        self.refs = weights + grads + work + [h_last, Xb, Yb, X, Y, activations, losses, yhat,
+                                              sample_weight]
+        self.batch.double_precision = X.dtype.itemsize == 8
         self.loss_code = loss_code
         self.batch_size = Xb.shape[0]
         self.n = X.shape[0]
@@ -293,6 +579,39 @@ cdef class DenseStep:
         self.batch.Xb, self.batch.Yb = data_of(Xb), data_of(Yb)
         self.batch.h_last, self.batch.losses, self.batch.yhat = (data_of(h_last),
                                                                  data_of(losses), data_of(yhat))
+        # the pieces: rows pieces are cut per step (the last batch may be shorter); weights
+        # pieces once, here: each W_l in row blocks, the largest layers first, then the biases
+        self.rows_least, self.rows_half = row_piece_rows, row_half_rows
+        self.rows_most = max(row_pieces_max, 2)
+        self.job.row_start = <Py_ssize_t*> calloc(self.rows_most + 1, sizeof(Py_ssize_t))
+        self.job.first_bad = <Py_ssize_t*> calloc(self.rows_most, sizeof(Py_ssize_t))
+        pieces = []
+        for l in range(self.L):
+            n_in, n_out = self.layers[l].n_in, self.layers[l].n_out
+            n_q = n_pieces_of(n_in * n_out, weight_piece_entries, min(weight_pieces_max, n_in))
+            pieces += [(-n_in * n_out, l, q * n_in // n_q, (q + 1) * n_in // n_q)
+                       for q in range(n_q)]
+        pieces.sort(key=lambda piece: piece[0])               # stable: in order within a layer
+        pieces += [(0, l, -1, 0) for l in range(self.L)]
+        self.job.n_weight_pieces = len(pieces)
+        self.job.weight_pieces = <WeightPiece*> calloc(len(pieces), sizeof(WeightPiece))
+        self.job.finite = <bint*> calloc(len(pieces), sizeof(bint))
+        self.job.sumsq = <double*> calloc(len(pieces), sizeof(double))
+        self.job.scale = <double*> calloc(2 * self.L, sizeof(double))
+        self.penalty = <double*> calloc(4 * self.L, sizeof(double))
+        if (self.job.row_start == NULL or self.job.first_bad == NULL
+                or self.job.weight_pieces == NULL or self.job.finite == NULL
+                or self.job.sumsq == NULL or self.job.scale == NULL or self.penalty == NULL):
+            raise MemoryError()
+        if sample_weight is not None:                   # (n,) in the data's dtype: checked
+            self.job.sample_weight = data_of(sample_weight)
+        for i, (_, l, first, stop) in enumerate(pieces):
+            self.job.weight_pieces[i].layer = l
+            self.job.weight_pieces[i].first = first
+            self.job.weight_pieces[i].stop = stop
+        self.job.L, self.job.layers, self.job.batch = self.L, self.layers, &self.batch
+        self.job.loss_code = loss_code
+        self.job.phases = self.phases
 
     def set_update(self, int rule, int n_scalars, list slots):
         """Fuse the optimizer's rule (RULE_*, src_c/_updates.pxd) into step(): `slots` holds
@@ -312,28 +631,59 @@ cdef class DenseStep:
 
     def __dealloc__(self):
         free(self.layers)
+        free(self.phases)
+        free(self.job.row_start)
+        free(self.job.first_bad)
+        free(self.job.weight_pieces)
+        free(self.job.finite)
+        free(self.job.sumsq)
+        free(self.job.scale)
+        free(self.penalty)
 
     def reset_phases(self):
         cdef int i
-        for i in range(N_PHASES):
+        for i in range(REFNN_MAX_THREADS * N_PHASES):
             self.phases[i] = 0
 
     def phase_seconds(self):
-        """{phase: seconds} spent in each phase of the steps since the last reset (PHASES)"""
-        return {name: self.phases[i] for i, name in enumerate(PHASES)}
+        """{phase: seconds} spent in each phase of the steps since the last reset (PHASES),
+        summed over the threads that ran it"""
+        return {name: sum(self.phases[w * N_PHASES + i] for w in range(REFNN_MAX_THREADS))
+                for i, name in enumerate(PHASES)}
 
-    def step(self, const Py_ssize_t[::1] order, bint check_finite=False, scalars=None):
+    def worker_seconds(self):
+        """[seconds] each thread (0: the caller) spent on pieces since the last reset, for the
+        threads that ran any"""
+        busy = [sum(self.phases[w * N_PHASES + i] for i in range(N_PHASES))
+                for w in range(REFNN_MAX_THREADS)]
+        return busy[:max([w + 1 for w in range(REFNN_MAX_THREADS) if busy[w] > 0] or [1])]
+
+    def pieces(self, Py_ssize_t m):
+        """(rows pieces of a batch of m, weights pieces): how a step's work is cut"""
+        return (n_row_pieces(m, self.rows_least, self.rows_half, self.rows_most),
+                self.job.n_weight_pieces)
+
+    def step(self, const Py_ssize_t[::1] order, bint check_finite=False, scalars=None,
+             int clip_kind=C_CLIP_NONE, double clip=0, double decay=0, double decay_rate=0,
+             penalty=None):
         """The gradients of the mean loss over the samples `order` (1 to batch indices); with
         `scalars` (the set_update rule's, for this step) the weights are updated too, when
         the loss is finite. Returns STEP_DONE; or (check_finite) the index of a sample whose
-        inputs are not all finite, and nothing was computed; or STEP_NOT_FINITE when the
+        inputs are not all finite, and nothing was updated; or STEP_NOT_FINITE when the
         loss was not finite, and nothing was updated; or STEP_UPDATE_NOT_FINITE when the
-        update left a weight or slot not finite."""
-        cdef Py_ssize_t m = order.shape[0], s, bad = -1
-        cdef int rule = -1
+        update left a weight or slot not finite. Runs on up to `threads` threads.
+
+        With the update, before the rule (as Optimizer.apply): `penalty`, 2L pairs (c1, c2) in
+        the order of the weights, adds c1 sign(w) + c2 w to each gradient; `clip_kind`
+        (CLIP_*) clips them by `clip`; `decay` > 0 decays each weight, w -= w decay
+        decay_rate. The caller (DenseTrainer) checked these numbers."""
+        cdef Py_ssize_t m = order.shape[0], s, bad = -1, n_rows
+        cdef int rule = -1, threads = self.threads
         cdef Py_ssize_t i
         if m < 1 or m > self.batch_size:
             raise ValueError(f"order must hold 1 to {self.batch_size} indices, got {m}")
+        if not 1 <= threads <= REFNN_MAX_THREADS:
+            raise ValueError(f"threads must be 1 to {REFNN_MAX_THREADS}, got {threads}")
         if scalars is not None:
             if self.rule < 0:
                 raise ValueError("scalars given but no update rule was set (set_update)")
@@ -349,16 +699,29 @@ cdef class DenseStep:
         for s in range(m):
             if order[s] < 0 or order[s] >= self.n:
                 raise ValueError(f"order holds {order[s]}, outside [0, {self.n})")
+        n_rows = n_row_pieces(m, self.rows_least, self.rows_half, self.rows_most)
+        for i in range(n_rows + 1):
+            self.job.row_start[i] = i * m // n_rows
+        self.job.n_row_pieces = <int> n_rows
+        self.job.order, self.job.m = &order[0], m
+        self.job.check_finite, self.job.rule, self.job.scalars = check_finite, rule, self.scalars
+        if not C_CLIP_NONE <= clip_kind <= C_CLIP_GLOBAL_NORM or (clip_kind and not clip > 0):
+            raise ValueError(f"clip_kind {clip_kind} with clip {clip} is not a clipping")
+        self.job.clip_kind, self.job.clip = clip_kind, clip
+        self.job.decay, self.job.decay_rate = decay, decay_rate
+        self.job.penalty = NULL
+        if penalty is not None:
+            if len(penalty) != 2 * self.L:
+                raise ValueError(f"penalty must hold {2 * self.L} pairs, got {len(penalty)}")
+            for i in range(2 * self.L):
+                self.penalty[2 * i], self.penalty[2 * i + 1] = penalty[i]
+            self.job.penalty = self.penalty
+        self.job.stage = STAGE_WHOLE
         with nogil:
-            if self.double_precision:
-                bad = train_step_core[double](self.L, self.layers, &self.batch, self.loss_code,
-                                              &order[0], m, check_finite, rule, self.scalars,
-                                              &self.loss_sum, self.phases, 0)
-            else:
-                bad = train_step_core[float](self.L, self.layers, &self.batch, self.loss_code,
-                                             &order[0], m, check_finite, rule, self.scalars,
-                                             &self.loss_sum, self.phases, 0)
+            refnn_blas_enter()                       # the BLAS on one thread per caller
+            bad = train_step_core(&self.job, threads, &self.loss_sum)
+            refnn_blas_leave()
+        self.job.order = NULL
         return bad if bad < 0 else order[bad]
 
 
-include "blas_choice.pxi"

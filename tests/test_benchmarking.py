@@ -56,3 +56,22 @@ def test_a_quick_workload_reports_every_figure():
     text = benchmarking.format_result(r)
     assert "GEMM-only cap" in text and "refnn's epoch, by phase: matrix products" in text
     assert 0 < r["fit_peak_mib"] < 64
+
+
+def test_the_estimator_workload_runs_both_estimators_on_the_same_data():
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed")
+    w, X, Y = benchmarking.workload("W5", quick=True)
+    runs, missing = benchmarking.workload_runs("W5", w, X, Y)
+    assert set(runs) == {"refnn", "scikit-learn"} and not missing
+    fitted = {}
+    for impl, (epoch, setup, count) in runs.items():
+        clf = setup()
+        epoch(clf)
+        assert count == X.shape[0] == w["n"]
+        fitted[impl] = clf
+    # the same parameters: one epoch of scikit-learn's defaults, both fitted to every class
+    ours, theirs = fitted["refnn"], fitted["scikit-learn"]
+    assert ours.get_params()["hidden_layer_sizes"] == theirs.get_params()["hidden_layer_sizes"]
+    assert ours.n_iter_ == theirs.n_iter_ == 1
+    assert [c.shape for c in ours.coefs_] == [c.shape for c in theirs.coefs_] == [(784, 100),
+                                                                                  (100, 10)]

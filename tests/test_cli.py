@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -381,34 +382,48 @@ def test_an_api_argument_and_its_flag_say_the_same():
 
 # --------------------------------------------------------------------------- bench
 def test_bench_quick():
-    if not hasattr(benchmarking, "run_workloads"):
-        result = run("bench", "--quick")
-        assert_one_line_error(result, "refnn.benchmarking.run_workloads")
-        pytest.skip("refnn.benchmarking.run_workloads is missing: bench has nothing to run")
-    # one thread pinned in the environment, so the measurement runs in this subprocess; the
-    # peers are hidden (importing PyTorch alone takes seconds): refnn against its NumPy twin
-    code = ("import sys; sys.modules['torch'] = None; sys.modules['sklearn'] = None; "
-            "from refnn.cli import main; sys.exit(main(sys.argv[1:]))")
-    threads = {v: "1" for v in benchmarking.THREAD_VARIABLES}
-    result = run("bench", "--quick", "--workload", "W2", python_code=code, env=threads)
+    # the peers are hidden (importing PyTorch alone takes seconds): refnn against its NumPy
+    # twin; each setting is measured in a fresh interpreter, which inherits the hiding
+    hide = "import sys; sys.modules['torch'] = None; sys.modules['sklearn'] = None\n"
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "sitecustomize.py").write_text(hide)
+        env = {"PYTHONPATH": folder}                      # run() puts the tree first
+        result = run("bench", "--quick", "--workload", "W2", "--threads", "1,2", env=env)
     assert result.returncode == 0, result.stderr
     assert re.search(r"^W2: .*\(\d+ samples, 1 thread\)", result.stdout, re.M)
+    assert re.search(r"^W2: .*\(\d+ samples, 2 threads\)", result.stdout, re.M)
     assert re.search(r"^  refnn +[0-9,]+ samples/s", result.stdout, re.M)
     assert re.search(r"^  numpy +[0-9,]+ samples/s +refnn is +[0-9.]+x", result.stdout, re.M)
+    assert "pytorch" in result.stdout and "not installed" in result.stdout
+    scaling = re.search(r"^  W2: threads=1 ([0-9,]+) \(1\.00x\), threads=2 ([0-9,]+) "
+                        r"\(([0-9.]+)x\)$", result.stdout, re.M)
+    assert scaling, result.stdout
+    one, two = (float(scaling.group(i).replace(",", "")) for i in (1, 2))
+    assert float(scaling.group(3)) == pytest.approx(two / one, abs=0.006)
+
+
+@pytest.mark.parametrize("text,error", [
+    ("0", "threads must be whole numbers >= 1 or 'default'"),
+    ("1,x", "threads must be whole numbers >= 1 or 'default'"),
+    ("1,1", "threads lists a setting twice")])
+def test_bench_refuses_bad_thread_settings(capsys, text, error):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["bench", "--threads", text])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and f"error: --{error}" in err, err
 
 
 def test_bench_refuses_an_unknown_workload(capsys):
-    if not hasattr(benchmarking, "WORKLOADS"):
-        pytest.skip("refnn.benchmarking.WORKLOADS is missing")
     main_error(["bench", "--workload", "W9"], capsys, "unknown workload 'W9'", "W1")
 
 
 def test_bench_threads_default_to_the_environment_else_one(monkeypatch):
     for v in benchmarking.THREAD_VARIABLES:
         monkeypatch.delenv(v, raising=False)
-    assert cli.bench.bench_threads(None) == 1 and cli.bench.bench_threads(3) == 3
+    assert cli.bench.bench_threads(None) == [1] and cli.bench.bench_threads([3]) == [3]
     monkeypatch.setenv(benchmarking.THREAD_VARIABLES[0], "4")
-    assert cli.bench.bench_threads(None) == 4 and cli.bench.bench_threads(2) == 2
+    assert cli.bench.bench_threads(None) == [4] and cli.bench.bench_threads([1, 2]) == [1, 2]
 
 
 # --------------------------------------------------------------------------- experiment

@@ -1,5 +1,5 @@
 """The theory lab: overparameterization, lottery_ticket, double_descent, approximation_rate
-(and the quick checks of vanishing_gradients, dropout and depth).
+(vanishing_gradients, dropout, depth and flatness are in test_experiments_b.py).
 
 The phenomenon tests assert on the mean over three seeds with its 95 % interval
 (experiment_runs.quick_seeds), and each shows a control arm where the phenomenon vanishes:
@@ -14,97 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from experiment_runs import quick, quick_seeds
-
-
-# --------------------------------------------------------------------------- vanishing gradients
-def test_sigmoid_gradient_shrinks_layer_by_layer_towards_the_input():
-    r = quick("vanishing_gradients")
-    assert r.settings["depth"] == 10
-    # the 10-layer sigmoid network: the first layer gets < 1/10 of the last hidden layer's
-    # gradient at initialisation (measured: about 1e-5)
-    assert r.findings["sigmoid_plain_ratio_init"] < 0.1
-    assert r.findings["sigmoid_plain_ratio_init"] < 1e-3
-    norms = r.series["sigmoid_plain/init"]
-    assert all(a < b for a, b in zip(norms[:-1], norms[1:])), norms
-    # and it does not learn: the loss stays at log 2 (chance)
-    assert r.findings["sigmoid_plain_loss_trained"] > 0.68
-
-
-def test_relu_with_skip_connections_keeps_the_gradient():
-    r = quick("vanishing_gradients")
-    assert 0.1 < r.findings["relu_skip_ratio_init"] < 10
-    assert 0.1 < r.findings["relu_skip_ratio_trained"] < 10
-    assert r.findings["relu_skip_loss_trained"] < 0.2
-
-
-@pytest.mark.parametrize("key", ["tanh_plain", "relu_plain", "sigmoid_batch_norm",
-                                 "tanh_batch_norm", "tanh_skip"])
-def test_gradient_reaches_the_first_layer(key):
-    assert 0.1 < quick("vanishing_gradients").findings[f"{key}_ratio_init"] < 10
-
-
-def test_batch_norm_and_skip_rescue_sigmoid():
-    f = quick("vanishing_gradients").findings
-    assert f["sigmoid_skip_ratio_init"] > 1e3 * f["sigmoid_plain_ratio_init"]
-    assert f["sigmoid_skip_ratio_init"] > 0.05
-    assert f["sigmoid_batch_norm_loss_trained"] < 0.4
-    assert f["sigmoid_skip_loss_trained"] < 0.6
-
-
-def test_relu_with_batch_norm_grows_the_gradient_towards_the_input():
-    # not vanishing, rather the opposite (at depth 20 the full run measures about 17)
-    assert quick("vanishing_gradients").findings["relu_batch_norm_ratio_init"] > 1
-
-
-# --------------------------------------------------------------------------- dropout
-@pytest.mark.parametrize("variant", ["inverted", "scale_at_inference"])
-def test_dropout_reduces_overfitting(variant):
-    f = quick("dropout").findings
-    assert f["none_train_loss"] < 0.1                          # the big network fits the noise
-    assert f[f"{variant}_train_loss"] > f["none_train_loss"]
-    assert f[f"{variant}_test_loss"] < 0.9 * f["none_test_loss"]
-    assert f[f"{variant}_gap"] < 0.7 * f["none_gap"]
-
-
-@pytest.mark.parametrize("variant", ["inverted", "scale_at_inference"])
-def test_inference_value_is_the_expectation_over_masks(variant):
-    f = quick("dropout").findings
-    # the layer after the dropout: the Monte Carlo mean differs from the inference value only
-    # by sampling noise (z scores of rms 1)
-    assert 0.8 < f[f"{variant}_hidden_z_rms"] < 1.25
-    assert f[f"{variant}_hidden_rel_err"] < 0.05
-    # through the non-linear layers the inference output is close to the mean output, but
-    # measurably not equal to it
-    assert f[f"{variant}_output_rel_err"] < 0.1
-    assert f[f"{variant}_output_z_rms"] > 2
-
-
-def test_inverted_dropout_is_scale_at_inference_with_rescaled_kernels():
-    f = quick("dropout").findings
-    assert f["twin_inference_max_abs_diff"] < 1e-12
-    assert f["twin_training_loss_abs_diff"] < 1e-12
-
-
-# --------------------------------------------------------------------------- depth
-def test_plain_network_stops_learning_past_some_depth():
-    r = quick("depth")
-    f, depths = r.findings, r.settings["depths"]
-    shallow, deep = depths[0], depths[-1]
-    assert f[f"plain_{shallow}_acc"] >= 0.9
-    assert f[f"plain_{deep}_acc"] < 0.6
-    assert f[f"plain_{deep}_loss"] > 0.65                    # log 2 = 0.693: chance
-    assert f["plain_deepest_learning"] < deep
-
-
-def test_residual_network_keeps_learning():
-    r = quick("depth")
-    f = r.findings
-    for depth in r.settings["depths"]:
-        assert f[f"residual_{depth}_acc"] >= 0.9, depth
-    deep = r.settings["depths"][-1]
-    assert f[f"residual_{deep}_loss"] < 0.2
-    assert f["residual_deepest_learning"] == deep
+from experiment_runs import quick_seeds
 
 
 # --------------------------------------------------------------------------- over-parameterisation

@@ -459,26 +459,51 @@ def test_label_smoothing_from_probabilities_and_its_config():
         L.SparseCategoricalCrossentropy(label_smoothing=0.1)    # not in Keras 3 either
 
 
-@pytest.mark.parametrize("loss, output, k", [
-    (L.CategoricalCrossentropy(label_smoothing=0.2), "softmax", 3),
-    (L.BinaryCrossentropy(label_smoothing=0.2), "sigmoid", 2),
-    (L.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1), "linear", 3),
-    (L.BinaryCrossentropy(from_logits=True), "linear", 2),
-    (L.SparseCategoricalCrossentropy(from_logits=True), "linear", 3),
-])
-def test_gradcheck_passes_with_label_smoothing_and_from_logits(loss, output, k):
+# the issue's "gradcheck passes with regularisers, sample weights, label smoothing and
+# from_logits on every loss they apply to": each option alone on each loss it applies to, then
+# all of a loss's options at once
+APPLIES = {
+    "mean_squared_error": ("regularizers", "sample_weight"),
+    "huber": ("regularizers", "sample_weight"),
+    "binary_crossentropy": ("regularizers", "sample_weight", "label_smoothing", "from_logits"),
+    "categorical_crossentropy": ("regularizers", "sample_weight", "label_smoothing",
+                                 "from_logits"),
+    "sparse_categorical_crossentropy": ("regularizers", "sample_weight", "from_logits"),
+}
+OUTPUT = {"mean_squared_error": "sigmoid", "huber": "linear", "binary_crossentropy": "sigmoid",
+          "categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax"}
+MATRIX = ([(loss, (option,)) for loss, options in APPLIES.items() for option in options]
+          + [(loss, options) for loss, options in APPLIES.items()])
+
+
+@pytest.mark.parametrize("loss_name, options", MATRIX,
+                         ids=[f"{l}-{'+'.join(o)}" for l, o in MATRIX])
+def test_gradcheck_passes_with_every_option_on_every_loss_it_applies_to(loss_name, options):
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(6, 3))
-    if loss.sparse:
-        y = rng.integers(0, k, 6)                               # class indices
-    elif isinstance(loss, L.CategoricalCrossentropy):
-        y = np.eye(k)[rng.integers(0, k, 6)]                    # one-hot
-    else:
-        y = (rng.random((6, k)) > 0.5) * 1.0                    # multi-label
-    model = refnn.Sequential([Dense(4, activation="tanh", input_shape=(3,)),
-                              Dense(k, activation=output)], seed=0, dtype="float64")
+    k, n = 3, 8
+    x = rng.normal(size=(n, 3))
+    labels = rng.integers(0, k, n)
+    y = {"sparse_categorical_crossentropy": labels,
+         "categorical_crossentropy": np.eye(k)[labels],
+         "binary_crossentropy": (rng.random((n, k)) > 0.5) * 1.0}.get(
+        loss_name, rng.normal(size=(n, k)) * 0.5)
+    kwargs = {"from_logits": True} if "from_logits" in options else {}
+    if "label_smoothing" in options:
+        kwargs["label_smoothing"] = 0.2
+    loss = type(L.get(loss_name))(**kwargs)
+    regularized = ({"kernel_regularizer": R.L1L2(0.01, 0.03), "bias_regularizer": "l2"}
+                   if "regularizers" in options else {})
+    model = refnn.Sequential([
+        Dense(4, activation="tanh", input_shape=(3,), **regularized),
+        Dense(k, activation="linear" if "from_logits" in options else OUTPUT[loss_name],
+              **regularized)], seed=0, dtype="float64")
     model.compile(loss, optimizer="sgd")
-    report = refnn.gradcheck(model, x, y)
+    w = rng.uniform(0.0, 3.0, n) if "sample_weight" in options else None
+    if w is not None:
+        w[3] = 0.0
+        plain, _ = model.loss_and_gradients(x, y)
+        assert model.loss_and_gradients(x, y, sample_weight=w)[0] != pytest.approx(plain)
+    report = refnn.gradcheck(model, x, y, max_entries_per_tensor=None, sample_weight=w)
     assert report.ok, str(report)
 
 

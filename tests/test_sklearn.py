@@ -245,3 +245,17 @@ def test_sigmoid_unit_classifier_probabilities_equal_the_unit():
     np.testing.assert_allclose(est.predict_proba(X).sum(axis=1), 1.0)
     with pytest.raises(ValueError, match="Only binary classification"):
         est.fit(X, y)
+
+
+def test_threads_change_no_weight():
+    from refnn.sklearn import MLPClassifier
+    X, y = load_digits(return_X_y=True)
+    X = X[:600] / 16.0
+    fitted = [MLPClassifier(hidden_layer_sizes=(64,), max_iter=5, random_state=0, threads=t,
+                            alpha=0.01).fit(X, y[:600]) for t in (1, 2, 3)]
+    for other in fitted[1:]:
+        for a, b in zip(fitted[0].coefs_ + fitted[0].intercepts_,
+                        other.coefs_ + other.intercepts_):
+            assert a.tobytes() == b.tobytes()
+    with pytest.raises(ValueError, match="threads must be from 1 to 64, got 0"):
+        MLPClassifier(threads=0).fit(X, y[:600])

@@ -9,7 +9,7 @@
     python -m refnn gradcheck     every parameter tensor of such a network vs finite differences
     python -m refnn trace         one textbook backprop step, h, g, epsilon per layer, the
                                   gradient and the update, next to the finite differences
-    python -m refnn bench         the C core against NumPy (refnn.benchmarking.run_workloads)
+    python -m refnn bench         the C core against NumPy (refnn.scaling.run_workloads)
     python -m refnn experiment    the theory lab (refnn.experiments)
 
 Every subcommand has --help with examples. Exit status: 0 done, 1 a check failed (gradcheck,

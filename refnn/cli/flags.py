@@ -58,6 +58,10 @@ def add_training_flags(p, kinds):
                    help="passes over the training data" + _default_text("epochs", kinds)
                         + "; with lbfgs (full batch, no learning rate) 1: one run to "
                           "convergence")
+    p.add_argument("--threads", type=parsing.thread_count, default=None, metavar="N",
+                   help="refnn's threads for training; the result is the same for "
+                        "any N (default: the cores this process may run on, within "
+                        "REFNN_NUM_THREADS / OMP_NUM_THREADS / OPENBLAS_NUM_THREADS when set)")
 
 
 def add_toy_flags(p, default_samples, samples_help=None):

@@ -14,6 +14,7 @@ import sys
 import textwrap
 
 from .. import _validate
+from ..kernels.threads import MAX_THREADS
 
 PROG = "python -m refnn"
 # a value, not a flag: -1, -0.5, -1e-3, and lists such as -1,0.5
@@ -73,6 +74,7 @@ rate = Checked(float, _validate.rate)                      # 0 <= rate < 1: drop
 fraction = Checked(float, _validate.fraction)              # 0 < fraction < 1: a held-out part
 sizes = Checked(_list_of(int), _validate.sizes)            # layer sizes, '' for none
 numbers = Checked(_list_of(float), _validate.finite_numbers)
+thread_count = Checked(int, _validate.int_between, low=1, high=MAX_THREADS)   # refnn's threads
 drawing_width = Checked(int, _validate.int_between, low=2, high=1000)   # characters
 drawing_height = Checked(int, _validate.int_between, low=2, high=500)   # lines
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import datasets, preprocessing
 from ..callbacks import Callback
+from ..kernels.threads import num_threads
 from ..networks import build_model, make_optimizer, output_layer
 from . import budget
 from .parsing import UsageError
@@ -81,9 +82,10 @@ def fit(model, data, args, loss, metrics, targets, callbacks=(), verbose=0):
                   metrics=metrics)
     y_train, y_test = targets(data.y_train), targets(data.y_test)
     start = time.perf_counter()
-    history = model.fit(data.x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
-                        verbose=verbose, validation_data=(data.x_test, y_test),
-                        callbacks=list(callbacks))
+    with num_threads(getattr(args, "threads", None)):
+        history = model.fit(data.x_train, y_train, batch_size=args.batch_size,
+                            epochs=args.epochs, verbose=verbose,
+                            validation_data=(data.x_test, y_test), callbacks=list(callbacks))
     seconds = time.perf_counter() - start
     train_scores = model.evaluate(data.x_train, y_train, batch_size=4096, verbose=0)
     test_scores = model.evaluate(data.x_test, y_test, batch_size=4096, verbose=0)

@@ -5,10 +5,13 @@ float64 feature matrix (columns of text one-hot encoded) and a target: class ind
 numbers for a regression. Nothing is split or scaled here (refnn.utils.split splits,
 refnn.preprocessing.prepare_csv splits and standardises).
 """
+from __future__ import annotations
+
 import csv
 import math
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +20,9 @@ from .._validate import choice, positive_int
 
 __all__ = ["load_csv", "CSVData", "CSV_MAX_CLASSES", "CSV_TASKS"]
 
+#: task="auto": a target with more distinct whole numbers is regressed
 CSV_MAX_CLASSES = 20       # task="auto": a target with more distinct whole numbers is regressed
+#: the tasks load_csv accepts
 CSV_TASKS = ("auto", "classification", "regression")
 # how errors show the arguments: a format string each, taking the value
 _CSV_ARGUMENT_NAMES = {"path": "path={!r}", "target": "target={!r}", "drop": "drop=[{!r}]"}
@@ -186,8 +191,10 @@ def _feature_matrix(path, header, rows, lines, columns, names):
     return np.hstack(blocks), feature_names, one_hot
 
 
-def load_csv(path, target=None, drop=(), task="auto", max_classes=CSV_MAX_CLASSES, *,
-             argument_names=None):
+def load_csv(path: str | os.PathLike[str], target: str | int | None = None,
+             drop: Sequence[str | int] = (), task: str = "auto",
+             max_classes: int = CSV_MAX_CLASSES, *,
+             argument_names: dict[str, str] | None = None) -> CSVData:
     """Read a CSV file with a header row into features X and a target y: a CSVData.
 
     path         the file. The delimiter (comma, semicolon or tab) is detected; a UTF-8

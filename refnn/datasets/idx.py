@@ -18,13 +18,17 @@ Nothing is downloaded. `fashion_mnist()` and `mnist()` look for the four files i
        dataset-fashion-mnist installs Fashion-MNIST (`apt-get install dataset-fashion-mnist`)
 and, when they are not found, raise FileNotFoundError saying where they looked and how to get them.
 """
+from __future__ import annotations
+
 import gzip
 import math
 import os
 import stat
 import zlib
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from .._validate import as_dtype, flag
 
@@ -109,7 +113,7 @@ def _parse_idx(f, name, max_bytes, size=None):
         .reshape(shape)
 
 
-def load_idx(path, max_bytes=None):
+def load_idx(path: str | os.PathLike[str], max_bytes: int | None = None) -> NDArray[Any]:
     """Read an IDX (MNIST-format) file, plain or gzipped, into a NumPy array.
 
     Returns a C-contiguous, writeable array in the machine's byte order with the file's shape
@@ -154,11 +158,17 @@ def load_idx(path, max_bytes=None):
 # MNIST and Fashion-MNIST
 # ---------------------------------------------------------------------------
 
+# ((x_train, y_train), (x_test, y_test)), as Keras's load_data()
+TrainTest = tuple[tuple[NDArray[Any], NDArray[Any]], tuple[NDArray[Any], NDArray[Any]]]
+#: Fashion-MNIST's class names, by label 0-9
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+#: the four IDX files of MNIST and Fashion-MNIST (optionally .gz)
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+#: the environment variable naming a folder to look for the data sets in
 DATA_ENV = "REFNN_DATA"
+#: where Debian's dataset packages install the data sets
 DEBIAN_DATA_DIR = "/usr/share/datasets"    # dataset-fashion-mnist installs into fashion-mnist/
 _N_CLASSES = 10
 
@@ -241,7 +251,8 @@ def _load_mnist_format(subdir, path, normalize, dtype, flatten, how_to_get):
     return tuple(splits)
 
 
-def fashion_mnist(path=None, normalize=False, dtype="float32", flatten=False):
+def fashion_mnist(path: str | os.PathLike[str] | None = None, normalize: bool = False,
+                  dtype: DTypeLike = "float32", flatten: bool = False) -> TrainTest:
     """Fashion-MNIST (Zalando): 70000 grey 28x28 images of 10 kinds of clothing.
 
     Returns ((x_train, y_train), (x_test, y_test)) as keras.datasets.fashion_mnist.load_data()
@@ -263,7 +274,8 @@ def fashion_mnist(path=None, normalize=False, dtype="float32", flatten=False):
         f"the four files, or set {DATA_ENV} to a folder with a fashion-mnist sub-folder.")
 
 
-def mnist(path=None, normalize=False, dtype="float32", flatten=False):
+def mnist(path: str | os.PathLike[str] | None = None, normalize: bool = False,
+          dtype: DTypeLike = "float32", flatten: bool = False) -> TrainTest:
     """MNIST: 70000 grey 28x28 images of handwritten digits 0-9.
 
     Same arguments and result as `fashion_mnist` (keras.datasets.mnist.load_data()); the

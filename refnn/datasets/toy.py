@@ -4,13 +4,19 @@ Each `name(n_samples, noise, seed) -> (X, y)` with X float64 (n, 2) and y int64 
 indices, classes as balanced as n allows, rows in a random order fixed by `seed`. `noise`
 follows the Playground's slider (0 to 0.5 there, 0 to 50 %).
 """
+from __future__ import annotations
+
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._validate import positive_int, positive_number
 
 __all__ = ["spirals", "circles", "xor", "blobs", "TOY_DATASETS"]
+
+# what every generator returns: X float64 (n, 2), y int64 class indices (n,)
+Points = tuple[NDArray[np.float64], NDArray[np.int64]]
 
 def _toy_args(n_samples, noise, seed):
     n_samples = positive_int("n_samples", n_samples)
@@ -31,7 +37,7 @@ def _shuffled(rng, X, y):
     return np.ascontiguousarray(X[order]), np.ascontiguousarray(y[order])
 
 
-def spirals(n_samples=500, noise=0.0, seed=0):
+def spirals(n_samples: int = 500, noise: float = 0.0, seed: int | None = 0) -> Points:
     """Two interleaved spirals, 1.75 turns each, radius 0 to 5.
 
     Class 1 at angle t, class 0 at t + pi: for sample i of the n_c in a class,
@@ -50,7 +56,7 @@ def spirals(n_samples=500, noise=0.0, seed=0):
     return _shuffled(rng, np.concatenate(X), np.concatenate(y))
 
 
-def circles(n_samples=500, noise=0.0, seed=0):
+def circles(n_samples: int = 500, noise: float = 0.0, seed: int | None = 0) -> Points:
     """A disc inside a ring: class 1 uniform in radius [0, 2.5], class 0 in radius [3.5, 5].
 
     Points are drawn at uniform radius and angle (as the Playground does), then each
@@ -71,7 +77,7 @@ def circles(n_samples=500, noise=0.0, seed=0):
     return _shuffled(rng, np.concatenate(X), np.concatenate(y))
 
 
-def xor(n_samples=500, noise=0.0, seed=0):
+def xor(n_samples: int = 500, noise: float = 0.0, seed: int | None = 0) -> Points:
     """Exclusive or of the coordinates' signs: y = 1 where x1 * x2 > 0 (1st and 3rd quadrants).
 
     Each coordinate is U(0, 5) plus a 0.3 padding away from the axes, with a random sign
@@ -91,7 +97,8 @@ def xor(n_samples=500, noise=0.0, seed=0):
     return _shuffled(rng, np.concatenate(X), np.concatenate(y))
 
 
-def blobs(n_samples=500, noise=0.0, seed=0, n_classes=2):
+def blobs(n_samples: int = 500, noise: float = 0.0, seed: int | None = 0,
+          n_classes: int = 2) -> Points:
     """`n_classes` Gaussian blobs centred on a circle of radius 2 sqrt(2).
 
     Class c is centred at angle pi/4 + 2 pi c / n_classes, so two classes sit at (2, 2) and
@@ -111,4 +118,5 @@ def blobs(n_samples=500, noise=0.0, seed=0, n_classes=2):
     return _shuffled(rng, np.concatenate(X), np.concatenate(y))
 
 
+#: the toy 2-D sets by name: name -> generator function
 TOY_DATASETS = {"spirals": spirals, "circles": circles, "xor": xor, "blobs": blobs}

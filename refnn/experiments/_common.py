@@ -8,6 +8,8 @@
                            (lottery_ticket, flatness)
     deep_network           `depth` Dense layers, plain or with residual blocks, sigmoid output
                            (depth, vanishing_gradients)
+    with_initializer       a network's hidden kernels drawn anew, e.g. He's (depth,
+                           vanishing_gradients)
     log_log_slope          the slope of a power law y ~ C x^slope (approximation_rate,
                            overparameterization)
 The experiments' tables depend on these functions operation for operation (the order of the
@@ -19,6 +21,7 @@ import numpy as np
 
 from .. import datasets
 from ..layers import Dense, Residual
+from ..layers.base import INITIALIZERS
 from ..model import Sequential
 
 IMAGE_SIDE = 28                 # Fashion-MNIST: 28x28 images, flattened to 784 inputs
@@ -108,6 +111,19 @@ def deep_network(n_inputs, depth, width, activation, residual=False, batch_norm=
             layers.append(hidden())
     layers.append(Dense(1, activation="sigmoid"))
     return Sequential(layers, seed=seed, dtype="float64")
+
+
+def with_initializer(model, initializer, seed):
+    """`model` with every kernel but the output layer's drawn anew from `initializer` (a Keras
+    name, e.g. "he_normal": N(0, 2 / fan_in) truncated, He et al. 2015), from the input side
+    on, with a generator of its own ([seed, 11]); biases and batch-norm weights are kept."""
+    rng = np.random.default_rng([seed, 11])
+    names, weights = model.weight_names(), model.get_weights()
+    kernels = [i for i, name in enumerate(names) if name.endswith("/kernel")]
+    for i in kernels[:-1]:
+        weights[i] = INITIALIZERS[initializer](rng, weights[i].shape)
+    model.set_weights(weights)
+    return model
 
 
 # ---------------------------------------------------------------- measurements

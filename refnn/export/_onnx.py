@@ -13,9 +13,17 @@ Each layer becomes the ONNX nodes of its inference-time formula:
 with f: linear Identity, relu Relu, sigmoid Sigmoid, tanh Tanh, softmax Softmax(axis=-1).
 The weights are stored as initializers in the model's dtype (float32 or float64).
 """
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from ..layers import Activation, BatchNormalization, Dense, Dropout, Flatten, Residual
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 OPSET = 17
 IR_VERSION = 8          # read by onnxruntime >= 1.10
@@ -93,7 +101,7 @@ def _layer(graph, x, layer):
     raise ValueError(f"export: layer {type(layer).__name__} has no ONNX form here")
 
 
-def to_onnx(model):
+def to_onnx(model: Sequential) -> Any:
     """The ONNX ModelProto of a built Sequential (input "input", output "output")."""
     try:
         import onnx
@@ -122,7 +130,7 @@ def to_onnx(model):
     return proto
 
 
-def export_onnx(model, path):
+def export_onnx(model: Sequential, path: str | os.PathLike[str]) -> Any:
     """Write the model's ONNX graph to `path`; returns the ModelProto."""
     proto = to_onnx(model)
     with open(path, "wb") as f:

@@ -9,21 +9,41 @@ import numpy as np
 from ._dispatch import _dense, _train
 from .._validate import choice
 
-def _numpy_openblas():
-    """(sgemm, dgemm) addresses in NumPy's own OpenBLAS (the ILP64 scipy-openblas64 build that
-    NumPy's wheels ship), or None when this NumPy has no such library."""
+def _openblas(package, pattern, functions):
+    """The addresses of `functions` in the OpenBLAS a wheel of `package` ships (in
+    <site-packages>/<package>.libs, already loaded by the package: the same library), or None
+    when there is no such library or it lacks one of them."""
     import ctypes
     import glob
     import os
-    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libs, "libscipy_openblas64_*"))):
+    libs = os.path.join(os.path.dirname(os.path.dirname(package.__file__)),
+                        f"{package.__name__}.libs")
+    for path in sorted(glob.glob(os.path.join(libs, pattern))):
         try:
-            lib = ctypes.CDLL(path)          # already loaded by NumPy: the same library
-            return (ctypes.cast(lib.scipy_sgemm_64_, ctypes.c_void_p).value,
-                    ctypes.cast(lib.scipy_dgemm_64_, ctypes.c_void_p).value)
+            lib = ctypes.CDLL(path)
+            return tuple(ctypes.cast(getattr(lib, f), ctypes.c_void_p).value for f in functions)
         except (OSError, AttributeError):
             continue
     return None
+
+
+def _numpy_openblas():
+    """(sgemm, dgemm) addresses in NumPy's own OpenBLAS (the ILP64 scipy-openblas64 build that
+    NumPy's wheels ship), or None when this NumPy has no such library."""
+    return _openblas(np, "libscipy_openblas64_*", ("scipy_sgemm_64_", "scipy_dgemm_64_"))
+
+
+def _thread_setting(blas):
+    """(set, get) addresses of the thread setting of the OpenBLAS that `blas` ("numpy" or
+    "scipy") is, or (0, 0) when it is another BLAS."""
+    if blas == "numpy":
+        found = _openblas(np, "libscipy_openblas64_*", ("scipy_openblas_set_num_threads64_",
+                                                        "scipy_openblas_get_num_threads64_"))
+    else:
+        import scipy
+        found = _openblas(scipy, "libscipy_openblas*", ("scipy_openblas_set_num_threads",
+                                                        "scipy_openblas_get_num_threads"))
+    return found or (0, 0)
 
 
 BLAS_CHOICES = ("auto", "numpy", "scipy")
@@ -51,6 +71,8 @@ def use_blas(which="auto"):
         module.use_blas(*(found or (0, 0)))
     global BLAS, BLAS_INT_MAX
     BLAS = "numpy" if found else "scipy"
+    _train.limit_blas(*_thread_setting(BLAS))        # one record, _train's, for every module
+    _dense.share_blas_limit(_train.blas_limit_address())
     BLAS_INT_MAX = 2 ** 63 - 1 if found else 2 ** 31 - 1     # the BLAS's integer type
     return BLAS
 
@@ -74,6 +96,15 @@ def _blas_from_environment():
 
 BLAS = BLAS_INT_MAX = None
 _blas_from_environment()
+
+
+MAX_THREADS = _train.MAX_THREADS      # refnn's threads in one step, at most
+
+
+def user_blas_threads():
+    """The BLAS's own thread setting as the user has it (refnn's steps set 1 while they run and
+    put it back), or 0 when the BLAS is not one refnn can steer."""
+    return _train.blas_user_threads()
 
 
 def check_blas_sizes(**sizes):

@@ -5,8 +5,9 @@ import numpy as np
 
 from ._dispatch import _optimizers, _train
 from .._validate import (NonFiniteError, as_array, check_dim, check_same_samples, choice,
-                         positive_int)
+                         positive_int, positive_number)
 from ..update_rules import RULES
+from . import threads as _threads
 from . import activation_code, check_weights, DIFFERENTIABLE
 from ._arrays import _ready, refuse_overlap
 from .blas import TRAINERS, check_blas_sizes
@@ -24,7 +25,12 @@ class DenseTrainer:
     X, Y      the data set (n, n_0) and targets (n, n_L) in that dtype, finite
     activations  the layers' activation names (softmax only last, with "softmax_crossentropy")
     loss      "softmax_crossentropy", "sigmoid_binary_crossentropy" or "mean_squared_error"
+    sample_weight  (n,) each sample's weight w_i >= 0 in the loss, or None: the batch's loss is
+              then (1/m) sum_i w_i loss_i (Keras's sum over the batch size), and its gradient
     """
+
+    CLIPS = {"value": _train.CLIP_VALUE, "norm": _train.CLIP_NORM,
+             "global_norm": _train.CLIP_GLOBAL_NORM}    # step(clip=(kind, c)): Keras's clipping
 
     PHASES = _train.PHASES            # what phase_seconds() reports, in the order they run
 
@@ -32,7 +38,7 @@ class DenseTrainer:
               "sigmoid_binary_crossentropy": _train.SIGMOID_BINARY_CROSSENTROPY,
               "mean_squared_error": _train.MEAN_SQUARED_ERROR}
 
-    def __init__(self, weights, X, Y, activations, loss, batch_size):
+    def __init__(self, weights, X, Y, activations, loss, batch_size, sample_weight=None):
         self.loss_code = self.LOSSES[choice("loss", loss, self.LOSSES)]
         dtype = weights[0].dtype if weights and isinstance(weights[0], np.ndarray) else None
         sizes = check_weights(weights, dtype)
@@ -53,6 +59,13 @@ class DenseTrainer:
         check_dim("X", X.shape[1], sizes[0], "features", "W1 has {expected} rows")
         check_dim("Y", Y.shape[1], sizes[-1], "columns", "the output layer has {expected} units")
         check_same_samples(X=X, Y=Y)
+        if sample_weight is not None:
+            sample_weight = as_array("sample_weight", sample_weight, ndim=1, dtype=dtype)
+            check_same_samples(X=X, sample_weight=sample_weight)
+            if np.any(sample_weight < 0):
+                raise ValueError("sample_weight must be >= 0, got a negative weight at "
+                                 f"sample {int(np.argmax(sample_weight < 0))}")
+        self.sample_weight = sample_weight
         refuse_overlap({f"weights[{i}]": w for i, w in enumerate(weights)}, {"X": X, "Y": Y})
         self.batch_size = positive_int("batch_size", batch_size)
         if min(sizes) < 1:
@@ -72,11 +85,12 @@ class DenseTrainer:
         self.yhat = np.empty((m, sizes[-1]), dtype)
         self._step = _train.DenseStep(self.weights, self.grads, self.work, self.h_last, self.Xb,
                                       self.Yb, self.X, self.Y, self.activations, self.loss_code,
-                                      self.losses, self.yhat)
+                                      self.losses, self.yhat, sample_weight)
         self.rule = None            # set_update() fuses an optimizer's update into step()
         self.updated = False        # whether the last step updated the weights
         self.update_finite = True   # whether that update left every weight and slot finite
         self.mean_loss = None       # the last step's mean loss over its batch
+        self.threads = None         # threads per step; None: refnn.get_num_threads()
 
         self._scalar_check = None
         # held by step() while the compiled step runs without the GIL: set_update() frees and
@@ -125,7 +139,8 @@ class DenseTrainer:
         finally:
             self._stepping.release()
 
-    def step(self, order, check_finite=False, scalars=None):
+    def step(self, order, check_finite=False, scalars=None, *, penalty=None, clip=None,
+             decay=None):
         """Gradients of the mean loss over the samples order (intp indices, at most batch_size).
         Returns (losses, yhat): views of this batch's per-sample losses and outputs.
 
@@ -137,7 +152,14 @@ class DenseTrainer:
         beta_1, beta_2, adam_epsilon (Rule.scalars): then the weights are updated too, unless
         the batch's loss is not finite; `updated` says which, and `update_finite` whether
         every weight and slot is still finite after it (if not, the caller puts the previous
-        state back: the step updates in place, layer after layer, during the backward pass)."""
+        state back: the step updates in place, layer after layer, during the backward pass).
+
+        With scalars, before the rule, as Optimizer.apply does (in this order):
+        penalty   one pair (c1, c2) per weight array: g += c1 sign(w) + c2 w, the gradient of
+                  c1 |w| + (c2 / 2) w^2 (an L1/L2 penalty; Keras's l2 is c2 = 2 l2)
+        clip      ("value", c): g clipped into [-c, c]; ("norm", c): each array's g scaled to
+                  norm <= c; ("global_norm", c): all together (Keras 3's clipping)
+        decay     (wd, eta): w -= w wd eta (Keras 3's weight decay, at this step's eta)"""
         if type(order) is not np.ndarray or order.dtype != np.intp or order.ndim != 1 \
                 or not order.flags.c_contiguous or not 0 < order.shape[0] <= self.batch_size:
             raise ValueError(f"order must be a contiguous array of 1 to {self.batch_size} "
@@ -151,10 +173,42 @@ class DenseTrainer:
                 except (TypeError, ValueError) as e:
                     raise ValueError(f"scalars must be finite numbers in range for "
                                      f"{self.rule}: {e}") from None
+            options = self._options(penalty, clip, decay) if scalars is not None else {}
             self.updated = False
+            self._step.threads = self.threads or _threads.get_num_threads()
             # the step checks each index is a row of X
-            status = self._step.step(order, check_finite, scalars)
+            status = self._step.step(order, check_finite, scalars, **options)
             return self._finish(order, status, scalars)
+
+    def _options(self, penalty, clip, decay):
+        """The compiled step's arguments for step()'s penalty, clip and decay, checked."""
+        options = {}
+        if penalty is not None:
+            pairs = [tuple(p) for p in penalty]
+            if len(pairs) != len(self.weights) or any(len(p) != 2 for p in pairs):
+                raise ValueError(f"penalty must hold one pair (c1, c2) per weight array "
+                                 f"({len(self.weights)}), got {penalty!r}")
+            options["penalty"] = [(positive_number("penalty c1", c1, allow_zero=True),
+                                   positive_number("penalty c2", c2, allow_zero=True))
+                                  for c1, c2 in pairs]
+        if clip is not None:
+            kind, value = clip
+            options["clip_kind"] = self.CLIPS[choice("clip kind", kind, self.CLIPS)]
+            options["clip"] = positive_number("clip", value)
+        if decay is not None:
+            wd, eta = decay
+            options["decay"] = positive_number("decay wd", wd, allow_zero=True)
+            options["decay_rate"] = positive_number("decay eta", eta)
+        return options
+
+    def pieces(self, m=None):
+        """(rows pieces, weights pieces): how a step on m samples (default: a full batch) is cut
+        into pieces for refnn's threads (src_c/_train.pyx); fixed by the sizes alone."""
+        return self._step.pieces(self.batch_size if m is None else positive_int("m", m))
+
+    def worker_seconds(self):
+        """[seconds] each thread spent on the steps' pieces since the last reset_phases()."""
+        return self._step.worker_seconds()
 
     def _finish(self, order, status, scalars):
         """What step() returns, from the compiled step's status."""

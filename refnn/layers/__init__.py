@@ -14,6 +14,10 @@ Notation: g_prev the layer's input, h weighted sum, g = f(h) output, epsilon = d
 All arrays are batch-major, C-contiguous, in the model's dtype; matrix products and
 activations run in the compiled kernels through refnn.kernels.
 """
+from __future__ import annotations
+
+from typing import Any
+
 from .base import INITIALIZERS, Context, Layer, count_params_for, leaves, serialize, walk
 from .core import Activation, Dense, Dropout, Flatten
 from .normalization import BatchNormalization
@@ -27,7 +31,7 @@ LAYER_CLASSES = {cls.__name__: cls for cls in
                  (Flatten, Dense, Activation, Dropout, BatchNormalization, Residual)}
 
 
-def deserialize(spec):
+def deserialize(spec: dict[str, Any]) -> Layer:
     """A layer from {"class_name": ..., "config": {...}}; only refnn's own layer classes."""
     if not isinstance(spec, dict) or "class_name" not in spec or "config" not in spec:
         raise ValueError(f"a layer spec must be a dict with class_name and config, got {spec!r}")

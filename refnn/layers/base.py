@@ -4,9 +4,15 @@ layers inside it) and `serialize`.
 
 Notation: g_prev the layer's input, h weighted sum, g = f(h) output, epsilon = dE/dh.
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .._validate import as_array, flag, sample_shape
 
@@ -18,13 +24,14 @@ class Context:
     frozen: the set of layers a model froze at its last compile() (a model's changes of
     `trainable` take effect there, as in Keras), or None: each layer's own `trainable`."""
 
-    def __init__(self, training=False, rng=None, update_state=False, frozen=None):
+    def __init__(self, training: bool = False, rng: np.random.Generator | None = None,
+                 update_state: bool = False, frozen: AbstractSet[Layer] | None = None) -> None:
         self.training = training
         self.rng = rng
         self.update_state = update_state
         self.frozen = frozen
 
-    def is_frozen(self, layer):
+    def is_frozen(self, layer: Layer) -> bool:
         return (not layer.trainable) if self.frozen is None else layer in self.frozen
 
 
@@ -51,6 +58,7 @@ def _variance_scaling(scale, mode, distribution):
     return init
 
 
+#: the weight initializers by Keras name: name -> init(rng, shape), fan-in and fan-out from shape
 INITIALIZERS = {
     "glorot_uniform": _variance_scaling(1.0, "fan_avg", "uniform"),   # U(+-sqrt(6/(in+out)))
     "glorot_normal": _variance_scaling(1.0, "fan_avg", "normal"),
@@ -69,7 +77,8 @@ INITIALIZERS = {
 class Layer:
     """A layer: build(input_shape) -> output_shape, forward, backward, weights and grads."""
 
-    def __init__(self, name=None, input_shape=None, trainable=True):
+    def __init__(self, name: str | None = None, input_shape: Sequence[int] | None = None,
+                 trainable: bool = True) -> None:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, got {type(name).__name__}")
         self.name = name
@@ -84,7 +93,7 @@ class Layer:
 
     # ------------------------------------------------------------------ trainable
     @property
-    def trainable(self):
+    def trainable(self) -> bool:
         """Whether the optimizer trains this layer's weights (Keras's layer.trainable, default
         True).
 
@@ -97,7 +106,7 @@ class Layer:
         return self._trainable
 
     @trainable.setter
-    def trainable(self, value):
+    def trainable(self, value: bool) -> None:
         value = flag("trainable", value)
         self._trainable = value
         for layer in self._sublayers():
@@ -105,7 +114,7 @@ class Layer:
 
     is_block = False              # a block of layers (Residual): its layers compute, not it
 
-    def _sublayers(self):
+    def _sublayers(self) -> list[Layer]:
         """The layers inside this one (their trainable follows this layer's; `walk` visits
         them)."""
         return []
@@ -114,26 +123,26 @@ class Layer:
     # A layer's weights are its parameters (what backward computes gradients of: W, b, gamma,
     # beta; self.grads holds them in this order), then its state (batch normalisation's moving
     # statistics: set by forward, a constant of the loss, never trained).
-    def _parameters(self):
+    def _parameters(self) -> list[NDArray[Any]]:
         return []
 
-    def _state(self):
+    def _state(self) -> list[NDArray[Any]]:
         return []
 
     @property
-    def weights(self):
+    def weights(self) -> list[NDArray[Any]]:
         """All weights, in get_weights() order: parameters, then state (frozen or not)."""
         return self._parameters() + self._state()
 
     # What the layer holds itself, without the layers inside it (a Dense layer's W and b, not
     # its batch normalisation's): for a layer without sublayers, all of it.
-    def _own_parameters(self):
+    def _own_parameters(self) -> list[NDArray[Any]]:
         return self._parameters()
 
-    def _own_state(self):
+    def _own_state(self) -> list[NDArray[Any]]:
         return self._state()
 
-    def trainable_mask(self):
+    def trainable_mask(self) -> list[bool]:
         """For each entry of self.weights: is it trained by the optimizer? A parameter is, when
         its layer and every layer around it are trainable (as `walk` says); the state never
         is."""
@@ -144,34 +153,34 @@ class Layer:
     # Keras's order per layer: trainable first, then non-trainable (for a plain layer, frozen
     # or not, that is self.weights)
     @property
-    def trainable_weights(self):
+    def trainable_weights(self) -> list[NDArray[Any]]:
         return [w for w, m in zip(self.weights, self.trainable_mask()) if m]
 
     @property
-    def non_trainable_weights(self):
+    def non_trainable_weights(self) -> list[NDArray[Any]]:
         return [w for w, m in zip(self.weights, self.trainable_mask()) if not m]
 
-    def weight_names(self):
+    def weight_names(self) -> list[str]:
         return []
 
-    def aligned_grads(self):
+    def aligned_grads(self) -> list[NDArray[Any]]:
         """dL/dw for each entry of self.weights: the parameters' gradients (of a frozen layer's
         too: freezing changes what the optimizer updates, not the derivative), then zeros for
         the state, a constant of the loss."""
         return list(self.grads) + [np.zeros_like(w) for w in self._state()]
 
-    def count_params(self):
+    def count_params(self) -> int:
         return int(sum(w.size for w in self.weights))
 
-    def regularization(self):
+    def regularization(self) -> float:
         """The penalty this layer adds to the loss (refnn/regularizers.py); 0.0 here."""
         return 0.0
 
-    def get_weights(self):
+    def get_weights(self) -> list[NDArray[Any]]:
         """Copies of this layer's weights (Keras's order: kernel, bias, ...)."""
         return [w.copy() for w in self.weights]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         """Assign this layer's weights in place (cast to its dtype); every array is checked
         first, so a wrong one changes nothing."""
         mine = self.weights
@@ -188,46 +197,47 @@ class Layer:
         for old, w in zip(mine, new):
             old[...] = w
 
-    def build(self, input_shape, dtype, rng):
+    def build(self, input_shape: Sequence[int], dtype: DTypeLike,
+              rng: np.random.Generator) -> tuple[int, ...]:
         self.dtype = np.dtype(dtype)
         self.output_shape = self.compute_output_shape(tuple(input_shape))
         self.built = True
         return self.output_shape
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return input_shape
 
-    def count_params_for(self, input_shape):
+    def count_params_for(self, input_shape: Sequence[int]) -> int:
         """count_params() after build(input_shape), counted without building (exact integers):
         load_model weighs a file's declared sizes with it before building."""
         return 0
 
-    def forward(self, g_prev, ctx):
+    def forward(self, g_prev: NDArray[Any], ctx: Context) -> NDArray[Any]:
         raise NotImplementedError
 
-    def backward(self, dE_dg):
+    def backward(self, dE_dg: NDArray[Any]) -> NDArray[Any]:
         raise NotImplementedError
 
     # the output activation, when the layer ends with one applied to its own weighted sum h
     output_activation = None
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = {"name": self.name, "trainable": self.trainable}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
         return config
 
-    def set_weight_values(self, values):
+    def set_weight_values(self, values: Sequence[NDArray[Any]]) -> None:
         """Assign this layer's weights (already checked and cast by the model), in place."""
         for w, v in zip(self.weights, values):
             w[...] = v
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
 
 
 
-def count_params_for(layers, input_shape):
+def count_params_for(layers: Iterable[Layer], input_shape: Sequence[int]) -> int:
     """The weights that building `layers` in turn on per-sample `input_shape` would make,
     counted without building (Layer.count_params_for)."""
     total, shape = 0, tuple(input_shape)
@@ -237,7 +247,7 @@ def count_params_for(layers, input_shape):
     return total
 
 
-def walk(layer, trained=True):
+def walk(layer: Layer, trained: bool = True) -> Iterator[tuple[Layer, bool]]:
     """(layer, trained) for `layer` and every layer inside it, outside in (a Dense layer, then
     its batch normalisation; a Residual block, then its layers in order).
 
@@ -249,11 +259,11 @@ def walk(layer, trained=True):
         yield from walk(sub, trained)
 
 
-def leaves(layer):
+def leaves(layer: Layer) -> list[Layer]:
     """The layers that compute, inside `layer` (itself unless it is a block of layers), in
     walk order: what a saved kernel mask's index counts."""
     return [sub for sub, _ in walk(layer) if not sub.is_block]
 
 
-def serialize(layer):
+def serialize(layer: Layer) -> dict[str, Any]:
     return {"class_name": type(layer).__name__, "config": layer.get_config()}

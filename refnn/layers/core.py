@@ -2,14 +2,19 @@
 
 Dense and Activation take their activation by name from refnn.activations, the one table.
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .. import activations, kernels, regularizers
 from .._validate import choice, positive_int
 from .._validate import rate as rate_check
-from .base import INITIALIZERS, Layer
+from .base import INITIALIZERS, Context, Layer
 from .normalization import BatchNormalization
 
 
@@ -35,18 +40,18 @@ def _activation_backward(activation, g, dE_dg):
 class Flatten(Layer):
     """(n, d1, d2, ...) -> (n, d1 * d2 * ...)"""
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         size = math.prod(int(d) for d in input_shape)      # exact: np.prod wraps around
         if size > np.iinfo(np.intp).max:
             raise ValueError(f"Flatten: input_shape {tuple(input_shape)} has {size} entries "
                              f"per sample, more than an array can index ({np.iinfo(np.intp).max})")
         return (size,)
 
-    def forward(self, g_prev, ctx):
+    def forward(self, g_prev: NDArray[Any], ctx: Context) -> NDArray[Any]:
         self._shape = g_prev.shape
         return g_prev.reshape(g_prev.shape[0], -1)
 
-    def backward(self, dE_dg):
+    def backward(self, dE_dg: NDArray[Any]) -> NDArray[Any]:
         self.grads = []
         return dE_dg.reshape(self._shape)
 
@@ -65,9 +70,12 @@ class Dense(Layer):
     Shape: input (n, fan_in), output (n, units); kernel W (fan_in, units), bias b (units,).
     """
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", batch_norm=False, kernel_regularizer=None,
-                 bias_regularizer=None, **kwargs):
+    def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
+                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
+                 batch_norm: bool = False,
+                 kernel_regularizer: regularizers.Regularizer | str | None = None,
+                 bias_regularizer: regularizers.Regularizer | str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)    # refnn/regularizers.py
         self.bias_regularizer = regularizers.get(bias_regularizer)
@@ -85,22 +93,23 @@ class Dense(Layer):
         self.kernel_mask = None
 
     @property
-    def output_activation(self):
+    def output_activation(self) -> str | None:
         return self.activation
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) != 1:
             raise ValueError(f"Dense expects inputs of shape (n, features), got per-sample shape "
                              f"{input_shape}; put a Flatten layer before it")
         return (self.units,)
 
-    def count_params_for(self, input_shape):
+    def count_params_for(self, input_shape: Sequence[int]) -> int:
         """W (fan_in, units), b (units,) if use_bias, and the batch norm's numbers"""
         self.compute_output_shape(input_shape)          # refuses a shape Dense cannot take
         own = int(input_shape[0]) * self.units + (self.units if self.use_bias else 0)
         return own + (self.batch_norm.count_params_for((self.units,)) if self.batch_norm else 0)
 
-    def build(self, input_shape, dtype, rng):
+    def build(self, input_shape: Sequence[int], dtype: DTypeLike,
+              rng: np.random.Generator) -> tuple[int, ...]:
         super().build(input_shape, dtype, rng)
         fan_in = input_shape[0]
         W = INITIALIZERS[self.kernel_initializer](rng, (fan_in, self.units))
@@ -113,27 +122,27 @@ class Dense(Layer):
             self.batch_norm.build((self.units,), dtype, rng)
         return self.output_shape
 
-    def _sublayers(self):
+    def _sublayers(self) -> list[Layer]:
         return [self.batch_norm] if self.batch_norm is not None else []
 
-    def _own_parameters(self):
+    def _own_parameters(self) -> list[NDArray[Any]]:
         return [self.W, self.b] if self.use_bias else [self.W]
 
-    def _parameters(self):
+    def _parameters(self) -> list[NDArray[Any]]:
         return self._own_parameters() + (self.batch_norm._parameters() if self.batch_norm
                                           else [])
 
-    def _state(self):
+    def _state(self) -> list[NDArray[Any]]:
         return self.batch_norm._state() if self.batch_norm else []
 
-    def _own_state(self):
+    def _own_state(self) -> list[NDArray[Any]]:
         return []
 
-    def weight_names(self):
+    def weight_names(self) -> list[str]:
         own = ["kernel", "bias"] if self.use_bias else ["kernel"]
         return own + (self.batch_norm.weight_names() if self.batch_norm else [])
 
-    def forward(self, g_prev, ctx):
+    def forward(self, g_prev: NDArray[Any], ctx: Context) -> NDArray[Any]:
         self.g_prev = g_prev                                         # (n, fan_in)
         h = kernels.dense_forward(g_prev, self.W, self.b)            # h = g_prev W + b
         if self.batch_norm is not None:
@@ -142,10 +151,10 @@ class Dense(Layer):
         self.g = kernels.activation_forward(h, self.activation)      # g = f(h)
         return self.g
 
-    def backward(self, dE_dg):
+    def backward(self, dE_dg: NDArray[Any]) -> NDArray[Any]:
         return self.backward_from_h(_activation_backward(self.activation, self.g, dE_dg))
 
-    def backward_from_h(self, epsilon):
+    def backward_from_h(self, epsilon: NDArray[Any]) -> NDArray[Any]:
         """From epsilon = dE/dh (given directly by a fused loss): the weight gradients and
         dE/dg_prev."""
         bn_grads = []
@@ -162,7 +171,7 @@ class Dense(Layer):
         self.grads = ([dW, db] if self.use_bias else [dW]) + bn_grads
         return dg_prev
 
-    def regularization(self):
+    def regularization(self) -> float:
         """The penalties of this layer's regularizers (0.0 without any), added to the loss."""
         total = 0.0
         if self.kernel_regularizer is not None:
@@ -171,7 +180,7 @@ class Dense(Layer):
             total += self.bias_regularizer(self.b)
         return total
 
-    def set_kernel_mask(self, mask):
+    def set_kernel_mask(self, mask: ArrayLike | None) -> None:
         """Prune: W_ij = 0 and kept at 0 through training wherever mask_ij is False.
 
         The mask zeroes the kernel now and every kernel gradient after; a weight that is 0
@@ -191,7 +200,7 @@ class Dense(Layer):
         self.kernel_mask = mask.astype(self.dtype)
         self.W *= self.kernel_mask
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "units": self.units, "activation": self.activation,
                 "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
                 "bias_initializer": self.bias_initializer,
@@ -199,36 +208,36 @@ class Dense(Layer):
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Dense({self.units}, activation={self.activation!r})"
 
 
 class Activation(Layer):
     """g = f(h) on its own: sigmoid, tanh, relu, softmax (over the last axis), linear."""
 
-    def __init__(self, activation, **kwargs):
+    def __init__(self, activation: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = _activation_name(activation)
 
     @property
-    def output_activation(self):
+    def output_activation(self) -> str | None:
         return self.activation
 
-    def forward(self, g_prev, ctx):
+    def forward(self, g_prev: NDArray[Any], ctx: Context) -> NDArray[Any]:
         self.h = g_prev.reshape(-1, g_prev.shape[-1])
         self.g = kernels.activation_forward(self.h, self.activation)
         return self.g.reshape(g_prev.shape)
 
-    def backward(self, dE_dg):
+    def backward(self, dE_dg: NDArray[Any]) -> NDArray[Any]:
         shape = dE_dg.shape
         epsilon = _activation_backward(self.activation, self.g, dE_dg.reshape(self.g.shape))
         return self.backward_from_h(epsilon).reshape(shape)
 
-    def backward_from_h(self, epsilon):
+    def backward_from_h(self, epsilon: NDArray[Any]) -> NDArray[Any]:
         self.grads = []
         return epsilon
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "activation": self.activation}
 
 
@@ -243,12 +252,12 @@ class Dropout(Layer):
 
     MODES = ("inverted", "scale_at_inference")
 
-    def __init__(self, rate, mode="inverted", **kwargs):
+    def __init__(self, rate: float, mode: str = "inverted", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rate = rate_check("rate", rate)
         self.mode = choice("mode", mode, self.MODES)
 
-    def forward(self, g_prev, ctx):
+    def forward(self, g_prev: NDArray[Any], ctx: Context) -> NDArray[Any]:
         keep = 1 - self.rate
         if not ctx.training or self.rate == 0:
             self.mask = None
@@ -258,13 +267,13 @@ class Dropout(Layer):
             self.mask /= keep
         return g_prev * self.mask
 
-    def backward(self, dE_dg):
+    def backward(self, dE_dg: NDArray[Any]) -> NDArray[Any]:
         self.grads = []
         if self.mask is None:
             return dE_dg * (1 - self.rate) if self.mode == "scale_at_inference" else dE_dg
         return dE_dg * self.mask
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "mode": self.mode}
 
 

@@ -1,8 +1,14 @@
 """BatchNormalization: normalise each feature over the batch, then scale and shift."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from .._validate import positive_number
-from .base import Layer
+from .base import Context, Layer
 
 
 class BatchNormalization(Layer):
@@ -20,7 +26,8 @@ class BatchNormalization(Layer):
     stay, the moving statistics normalise and are not updated.
     """
 
-    def __init__(self, momentum=0.99, epsilon=1e-3, center=True, scale=True, **kwargs):
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.momentum = positive_number("momentum", momentum, allow_zero=True)
         if self.momentum >= 1:
@@ -31,11 +38,12 @@ class BatchNormalization(Layer):
                 raise TypeError(f"{arg} must be True or False, got {v!r}")
         self.center, self.scale = center, scale
 
-    def count_params_for(self, input_shape):
+    def count_params_for(self, input_shape: Sequence[int]) -> int:
         """gamma, beta, moving_mean, moving_variance: d each"""
         return 4 * int(input_shape[-1])
 
-    def build(self, input_shape, dtype, rng):
+    def build(self, input_shape: Sequence[int], dtype: DTypeLike,
+              rng: np.random.Generator) -> tuple[int, ...]:
         super().build(input_shape, dtype, rng)
         d = input_shape[-1]
         self.gamma = np.ones(d, self.dtype)
@@ -44,17 +52,17 @@ class BatchNormalization(Layer):
         self.moving_variance = np.ones(d, self.dtype)
         return self.output_shape
 
-    def _parameters(self):
+    def _parameters(self) -> list[NDArray[Any]]:
         return ([self.gamma] if self.scale else []) + ([self.beta] if self.center else [])
 
-    def _state(self):
+    def _state(self) -> list[NDArray[Any]]:
         return [self.moving_mean, self.moving_variance]
 
-    def weight_names(self):
+    def weight_names(self) -> list[str]:
         return ((["gamma"] if self.scale else []) + (["beta"] if self.center else [])
                 + ["moving_mean", "moving_variance"])
 
-    def forward(self, x, ctx):
+    def forward(self, x: NDArray[Any], ctx: Context) -> NDArray[Any]:
         shape = x.shape
         x = x.reshape(-1, shape[-1])
         # a frozen layer runs in inference mode also while training (Keras 3): the moving
@@ -74,7 +82,7 @@ class BatchNormalization(Layer):
         self.xhat = (x - mu) * self.inv_std
         return np.ascontiguousarray(self.gamma * self.xhat + self.beta).reshape(shape)
 
-    def backward(self, dy):
+    def backward(self, dy: NDArray[Any]) -> NDArray[Any]:
         shape = dy.shape
         dy = dy.reshape(-1, shape[-1])
         dgamma = np.sum(dy * self.xhat, axis=0)
@@ -86,7 +94,7 @@ class BatchNormalization(Layer):
         dx = (self.gamma * self.inv_std / n) * (n * dy - dbeta - self.xhat * dgamma)
         return np.ascontiguousarray(dx).reshape(shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.bn_epsilon,
                 "center": self.center, "scale": self.scale}
 

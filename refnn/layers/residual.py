@@ -1,5 +1,13 @@
 """Residual: a skip connection around a block of layers."""
-from .base import Layer, count_params_for, serialize
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from .base import Context, Layer, count_params_for, serialize
 
 
 class Residual(Layer):
@@ -10,7 +18,7 @@ class Residual(Layer):
     The block must give back the shape it receives.
     """
 
-    def __init__(self, layers, **kwargs):
+    def __init__(self, layers: Layer | Sequence[Layer], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(layers, Layer):
             layers = [layers]
@@ -27,13 +35,14 @@ class Residual(Layer):
 
     is_block = True
 
-    def _sublayers(self):
+    def _sublayers(self) -> list[Layer]:
         return self.layers
 
-    def count_params_for(self, input_shape):
+    def count_params_for(self, input_shape: Sequence[int]) -> int:
         return count_params_for(self.layers, input_shape)
 
-    def build(self, input_shape, dtype, rng):
+    def build(self, input_shape: Sequence[int], dtype: DTypeLike,
+              rng: np.random.Generator) -> tuple[int, ...]:
         super().build(input_shape, dtype, rng)
         shape = tuple(input_shape)
         for layer in self.layers:
@@ -44,32 +53,32 @@ class Residual(Layer):
         return self.output_shape
 
     @property
-    def weights(self):
+    def weights(self) -> list[NDArray[Any]]:
         return [w for l in self.layers for w in l.weights]
 
-    def weight_names(self):
+    def weight_names(self) -> list[str]:
         return [f"{i}/{n}" for i, l in enumerate(self.layers) for n in l.weight_names()]
 
-    def forward(self, g_prev, ctx):
+    def forward(self, g_prev: NDArray[Any], ctx: Context) -> NDArray[Any]:
         out = g_prev
         for layer in self.layers:
             out = layer.forward(out, ctx)
         return g_prev + out                                       # h' = h + F(h)
 
-    def backward(self, dE_dg):
+    def backward(self, dE_dg: NDArray[Any]) -> NDArray[Any]:
         d = dE_dg
         for layer in reversed(self.layers):
             d = layer.backward(d)
         self.grads = [gr for l in self.layers for gr in l.aligned_grads()]
         return dE_dg + d
 
-    def aligned_grads(self):
+    def aligned_grads(self) -> list[NDArray[Any]]:
         return list(self.grads)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "layers": [serialize(l) for l in self.layers]}
 
-    def set_weight_values(self, values):
+    def set_weight_values(self, values: Sequence[NDArray[Any]]) -> None:
         i = 0
         for layer in self.layers:
             k = len(layer.weights)

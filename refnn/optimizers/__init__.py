@@ -14,12 +14,16 @@ Adam's bias corrections).
 Notation: w a parameter array, g = dE/dw its gradient, eta the learning rate
 (Keras's learning_rate), t = iterations + 1 the number of the step being taken.
 """
+from __future__ import annotations
+
 import math
+from typing import Any
 
 from .._validate import choice, flag, positive_number
 from ..update_rules import RULES, fraction
 from .base import FullBatchOptimizer, Optimizer
 from .lbfgs import LBFGS
+from .schedules import LearningRateSchedule
 
 
 class SGD(Optimizer):
@@ -46,17 +50,19 @@ class SGD(Optimizer):
     name = "sgd"
     rule = RULES["sgd"]
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
-                 clipnorm=None, clipvalue=None, global_clipnorm=None):
+    def __init__(self, learning_rate: float | LearningRateSchedule = 0.01, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float | None = None,
+                 clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None) -> None:
         super().__init__(weight_decay, clipnorm, clipvalue, global_clipnorm)
         self.learning_rate = learning_rate
         self.momentum = fraction("momentum", momentum)
         self.nesterov = flag("nesterov", nesterov)
 
-    def _slot_initials(self):
+    def _slot_initials(self) -> dict[str, float]:
         return {"momentum": 0.0} if self.momentum > 0 else {}
 
-    def _scalars(self):
+    def _scalars(self) -> dict[str, float]:
         return {"eta": self.learning_rate, "momentum": self.momentum,
                 "nesterov": int(self.nesterov and self.momentum > 0)}
 
@@ -78,18 +84,20 @@ class Adagrad(Optimizer):
     rule = RULES["adagrad"]
     _nonnegative = ("accumulator",)
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None):
+    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001,
+                 initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
+                 weight_decay: float | None = None, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None) -> None:
         super().__init__(weight_decay, clipnorm, clipvalue, global_clipnorm)
         self.learning_rate = learning_rate
         self.initial_accumulator_value = positive_number(
             "initial_accumulator_value", initial_accumulator_value, allow_zero=True)
         self.epsilon = positive_number("epsilon", epsilon)
 
-    def _slot_initials(self):
+    def _slot_initials(self) -> dict[str, float]:
         return {"accumulator": self.initial_accumulator_value}
 
-    def _scalars(self):
+    def _scalars(self) -> dict[str, float]:
         return {"eta": self.learning_rate, "adagrad_epsilon": self.epsilon}
 
 
@@ -114,9 +122,10 @@ class RMSprop(Optimizer):
     rule = RULES["rmsprop"]
     _nonnegative = ("velocity",)
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
-                 centered=False, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None):
+    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, rho: float = 0.9,
+                 momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False,
+                 weight_decay: float | None = None, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None) -> None:
         super().__init__(weight_decay, clipnorm, clipvalue, global_clipnorm)
         self.learning_rate = learning_rate
         self.rho = fraction("rho", rho)
@@ -124,7 +133,7 @@ class RMSprop(Optimizer):
         self.epsilon = positive_number("epsilon", epsilon)
         self.centered = flag("centered", centered)
 
-    def _slot_initials(self):
+    def _slot_initials(self) -> dict[str, float]:
         initials = {"velocity": 0.0}
         if self.momentum > 0:
             initials["momentum"] = 0.0
@@ -132,7 +141,7 @@ class RMSprop(Optimizer):
             initials["average_gradient"] = 0.0
         return initials
 
-    def _scalars(self):
+    def _scalars(self) -> dict[str, float]:
         return {"eta": self.learning_rate, "rho": self.rho, "momentum": self.momentum,
                 "rmsprop_epsilon": self.epsilon}
 
@@ -160,9 +169,10 @@ class Adam(Optimizer):
     rule = RULES["adam"]
     _nonnegative = ("velocity", "velocity_hat")
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None):
+    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False,
+                 weight_decay: float | None = None, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None) -> None:
         super().__init__(weight_decay, clipnorm, clipvalue, global_clipnorm)
         self.learning_rate = learning_rate
         self.beta_1 = fraction("beta_1", beta_1)
@@ -170,13 +180,13 @@ class Adam(Optimizer):
         self.epsilon = positive_number("epsilon", epsilon)
         self.amsgrad = flag("amsgrad", amsgrad)
 
-    def _slot_initials(self):
+    def _slot_initials(self) -> dict[str, float]:
         initials = {"momentum": 0.0, "velocity": 0.0}
         if self.amsgrad:
             initials["velocity_hat"] = 0.0
         return initials
 
-    def _scalars(self):
+    def _scalars(self) -> dict[str, float]:
         t = self.iterations + 1
         # alpha = eta sqrt(1 - beta_2^t) / (1 - beta_1^t): both bias corrections
         alpha = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
@@ -205,8 +215,10 @@ class Nadam(Optimizer):
     rule = RULES["nadam"]
     _nonnegative = ("velocity",)
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None):
+    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, weight_decay: float | None = None,
+                 clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None) -> None:
         super().__init__(weight_decay, clipnorm, clipvalue, global_clipnorm)
         self.learning_rate = learning_rate
         self.beta_1 = fraction("beta_1", beta_1)
@@ -228,7 +240,7 @@ class Nadam(Optimizer):
         self._product = (t, product)
         return product
 
-    def _scalars(self):
+    def _scalars(self) -> dict[str, float]:
         t = self.iterations + 1
         product_t = self._u_product(t)
         product_next = product_t * self._u(t + 1)
@@ -257,15 +269,17 @@ class Adamax(Optimizer):
     rule = RULES["adamax"]
     _nonnegative = ("norm",)
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None):
+    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, weight_decay: float | None = None,
+                 clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None) -> None:
         super().__init__(weight_decay, clipnorm, clipvalue, global_clipnorm)
         self.learning_rate = learning_rate
         self.beta_1 = fraction("beta_1", beta_1)
         self.beta_2 = fraction("beta_2", beta_2)
         self.epsilon = positive_number("epsilon", epsilon)
 
-    def _scalars(self):
+    def _scalars(self) -> dict[str, float]:
         t = self.iterations + 1
         return {"alpha": self.learning_rate / (1 - self.beta_1 ** t),   # eta / (1 - beta_1^t)
                 "beta_1": self.beta_1, "beta_2": self.beta_2, "adamax_epsilon": self.epsilon}
@@ -278,13 +292,15 @@ class AdamW(Adam):
 
     name = "adamw"
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, amsgrad=False, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None):
+    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001,
+                 weight_decay: float | None = 0.004, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, amsgrad: bool = False, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None) -> None:
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay,
                          clipnorm, clipvalue, global_clipnorm)
 
 
+#: the optimizer classes by name, as optimizers.get and compile(optimizer=...) accept them
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Nadam, Adamax,
                                         LBFGS)}
 _CLASS_NAMES = {cls.__name__: cls.name for cls in OPTIMIZERS.values()}
@@ -293,7 +309,7 @@ __all__ = ["Optimizer", "FullBatchOptimizer", "SGD", "Adagrad", "RMSprop", "Adam
            "Adamax", "LBFGS", "OPTIMIZERS", "get", "deserialize"]
 
 
-def deserialize(config):
+def deserialize(config: dict[str, Any]) -> Optimizer | FullBatchOptimizer:
     """The optimizer get_config() described: config["name"] picks the class."""
     if not isinstance(config, dict):
         raise TypeError(f"config must be a dict, got {type(config).__name__}")
@@ -305,7 +321,8 @@ def deserialize(config):
     return cls.from_config({**config, "name": cls.name})
 
 
-def get(identifier):
+def get(identifier: str | dict[str, Any] | Optimizer | FullBatchOptimizer
+        ) -> Optimizer | FullBatchOptimizer:
     """An optimizer from a name ("sgd", "adagrad", "rmsprop", "adam", "nadam", "adamax",
     "lbfgs", or the class
     name as in Keras, e.g. "Adam"), a config dict, or an optimizer (returned as it is)."""

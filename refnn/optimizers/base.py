@@ -13,14 +13,24 @@ apply.
 Notation: w a parameter array, g = dE/dw its gradient, eta the learning rate
 (Keras's learning_rate), t = iterations + 1 the number of the step being taken.
 """
+from __future__ import annotations
+
 import inspect
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .. import kernels
-from . import schedules
 from .._validate import FLOAT_DTYPES, TrainingDivergedError, as_array, positive_number
+from . import schedules
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+# fun(x) -> (loss, dloss/dx) over the packed parameters: what a full-batch optimizer minimises
+Objective = Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]]
 
 def _check_weight_list(weights, name="weights"):
     """[(shape, dtype)] of a list of float32/float64 parameter arrays."""
@@ -48,10 +58,10 @@ class _Configurable:
     stochastic = True            # False for full-batch optimizers
 
     @classmethod
-    def _config_keys(cls):
+    def _config_keys(cls) -> list[str]:
         return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments (plus "name"), JSON-able (a schedule in Keras's form)."""
         config = {"name": self.name, **{k: getattr(self, k) for k in self._config_keys()}}
         rate = getattr(self, "_learning_rate", None)
@@ -60,7 +70,7 @@ class _Configurable:
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Self:
         """The optimizer get_config() described (a fresh one: no slots, iterations 0)."""
         if not isinstance(config, dict):
             raise TypeError(f"config must be a dict, got {type(config).__name__}")
@@ -77,7 +87,7 @@ class _Configurable:
             config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
         return f"{type(self).__name__}({args})"
 
@@ -103,6 +113,7 @@ class Optimizer(_Configurable):
     get_config()           {"name": ..., hyper-parameters}: JSON-able; from_config inverts it
     fused_rule()           (rule name, slots per weight): what the compiled step runs
     fused_scalars()        the rule's scalars for the next step
+    fused_options()        its clipping and weight decay for the next step (DenseTrainer.step)
 
     A subclass sets `rule` and defines _scalars() (and _slot_initials() when it has optional
     slots or initial values other than zero).
@@ -111,7 +122,8 @@ class Optimizer(_Configurable):
     rule = None                  # the update rule (a refnn.update_rules.Rule)
     _nonnegative = ()            # slots that hold sums/averages of g^2 or |g|: never below 0
 
-    def __init__(self, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None):
+    def __init__(self, weight_decay: float | None = None, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None) -> None:
         self.iterations = 0
         self._slots = {}         # slot name -> [one array per weight]   (Keras's slot names)
         self._specs = None       # [(shape, dtype) per weight] once built
@@ -147,7 +159,7 @@ class Optimizer(_Configurable):
                 w -= w * w.dtype.type(self.weight_decay) * w.dtype.type(self.learning_rate)
 
     @property
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         """eta, the learning rate of the next step: a finite number > 0 (may be changed
         between steps), or a schedule's value for the steps taken so far (iterations)."""
         try:
@@ -159,7 +171,7 @@ class Optimizer(_Configurable):
         return rate
 
     @learning_rate.setter
-    def learning_rate(self, value):
+    def learning_rate(self, value: float | schedules.LearningRateSchedule) -> None:
         if isinstance(getattr(self, "_learning_rate", None), schedules.LearningRateSchedule):
             raise TypeError("this optimizer's learning rate is a schedule (refnn.optimizers."
                             "schedules): it is not settable, as in Keras")
@@ -169,7 +181,7 @@ class Optimizer(_Configurable):
             self._learning_rate = positive_number("learning_rate", value)
 
     # -------------------------------------------------------------- the declaration
-    def _slot_initials(self):
+    def _slot_initials(self) -> dict[str, float]:
         """{slot name: initial value} of the slots these options use (default: the rule's
         required slots, from zero)."""
         return {name: 0.0 for name in self.rule.slots[:self.rule.required]}
@@ -179,21 +191,29 @@ class Optimizer(_Configurable):
         initials = self._slot_initials()
         return [(name, initials[name]) for name in self.rule.slots if name in initials]
 
-    def _scalars(self):
+    def _scalars(self) -> dict[str, float]:
         """{scalar name: value} of the rule's scalars for the step t = iterations + 1."""
         raise NotImplementedError
 
-    def fused_rule(self):
+    def fused_rule(self) -> tuple[str, list[tuple[NDArray[Any] | None, ...]]] | None:
         """(rule, slots) for the compiled step (kernels.DenseTrainer.set_update), which then runs
-        the update itself; None makes the step call apply() instead (a subclass whose update
-        is not its declared rule alone says so by returning None, and so does clipping or
-        weight decay: not fused yet)."""
-        if self.weight_decay or any(v is not None for v in (self.clipnorm, self.clipvalue,
-                                                            self.global_clipnorm)):
-            return None
+        the update itself, with fused_options(); None makes the step call apply() instead (a
+        subclass whose update is not its declared rule alone says so by returning None)."""
         return self._rule_and_slots()
 
-    def _rule_and_slots(self):
+    def fused_options(self) -> dict[str, tuple[Any, Any]]:
+        """{"clip": (kind, c), "decay": (wd, eta)} for DenseTrainer.step: what apply() does
+        before the rule (_clip, _decay), for the next step; {} when neither is set."""
+        options = {}
+        for kind, value in (("value", self.clipvalue), ("norm", self.clipnorm),
+                            ("global_norm", self.global_clipnorm)):
+            if value is not None:
+                options["clip"] = (kind, value)
+        if self.weight_decay:
+            options["decay"] = (self.weight_decay, self.learning_rate)
+        return options
+
+    def _rule_and_slots(self) -> tuple[str, list[tuple[NDArray[Any] | None, ...]]]:
         """(rule, slots): the rule's name (refnn/update_rules.py) and, per weight, its slot
         arrays in the rule's order (None for an optional slot that is off): what
         kernels.apply_rule and the compiled step take. Needs build() first."""
@@ -203,22 +223,22 @@ class Optimizer(_Configurable):
                                       for name in self.rule.slots)
                                 for i in range(len(self._specs))]
 
-    def fused_scalars(self):
+    def fused_scalars(self) -> tuple[float, ...]:
         """The rule's numbers for the next step (t = iterations + 1), in the rule's order."""
         values = self._scalars()
         return tuple(values[name] for name, _ in self.rule.scalars)
 
     # -------------------------------------------------------------- slots
     @property
-    def built(self):
+    def built(self) -> bool:
         return self._specs is not None
 
     @property
-    def slots(self):
+    def slots(self) -> dict[str, list[NDArray[Any]]]:
         """{slot name: [one array per weight]}: the live state (read it, do not replace it)."""
         return {name: list(arrays) for name, arrays in self._slots.items()}
 
-    def build(self, weights):
+    def build(self, weights: Sequence[NDArray[Any]]) -> None:
         """Create the slots for these weights (zeros, or Keras's initial value) in their dtype."""
         specs = _check_weight_list(weights)
         if self.built:
@@ -254,7 +274,7 @@ class Optimizer(_Configurable):
             checked.append(g)
         return checked
 
-    def apply(self, weights, grads):
+    def apply(self, weights: Sequence[NDArray[Any]], grads: Sequence[NDArray[Any]]) -> None:
         """w <- update(w, g) in place for every (weights[i], grads[i]); iterations += 1.
 
         Everything is checked first: a failed apply leaves the weights, the slots and
@@ -293,7 +313,7 @@ class Optimizer(_Configurable):
         return bad[0] if bad else None
 
     # -------------------------------------------------------------- state
-    def get_state(self):
+    def get_state(self) -> list[NDArray[Any]]:
         """[iterations (0-d int64), then the slots: slot name by slot name (Keras's order),
         one array per weight]. Copies: changing them does not change the optimizer."""
         state = [np.array(self.iterations, dtype=np.int64)]
@@ -301,7 +321,7 @@ class Optimizer(_Configurable):
             state.extend(a.copy() for a in self._slots.get(name, []))
         return state
 
-    def set_state(self, state):
+    def set_state(self, state: Sequence[NDArray[Any]]) -> None:
         """Restore what get_state() returned. Checked first (count, shapes, dtypes, finiteness):
         a refused state changes nothing. A built optimizer's slots are overwritten in place (as
         Keras assigns its variables), so whatever holds them sees the restored state; an
@@ -363,23 +383,23 @@ class FullBatchOptimizer(_Configurable):
 
     stochastic = False
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.iterations = 0
 
     built = True                 # nothing to build: the model may call build() all the same
     slots = {}
 
-    def build(self, weights):
+    def build(self, weights: Sequence[NDArray[Any]]) -> None:
         """Nothing to make (no slots); kept so that a model treats every optimizer alike."""
 
-    def minimize(self, fun, x0):
+    def minimize(self, fun: Objective, x0: ArrayLike) -> tuple[NDArray[np.float64], dict[str, Any]]:
         raise NotImplementedError
 
-    def get_state(self):
+    def get_state(self) -> list[NDArray[Any]]:
         """[iterations (0-d int64)]."""
         return [np.array(self.iterations, dtype=np.int64)]
 
-    def set_state(self, state):
+    def set_state(self, state: Sequence[NDArray[Any]]) -> None:
         """Restore what get_state() returned."""
         if not isinstance(state, (list, tuple)) or len(state) != 1:
             raise ValueError(f"state must be [iterations] for {type(self).__name__}, "

@@ -1,11 +1,15 @@
 """Full-batch L-BFGS (scipy.optimize.minimize, method "L-BFGS-B", no bounds)."""
+from __future__ import annotations
+
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from scipy import optimize as scipy_optimize
 
 from .._validate import as_array, positive_int, positive_number
-from .base import FullBatchOptimizer
+from .base import FullBatchOptimizer, Objective
 
 
 class LBFGS(FullBatchOptimizer):
@@ -25,8 +29,8 @@ class LBFGS(FullBatchOptimizer):
 
     name = "lbfgs"
 
-    def __init__(self, max_iterations=15000, tolerance=1e-5, history_size=10,
-                 ftol=2.220446049250313e-09, max_function_evals=15000):
+    def __init__(self, max_iterations: int = 15000, tolerance: float = 1e-5, history_size: int = 10,
+                 ftol: float = 2.220446049250313e-09, max_function_evals: int = 15000) -> None:
         super().__init__()
         self.max_iterations = positive_int("max_iterations", max_iterations)
         self.tolerance = positive_number("tolerance", tolerance, allow_zero=True)
@@ -34,7 +38,7 @@ class LBFGS(FullBatchOptimizer):
         self.ftol = positive_number("ftol", ftol, allow_zero=True)
         self.max_function_evals = positive_int("max_function_evals", max_function_evals)
 
-    def minimize(self, fun, x0):
+    def minimize(self, fun: Objective, x0: ArrayLike) -> tuple[NDArray[np.float64], dict[str, Any]]:
         """x* = argmin_x fun(x), from x0.
 
         fun(x) -> (loss, grad): x a float64 1-D array (a copy: keep it if you like), loss a

@@ -20,25 +20,32 @@ them as it runs a constant rate (the rule's scalars are formed in Python before 
         eta = eta_top ((1 - alpha) (1 + cos(pi s / decay_steps)) / 2 + alpha),
         s = min(step - warmup_steps, decay_steps)
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .._validate import flag, positive_int, positive_number
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class LearningRateSchedule:
     """schedule(step) -> the learning rate of the step after `step` steps; get_config()."""
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         raise NotImplementedError
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self._keys}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Self:
         return cls(**config)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
 
@@ -46,14 +53,15 @@ class LearningRateSchedule:
 class ExponentialDecay(LearningRateSchedule):
     _keys = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase")
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 staircase: bool = False) -> None:
         self.initial_learning_rate = positive_number("initial_learning_rate",
                                                      initial_learning_rate)
         self.decay_steps = positive_int("decay_steps", decay_steps)
         self.decay_rate = positive_number("decay_rate", decay_rate)
         self.staircase = flag("staircase", staircase)
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         p = step / self.decay_steps
         if self.staircase:
             p = math.floor(p)
@@ -61,7 +69,7 @@ class ExponentialDecay(LearningRateSchedule):
 
 
 class InverseTimeDecay(ExponentialDecay):
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         p = step / self.decay_steps
         if self.staircase:
             p = math.floor(p)
@@ -71,7 +79,7 @@ class InverseTimeDecay(ExponentialDecay):
 class PiecewiseConstantDecay(LearningRateSchedule):
     _keys = ("boundaries", "values")
 
-    def __init__(self, boundaries, values):
+    def __init__(self, boundaries: Sequence[int], values: Sequence[float]) -> None:
         boundaries, values = list(boundaries), list(values)
         if len(values) != len(boundaries) + 1:
             raise ValueError(f"values must hold one more entry than boundaries, got "
@@ -82,7 +90,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             raise ValueError(f"boundaries must increase, got {self.boundaries}")
         self.values = [positive_number(f"values[{i}]", v) for i, v in enumerate(values)]
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         for boundary, value in zip(self.boundaries, self.values):
             if step <= boundary:
                 return value
@@ -92,8 +100,9 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 class PolynomialDecay(LearningRateSchedule):
     _keys = ("initial_learning_rate", "decay_steps", "end_learning_rate", "power", "cycle")
 
-    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0,
-                 cycle=False):
+    def __init__(self, initial_learning_rate: float, decay_steps: int,
+                 end_learning_rate: float = 0.0001, power: float = 1.0,
+                 cycle: bool = False) -> None:
         self.initial_learning_rate = positive_number("initial_learning_rate",
                                                      initial_learning_rate)
         self.decay_steps = positive_int("decay_steps", decay_steps)
@@ -102,7 +111,7 @@ class PolynomialDecay(LearningRateSchedule):
         self.power = positive_number("power", power)
         self.cycle = flag("cycle", cycle)
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         d = self.decay_steps
         if self.cycle:
             d = d * max(1, math.ceil(step / d))
@@ -115,8 +124,8 @@ class PolynomialDecay(LearningRateSchedule):
 class CosineDecay(LearningRateSchedule):
     _keys = ("initial_learning_rate", "decay_steps", "alpha", "warmup_target", "warmup_steps")
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, warmup_target=None,
-                 warmup_steps=0):
+    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
+                 warmup_target: float | None = None, warmup_steps: int = 0) -> None:
         self.initial_learning_rate = positive_number("initial_learning_rate",
                                                      initial_learning_rate, allow_zero=True)
         self.decay_steps = positive_int("decay_steps", decay_steps)
@@ -125,7 +134,7 @@ class CosineDecay(LearningRateSchedule):
                               else positive_number("warmup_target", warmup_target))
         self.warmup_steps = positive_int("warmup_steps", warmup_steps, allow_zero=True)
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         top = self.initial_learning_rate
         if self.warmup_target is not None:
             if step < self.warmup_steps:
@@ -141,12 +150,12 @@ SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay,
                                            CosineDecay)}
 
 
-def serialize(schedule):
+def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
     """Keras's form: {"class_name": ..., "config": {...}}."""
     return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
 
 
-def deserialize(config):
+def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
     if not isinstance(config, dict) or config.get("class_name") not in SCHEDULES:
         raise ValueError(f"a learning-rate schedule config must be {{'class_name': one of "
                          f"{', '.join(SCHEDULES)}, 'config': {{...}}}}, got {config!r}")

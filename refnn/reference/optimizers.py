@@ -9,10 +9,21 @@ after each step (w, {slot name: array}) with Keras's slot names. float64 NumPy; 
 Keyword names and defaults are Keras's (learning_rate, epsilon, ...); inside, the lecture's
 symbols (eta; the stability constant spelled out as adam_epsilon and the like).
 """
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 
-def sgd_reference(w, grads, learning_rate=0.01, momentum=0.0, nesterov=False):
+# each generator yields, per gradient, the new w and its slots by Keras's names
+Steps = Iterator[tuple[NDArray[Any], dict[str, NDArray[Any]]]]
+
+def sgd_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: float = 0.01,
+                  momentum: float = 0.0,
+                  nesterov: bool = False) -> Steps:
     """Lecture form: v = gamma v + eta g, w' = w - v   (Nesterov: w' = w - (gamma v + eta g)).
     Keras stores m = -v."""
     eta, gamma = learning_rate, momentum
@@ -26,8 +37,9 @@ def sgd_reference(w, grads, learning_rate=0.01, momentum=0.0, nesterov=False):
         yield w, ({"momentum": -v} if gamma else {})
 
 
-def adagrad_reference(w, grads, learning_rate=0.001, initial_accumulator_value=0.1,
-                      epsilon=1e-7):
+def adagrad_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: float = 0.001,
+                      initial_accumulator_value: float = 0.1,
+                      epsilon: float = 1e-7) -> Steps:
     """a = a0 + sum of g^2;  w' = w - eta g / sqrt(a + adagrad_epsilon)"""
     eta, adagrad_epsilon = learning_rate, epsilon
     a = np.full_like(w, initial_accumulator_value)
@@ -37,8 +49,9 @@ def adagrad_reference(w, grads, learning_rate=0.001, initial_accumulator_value=0
         yield w, {"accumulator": a}
 
 
-def rmsprop_reference(w, grads, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
-                      centered=False):
+def rmsprop_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: float = 0.001,
+                      rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
+                      centered: bool = False) -> Steps:
     """ms = rho ms + (1-rho) g^2;  step = eta g / sqrt(ms + rmsprop_epsilon);
     centered: mg = rho mg + (1-rho) g, step = eta g / sqrt(ms - mg^2 + rmsprop_epsilon);
     momentum: mom = momentum mom + step, w' = w - mom."""
@@ -64,8 +77,9 @@ def rmsprop_reference(w, grads, learning_rate=0.001, rho=0.9, momentum=0.0, epsi
         yield w, slots
 
 
-def adam_reference(w, grads, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                   amsgrad=False):
+def adam_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: float = 0.001,
+                   beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+                   amsgrad: bool = False) -> Steps:
     """Kingma & Ba, Algorithm 1 with bias-corrected moments; Keras's keyword epsilon is the
     paper's epsilon hat, i.e. adam_epsilon / sqrt(1 - beta_2^t) next to sqrt(v_hat)."""
     eta, adam_epsilon = learning_rate, epsilon
@@ -83,7 +97,9 @@ def adam_reference(w, grads, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsi
         yield w, slots
 
 
-def nadam_reference(w, grads, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+def nadam_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: float = 0.001,
+                    beta_1: float = 0.9, beta_2: float = 0.999,
+                    epsilon: float = 1e-7) -> Steps:
     """Dozat (2016) as Keras 3 writes it: the momentum schedule u_t = beta_1 (1 - 0.5 0.96^t)
     and its running product P_t = u_1 ... u_t;
     m = beta_1 m + (1-beta_1) g,  v = beta_2 v + (1-beta_2) g^2,
@@ -104,7 +120,9 @@ def nadam_reference(w, grads, learning_rate=0.001, beta_1=0.9, beta_2=0.999, eps
         yield w, {"momentum": m, "velocity": v}
 
 
-def adamax_reference(w, grads, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+def adamax_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: float = 0.001,
+                     beta_1: float = 0.9, beta_2: float = 0.999,
+                     epsilon: float = 1e-7) -> Steps:
     """Kingma & Ba, Algorithm 2 (Keras 3's form, epsilon added to u):
     m = beta_1 m + (1-beta_1) g,  u = max(beta_2 u, |g|),
     w' = w - eta / (1 - beta_1^t) * m / (u + adamax_epsilon)."""

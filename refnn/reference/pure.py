@@ -16,9 +16,14 @@ import math
 from ._names import ACTIVATIONS  # noqa: F401  (re-exported: the names these twins know)
 from ._names import _check_activation, _check_differentiable, _expect
 
-
 # ---------------------------------------------------------------------------------------------
 # Inputs: lists of Python floats, checked for shape
+
+
+# what the twins take and return: plain Python floats in lists (a matrix is a list of rows);
+# annotations from builtins only, so that this module imports nothing but math
+Vector = list[float]
+Matrix = list[list[float]]
 
 
 def _vector(name, a):
@@ -109,7 +114,7 @@ _DERIVATIVE = {"sigmoid": _sigmoid_derivative, "tanh": _tanh_derivative,
                "relu": _relu_derivative, "linear": _linear_derivative}
 
 
-def activation_forward(h, activation):
+def activation_forward(h: Vector | Matrix, activation: str) -> Vector | Matrix:
     """g = f(h): elementwise, except softmax, which acts on each row (or on a lone vector).
 
     h is a vector or a matrix (list of rows); g has the same shape.
@@ -127,7 +132,7 @@ def activation_forward(h, activation):
     return f_row(_vector("h", h))
 
 
-def activation_derivative(g, activation):
+def activation_derivative(g: Vector | Matrix, activation: str) -> Vector | Matrix:
     """f'(h) from the output g = f(h): sigmoid g(1-g), tanh 1-g^2, relu [g>0], linear 1.
 
     Written from g because backpropagation keeps g, not h. softmax and step raise ValueError.
@@ -165,7 +170,7 @@ def _back(epsilon, W):
     return back
 
 
-def dense_forward(g_prev, W, b):
+def dense_forward(g_prev: Vector | Matrix, W: Vector | Matrix, b: Vector | Matrix) -> Matrix:
     """h = g_prev @ W + b:   h_j = sum_i g_i w_ij + b_j   for every sample.
 
     Shape: g_prev (n, n_in), W (n_in, n_out), b (n_out,) -> h (n, n_out)
@@ -180,7 +185,8 @@ def dense_forward(g_prev, W, b):
     return [_weighted_sum(g, W, b) for g in g_prev]
 
 
-def dense_backward(g_prev, W, epsilon):
+def dense_backward(g_prev: Vector | Matrix, W: Vector | Matrix,
+                   epsilon: Vector | Matrix) -> tuple[Matrix, Vector, Matrix]:
     """dW = g_prev.T @ epsilon,  db = sum over samples of epsilon,  dg_prev = epsilon @ W.T
 
     dW_ij = sum_s g_si epsilon_sj,  db_j = sum_s epsilon_sj,  dg_prev_si = sum_j epsilon_sj w_ij.
@@ -207,7 +213,8 @@ def dense_backward(g_prev, W, epsilon):
     return dW, db, dg_prev
 
 
-def epsilon_backward(epsilon, W, g_prev, activation):
+def epsilon_backward(epsilon: Vector | Matrix, W: Vector | Matrix, g_prev: Vector | Matrix,
+                     activation: str) -> Matrix:
     """epsilon_prev = (epsilon @ W.T) * f'(g_prev):   epsilon_j = (sum_k epsilon_k w_jk) f'(g_j)
 
     epsilon (n, n_out) of this layer, W (n_in, n_out), g_prev (n, n_in) the output of the layer
@@ -235,7 +242,7 @@ def _check_targets(h_name, h, y):
     _expect(f"y shape ({h_name}'s shape)", _shape(y), _shape(h))
 
 
-def softmax_crossentropy(h, y):
+def softmax_crossentropy(h: Vector | Matrix, y: Vector | Matrix) -> tuple[Vector, Matrix]:
     """loss = sum_k y_k (logsumexp(h) - h_k) = -sum_k y_k log softmax(h)_k;
     epsilon = softmax(h) sum_k y_k - y   (= yhat - y for a one-hot or distribution target)
 
@@ -257,7 +264,7 @@ def softmax_crossentropy(h, y):
     return loss, epsilon
 
 
-def sigmoid_binary_crossentropy(h, y):
+def sigmoid_binary_crossentropy(h: Vector | Matrix, y: Vector | Matrix) -> tuple[Vector, Matrix]:
     """loss = sum_k [max(h_k, 0) - h_k y_k + log1p(exp(-|h_k|))];  epsilon = sigmoid(h) - y
 
     The summand is -[y log g + (1 - y) log(1 - g)] with g = sigmoid(h), rewritten so that no
@@ -276,7 +283,8 @@ def sigmoid_binary_crossentropy(h, y):
     return loss, epsilon
 
 
-def squared_error_output(g, y, activation):
+def squared_error_output(g: Vector | Matrix, y: Vector | Matrix,
+                         activation: str) -> tuple[Vector, Matrix]:
     """E = 1/2 sum_k (g_k - y_k)^2;   epsilon_k = (g_k - y_k) f'(g_k)
 
     g network output (n, k) after `activation`, y targets (n, k) -> E (n,), epsilon (n, k).
@@ -312,7 +320,8 @@ def _layers(weights):
     return Ws, bs
 
 
-def sgd_per_sample(weights, X, Y, eta, activation):
+def sgd_per_sample(weights: list[Vector | Matrix], X: Vector | Matrix, Y: Vector | Matrix,
+                   eta: float, activation: str) -> tuple[list[Vector | Matrix], Vector]:
     """The textbook's backpropagation: squared error, one sample at a time, in order.
 
     For each sample (x, y):
@@ -367,7 +376,7 @@ def sgd_per_sample(weights, X, Y, eta, activation):
     return new_weights, E
 
 
-def sgd_update(w, grad, eta):
+def sgd_update(w: Vector | Matrix, grad: Vector | Matrix, eta: float) -> Vector | Matrix:
     """w' = w - eta * grad   (w and grad: vectors or matrices of one shape; returns a new w)"""
     eta = float(eta)
     if _is_matrix(w):

@@ -19,9 +19,14 @@ It never calls compiled refnn code.
 Notation: h weighted sum, g activation output, epsilon error term dL/dh, eta learning rate.
 Shapes are batch-major: g_prev (m, n_in), W (n_in, n_out), b (n_out,), h and epsilon (m, n_out).
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .. import activations as _activations
 from . import vectorized
@@ -64,7 +69,9 @@ def _positive(name, value):
     return value
 
 
-def check_network(weights, activations, loss):
+def check_network(weights: Sequence[ArrayLike], activations: Sequence[str], loss: str
+                  ) -> tuple[np.dtype[Any], list[NDArray[Any]], list[NDArray[Any]], list[int],
+                             list[str], str]:
     """(dtype, [W_l], [b_l], sizes n_0 .. n_L, activations, loss) from the arguments of a
     network trained on mini-batches, or a ValueError/TypeError naming the bad one. The arrays
     are copies in one float dtype (float32 or float64)."""
@@ -103,7 +110,8 @@ def check_network(weights, activations, loss):
     return np.dtype(dtype), W, b, sizes, activations, loss
 
 
-def check_optimizer(optimizer, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon):
+def check_optimizer(optimizer: str, learning_rate: float, momentum: float, nesterov: bool,
+                    beta_1: float, beta_2: float, epsilon: float) -> dict[str, Any]:
     """{"optimizer", "learning_rate", ...} checked, or a ValueError naming the bad argument."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
@@ -114,7 +122,8 @@ def check_optimizer(optimizer, learning_rate, momentum, nesterov, beta_1, beta_2
                 epsilon=_positive("epsilon", epsilon))
 
 
-def check_data(X, Y, sizes, dtype):
+def check_data(X: ArrayLike, Y: ArrayLike, sizes: Sequence[int],
+               dtype: DTypeLike) -> tuple[NDArray[Any], NDArray[Any]]:
     """X (n, n_0) and Y (n, n_L) cast to dtype, n >= 1; or a ValueError naming the bad one."""
     X = _float_array("X", X, 2, dtype)
     Y = _float_array("Y", Y, 2, dtype)
@@ -128,7 +137,7 @@ def check_data(X, Y, sizes, dtype):
     return X, Y
 
 
-def check_batches(n, batch_size, order):
+def check_batches(n: int, batch_size: int, order: ArrayLike | None) -> tuple[int, NDArray[np.intp]]:
     """(batch_size, order as intp indices in [0, n)); order defaults to 0 .. n-1."""
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, received {batch_size!r}")
@@ -148,7 +157,9 @@ def check_batches(n, batch_size, order):
 # The update rules, Keras 3's, one formula per line (w, grad and the slots of one array)
 
 
-def adam_update(w, grad, m, v, t, eta, beta_1, beta_2, adam_epsilon):
+def adam_update(w: NDArray[Any], grad: NDArray[Any], m: NDArray[Any], v: NDArray[Any], t: int,
+                eta: float, beta_1: float, beta_2: float,
+                adam_epsilon: float) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """Adam step t (1, 2, ...), Keras 3's form of Kingma & Ba's bias-corrected update:
     m <- m + (g - m)(1 - beta_1);  v <- v + (g^2 - v)(1 - beta_2);
     w <- w - alpha m / (sqrt(v) + adam_epsilon),  alpha = eta sqrt(1 - beta_2^t) / (1 - beta_1^t).
@@ -160,7 +171,8 @@ def adam_update(w, grad, m, v, t, eta, beta_1, beta_2, adam_epsilon):
     return w, m, v
 
 
-def sgd_update(w, grad, m, eta, momentum, nesterov):
+def sgd_update(w: NDArray[Any], grad: NDArray[Any], m: NDArray[Any] | None, eta: float,
+               momentum: float, nesterov: bool) -> tuple[NDArray[Any], NDArray[Any] | None]:
     """Keras 3's SGD: momentum 0: w <- w - eta g;
     else m <- momentum m - eta g,  w <- w + m   (Nesterov: w <- w + momentum m - eta g).
     m is None without momentum. Returns the new (w, m)."""
@@ -197,8 +209,10 @@ class FitOracle:
     for SGD with momentum, {} without).
     """
 
-    def __init__(self, weights, activations, loss, optimizer="adam", learning_rate=0.001,
-                 momentum=0.0, nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    def __init__(self, weights: Sequence[ArrayLike], activations: Sequence[str], loss: str,
+                 optimizer: str = "adam", learning_rate: float = 0.001, momentum: float = 0.0,
+                 nesterov: bool = False, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7) -> None:
         self.dtype, W, b, self.sizes, self.activations, self.loss = \
             check_network(weights, activations, loss)
         self.params = [w for Wb in zip(W, b) for w in Wb]           # W1, b1, W2, b2, ...
@@ -211,7 +225,8 @@ class FitOracle:
             ["momentum"] if self.config["momentum"] > 0 else []
         self.slots = {name: [np.zeros_like(w) for w in self.params] for name in names}
 
-    def gradients(self, x, y):
+    def gradients(self, x: NDArray[Any],
+                  y: NDArray[Any]) -> tuple[NDArray[Any], list[NDArray[Any]]]:
         """(losses (m,), [dW1, db1, dW2, db2, ...]): each sample's loss and the gradients of
         the mean loss over the batch (x (m, n_0), y (m, n_L))."""
         L, f = len(self.params) // 2, self.activations
@@ -241,7 +256,7 @@ class FitOracle:
                 epsilon = vectorized.epsilon_backward(epsilon, W, g[l], f[l - 1])
         return losses, grads
 
-    def update(self, grads):
+    def update(self, grads: Sequence[NDArray[Any]]) -> None:
         """w <- the optimizer's rule (w, g) for every weight array; iterations += 1."""
         c = self.config
         eta, t = c["learning_rate"], self.iterations + 1
@@ -259,7 +274,7 @@ class FitOracle:
             self.params[i] = w_new.astype(self.dtype, copy=False)
         self.iterations = t
 
-    def train_batch(self, Xb, Yb):
+    def train_batch(self, Xb: ArrayLike, Yb: ArrayLike) -> float:
         """One step on the batch (Xb (m, n_0), Yb (m, n_L)): the gradients, then the update
         unless the loss is not finite. Returns the mean loss over the batch (before the update,
         as fit reports it)."""
@@ -271,7 +286,8 @@ class FitOracle:
             self.update(self.grads)
         return loss
 
-    def fit_epoch(self, X, Y, batch_size, order=None):
+    def fit_epoch(self, X: ArrayLike, Y: ArrayLike, batch_size: int,
+                  order: ArrayLike | None = None) -> float:
         """One pass: a step on each batch X[order[i:i + batch_size]] in turn (order defaults
         to 0 .. n-1, the last batch may be short). Returns the mean loss over the samples
         seen: the batches' mean losses weighted by their sizes, as fit's history["loss"]."""
@@ -287,6 +303,6 @@ class FitOracle:
                 break
         return loss_sum / seen
 
-    def get_weights(self):
+    def get_weights(self) -> list[NDArray[Any]]:
         """[W1, b1, W2, b2, ...] as copies"""
         return [w.copy() for w in self.params]

@@ -13,10 +13,13 @@ import numpy as np
 from ._names import ACTIVATIONS  # noqa: F401  (re-exported: the names these twins know)
 from ._names import _check_activation, _check_differentiable, _expect
 
-
 # ---------------------------------------------------------------------------------------------
 # Inputs
 
+
+# what the twins take: NumPy arrays or nested lists of numbers (each becomes a float array);
+# they return new NumPy arrays. Annotations from NumPy alone, the one module imported here.
+Values = np.ndarray | list[float] | list[list[float]]
 
 def _as_float(name, a, ndim=None):
     """a as an array in its own floating dtype (anything else becomes float64)"""
@@ -83,7 +86,7 @@ _DERIVATIVE = {"sigmoid": _sigmoid_derivative, "tanh": _tanh_derivative,
                "relu": _relu_derivative, "linear": _linear_derivative}
 
 
-def activation_forward(h, activation):
+def activation_forward(h: Values, activation: str) -> np.ndarray:
     """g = f(h): elementwise, except softmax, which acts along the last axis (each row)."""
     _check_activation(activation)
     h = _as_float("h", h)
@@ -92,7 +95,7 @@ def activation_forward(h, activation):
     return _FORWARD[activation](h)
 
 
-def activation_derivative(g, activation):
+def activation_derivative(g: Values, activation: str) -> np.ndarray:
     """f'(h) from the output g = f(h): sigmoid g(1-g), tanh 1-g^2, relu [g>0], linear 1.
 
     Written from g because backpropagation keeps g, not h. softmax and step raise ValueError.
@@ -105,7 +108,7 @@ def activation_derivative(g, activation):
 # Dense layer
 
 
-def dense_forward(g_prev, W, b):
+def dense_forward(g_prev: Values, W: Values, b: Values) -> np.ndarray:
     """h = g_prev @ W + b
 
     Shape: g_prev (n, n_in), W (n_in, n_out), b (n_out,) -> h (n, n_out)
@@ -120,7 +123,8 @@ def dense_forward(g_prev, W, b):
     return h
 
 
-def dense_backward(g_prev, W, epsilon):
+def dense_backward(g_prev: Values, W: Values,
+                   epsilon: Values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """dW = g_prev.T @ epsilon,  db = sum over samples of epsilon,  dg_prev = epsilon @ W.T
 
     Shape: g_prev (n, n_in), W (n_in, n_out), epsilon (n, n_out)
@@ -138,7 +142,8 @@ def dense_backward(g_prev, W, epsilon):
     return dW, db, dg_prev
 
 
-def epsilon_backward(epsilon, W, g_prev, activation):
+def epsilon_backward(epsilon: Values, W: Values, g_prev: Values,
+                     activation: str) -> np.ndarray:
     """epsilon_prev = (epsilon @ W.T) * f'(g_prev)
 
     epsilon (n, n_out) of this layer, W (n_in, n_out), g_prev (n, n_in) the output of the layer
@@ -166,7 +171,7 @@ def _targets(h_name, h, y):
     return y
 
 
-def softmax_crossentropy(h, y):
+def softmax_crossentropy(h: Values, y: Values) -> tuple[np.ndarray, np.ndarray]:
     """loss = sum_k y_k (logsumexp(h) - h_k) = -sum_k y_k log softmax(h)_k;
     epsilon = softmax(h) sum_k y_k - y   (= yhat - y for a one-hot or distribution target)
 
@@ -183,7 +188,7 @@ def softmax_crossentropy(h, y):
     return loss, epsilon
 
 
-def sigmoid_binary_crossentropy(h, y):
+def sigmoid_binary_crossentropy(h: Values, y: Values) -> tuple[np.ndarray, np.ndarray]:
     """loss = sum_k [max(h_k, 0) - h_k y_k + log1p(exp(-|h_k|))];  epsilon = sigmoid(h) - y
 
     The summand is -[y log g + (1 - y) log(1 - g)] with g = sigmoid(h), rewritten so that no
@@ -199,7 +204,8 @@ def sigmoid_binary_crossentropy(h, y):
     return loss, epsilon
 
 
-def squared_error_output(g, y, activation):
+def squared_error_output(g: Values, y: Values,
+                         activation: str) -> tuple[np.ndarray, np.ndarray]:
     """E = 1/2 sum_k (g_k - y_k)^2;   epsilon = (g - y) * f'(g)
 
     g network output (n, k) after `activation`, y targets (n, k) -> E (n,), epsilon (n, k).
@@ -233,7 +239,8 @@ def _layers(weights):
     return Ws, bs
 
 
-def sgd_per_sample(weights, X, Y, eta, activation):
+def sgd_per_sample(weights: list[Values], X: Values, Y: Values, eta: float,
+                   activation: str) -> tuple[list[np.ndarray], np.ndarray]:
     """The textbook's backpropagation: squared error, one sample at a time, in order.
 
     For each sample (x, y):
@@ -290,7 +297,7 @@ def sgd_per_sample(weights, X, Y, eta, activation):
     return new_weights, E
 
 
-def sgd_update(w, grad, eta):
+def sgd_update(w: Values, grad: Values, eta: float) -> np.ndarray:
     """w' = w - eta * grad   (a new array in w's dtype; w is not modified)"""
     w = _as_float("w", w)
     grad = _as_float("grad", grad)

@@ -3,24 +3,31 @@
 Parameters keep scikit-learn's names and meanings where they overlap (hidden_layer_sizes,
 activation, solver, alpha, batch_size, learning_rate_init, momentum, nesterovs_momentum,
 max_iter, tol, n_iter_no_change, early_stopping, validation_fraction, random_state,
-warm_start, shuffle, verbose, beta_1, beta_2, epsilon, max_fun); dtype is refnn's own.
+warm_start, shuffle, verbose, beta_1, beta_2, epsilon, max_fun); dtype and threads are
+refnn's own (threads: refnn's threads for training, None for refnn's default; the weights are
+the same for any number).
 
 The network is a refnn Sequential of Dense layers. The L2 penalty is scikit-learn's,
     E_alpha(w) = E(w) + alpha / (2 n) sum_l ||W_l||^2      (n the samples in the batch; kernels
                                                            only, not the biases),
-so its gradient adds alpha W_l / n to each kernel's gradient. Sequential's compiled step has
-no such term, so each step here is the layer-by-layer one: model.loss_and_gradients on the
-batch, the penalty's gradient added, then the optimizer's own apply (Adam or SGD with
-scikit-learn's defaults); lbfgs runs the optimizer LBFGS's minimize over all samples.
+so its gradient adds alpha W_l / n to each kernel's gradient. adam and sgd train on refnn's
+compiled step (kernels.DenseTrainer), the penalty's gradient fused into it, on refnn's threads;
+lbfgs runs the optimizer LBFGS's minimize over all samples, on the layer-by-layer gradient.
 
 Losses as scikit-learn's: log-loss (softmax + categorical cross-entropy, or one sigmoid unit
 + binary cross-entropy for two classes) and half the squared error for regression (Keras's
 mse is the mean of (yhat - y)^2 over the outputs, so its gradient is scaled by k / 2 to give
 scikit-learn's (yhat - y) / n per output).
 """
+from __future__ import annotations
+
+import os
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -30,22 +37,89 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from .. import kernels
+from .._validate import TrainingDivergedError, int_between
+from ..kernels.threads import MAX_THREADS, num_threads
 from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import LBFGS, SGD, Adam
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 # scikit-learn's activation names -> refnn's
 ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 SOLVERS = ("adam", "sgd", "lbfgs")
 
 
+class _CompiledEpoch:
+    """scikit-learn's stochastic epoch on refnn's compiled step (kernels.DenseTrainer): per
+    batch of m samples, the loss's gradient, the penalty's (alpha / m) W on each kernel, and the
+    optimizer's update (Adam or SGD), in one compiled call on refnn's threads. scikit-learn's
+    squared-error gradient, (yhat - y) / m per output, is k / 2 times Keras's mse's: each sample
+    weighs k / 2; its reported loss is half the mean over the outputs (Keras's mse / 2). An
+    update that would leave NaN or infinity puts back the epoch's start and
+    raises TrainingDivergedError."""
+
+    KINDS = {"categorical_crossentropy": "softmax_crossentropy",
+             "binary_crossentropy": "sigmoid_binary_crossentropy",
+             "mse": "mean_squared_error"}
+
+    def __init__(self, model, X, Y, batch, loss, alpha):
+        self.model, self.alpha = model, float(alpha)
+        layers = model.layers
+        self.weights = [w for layer in layers for w in (layer.W, layer.b)]
+        activations = [layer.activation for layer in layers]
+        k = Y.shape[1]
+        weight, self.loss_scale = None, 1.0
+        if loss == "mse":
+            self.loss_scale = 1 / k                  # (k / 2) mse -> mse / 2
+            if k != 2:
+                weight = np.full(X.shape[0], k / 2, dtype=X.dtype)
+        self.trainer = kernels.DenseTrainer(self.weights, X, Y, activations, self.KINDS[loss],
+                                            batch, sample_weight=weight)
+        self.optimizer = model.optimizer
+        self.optimizer.build(self.weights)
+        self.trainer.set_update(*self.optimizer.fused_rule())
+        self.batch = batch
+
+    def epoch(self, order):
+        """One pass over the samples in `order`; returns the sum over batches of each batch's
+        E_alpha times its size (scikit-learn's loss_ times n)."""
+        saved = [w.copy() for w in self.weights], self.optimizer.get_state()
+        total = 0.0
+        for start in range(0, order.shape[0], self.batch):
+            idx = order[start:start + self.batch]
+            m = idx.shape[0]
+            squares = 0.0
+            if self.alpha:                       # ||W||^2 of the kernels, before the update
+                squares = sum(float(np.dot(W.ravel(), W.ravel())) for W in self.weights[0::2])
+            penalty = [(0.0, self.alpha / m), (0.0, 0.0)] * (len(self.weights) // 2)
+            self.trainer.step(idx, scalars=self.optimizer.fused_scalars(), penalty=penalty)
+            if not (self.trainer.updated and self.trainer.update_finite):
+                for w, before in zip(self.weights, saved[0]):
+                    w[...] = before
+                self.optimizer.set_state(saved[1])
+                raise TrainingDivergedError(
+                    f"the loss or the update overflowed (loss {self.trainer.mean_loss}); the "
+                    f"weights are those of the epoch's start (try a smaller "
+                    f"learning_rate_init)")
+            self.optimizer.iterations += 1
+            total += (self.trainer.mean_loss * self.loss_scale
+                      + 0.5 * self.alpha * squares / m) * m
+        return total
+
+
 class _BaseMLP(BaseEstimator):
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate_init=0.001, max_iter=200,
-                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, dtype="float64"):
+    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu",
+                 *, solver: str = "adam", alpha: float = 0.0001, batch_size: int | str = "auto",
+                 learning_rate_init: float = 0.001, max_iter: int = 200, shuffle: bool = True,
+                 random_state: int | np.random.RandomState | None = None, tol: float = 1e-4,
+                 verbose: bool = False, warm_start: bool = False, momentum: float = 0.9,
+                 nesterovs_momentum: bool = True, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-8, n_iter_no_change: int = 10, max_fun: int = 15000,
+                 dtype: str = "float64", threads: int | None = None) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -68,6 +142,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dtype = dtype
+        self.threads = threads
 
     # ------------------------------------------------------------ checks
     def _check_params(self):
@@ -96,6 +171,8 @@ class _BaseMLP(BaseEstimator):
                              f"{self.validation_fraction!r}")
         if self.dtype not in ("float32", "float64", np.float32, np.float64):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.threads is not None:
+            int_between("threads", self.threads, low=1, high=MAX_THREADS)
         return [int(s) for s in sizes]
 
     # ------------------------------------------------------------ the network
@@ -137,7 +214,13 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------ fit
     def _fit(self, X, Y, rng, incremental):
-        """Train self.model_ on (X, Y) (Y 2-D, of the model's dtype)."""
+        """Train self.model_ on (X, Y) (Y 2-D, of the model's dtype), on `threads` of refnn's
+        threads (None: refnn's default); the result is the same for any number."""
+        self._check_params()
+        with num_threads(self.threads):
+            return self._fit_on_threads(X, Y, rng, incremental)
+
+    def _fit_on_threads(self, X, Y, rng, incremental):
         first = not hasattr(self, "loss_curve_") or not (self.warm_start or incremental)
         if first:
             self.loss_curve_ = []
@@ -158,6 +241,11 @@ class _BaseMLP(BaseEstimator):
         self.out_activation_ = {"sigmoid": "logistic", "linear": "identity",
                                 "softmax": "softmax"}[self._output_activation(Y.shape[1])]
         return self
+
+    def _compiled_step(self, X, Y, batch):
+        """The epoch on refnn's compiled step (_CompiledEpoch), as refnn's fit trains."""
+        return _CompiledEpoch(self.model_, X, Y, batch, self._loss_name(Y.shape[1]),
+                              self.alpha)
 
     def _fit_lbfgs(self, X, Y):
         model = self.model_
@@ -194,14 +282,10 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         batch = min(200, n) if self.batch_size == "auto" else int(np.clip(self.batch_size, 1, n))
         best_weights = None
+        step = self._compiled_step(X, Y, batch)
         for _ in range(1 if incremental else int(self.max_iter)):
-            order = rng.permutation(n) if self.shuffle else np.arange(n)
-            total = 0.0
-            for start in range(0, n, batch):
-                idx = order[start:start + batch]
-                loss, grads = self._loss_and_gradients(X[idx], Y[idx])
-                model.optimizer.apply(model.trainable_weights, grads)  # Adam or SGD's rule
-                total += loss * idx.shape[0]
+            order = (rng.permutation(n) if self.shuffle else np.arange(n)).astype(np.intp)
+            total = step.epoch(order)
             self.n_iter_ += 1
             self.t_ += n
             self.loss_ = total / n
@@ -260,7 +344,7 @@ class _BaseMLP(BaseEstimator):
         X = np.ascontiguousarray(X, dtype=np.dtype(self.dtype))
         return self.model_.predict(X, batch_size=max(1, X.shape[0]))
 
-    def export(self, path, format="onnx"):
+    def export(self, path: str | os.PathLike[str], format: str = "onnx") -> Any:
         """The trained network for inference (refnn.Sequential.export): its output is the
         predicted probabilities (classifier: one sigmoid unit for two classes, else softmax)
         or values (regressor)."""
@@ -307,7 +391,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                              f"{self.classes_.tolist()}")
         return self._label_binarizer.transform(y).astype(np.dtype(self.dtype))
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Train on (X, y) for up to max_iter epochs (continues from the last fit if
         warm_start=True)."""
         incremental = False
@@ -316,7 +400,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         rng = self._start(X, Y.shape[1], incremental)
         return self._fit(X, Y, rng, incremental)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None) -> Self:
         """One epoch over (X, y); classes (all labels) is required on the first call."""
         if self.solver == "lbfgs":
             raise AttributeError("partial_fit is only available for stochastic solvers "
@@ -335,17 +419,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return accuracy_score(Y[:, 0] > 0.5, yhat[:, 0] >= 0.5)
         return accuracy_score(np.argmax(Y, axis=1), np.argmax(yhat, axis=1))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[Any]:
         """Class probabilities (n, n_classes), columns in classes_ order."""
         yhat = self._forward(X)
         if yhat.shape[1] == 1:
             return np.hstack([1 - yhat, yhat])
         return yhat
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> NDArray[Any]:
         return np.log(self.predict_proba(X))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """The most probable class of each sample, in the labels fit was given."""
         check_is_fitted(self, "model_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
@@ -368,14 +452,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self._y_1d = y.ndim == 1
         return np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=np.dtype(self.dtype))
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Train on (X, y) for up to max_iter epochs (continues if warm_start=True)."""
         X, y = self._prepare_fit(X, y, reset=not (self.warm_start and hasattr(self, "model_")))
         Y = self._targets(y)
         rng = self._start(X, Y.shape[1], incremental=False)
         return self._fit(X, Y, rng, incremental=False)
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """One epoch over (X, y)."""
         if self.solver == "lbfgs":
             raise AttributeError("partial_fit is only available for stochastic solvers "
@@ -388,7 +472,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _score_prepared(self, X, Y):
         return r2_score(Y, self.model_.predict(X, batch_size=max(1, X.shape[0])))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """yhat (n,) for a 1-D y in fit, else (n, k)."""
         yhat = self._forward(X)
         return yhat[:, 0] if self._y_1d else yhat

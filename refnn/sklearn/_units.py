@@ -6,12 +6,20 @@ descent on the mean binary cross-entropy). The units do the computing; this modu
 scikit-learn's conventions: any two labels (strings too: classes_ holds them, the unit sees 0/1),
 random_state for the seed, fitted attributes set by fit only, and estimator tags.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .. import units
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 def _binary_targets(estimator, y):
@@ -32,7 +40,7 @@ def _binary_targets(estimator, y):
 
 
 class _UnitClassifier(ClassifierMixin, BaseEstimator):
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         X, y = validate_data(self, X, y, dtype=np.float64)
         y = column_or_1d(y, warn=True)
         t = _binary_targets(self, y)                      # targets in {0, 1}  (n,)
@@ -42,13 +50,13 @@ class _UnitClassifier(ClassifierMixin, BaseEstimator):
         self.intercept_ = np.array([self.unit_.intercept_], dtype=np.float64)         # (1,)
         return self
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> NDArray[Any]:
         """h = X w + b  (n,)"""
         check_is_fitted(self, "unit_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self.unit_.weighted_sum(X)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """classes_[1] where h >= 0, else classes_[0]."""
         check_is_fitted(self, "unit_")
         return self.classes_[(self.decision_function(X) >= 0).astype(np.intp)]
@@ -67,7 +75,8 @@ class PerceptronClassifier(_UnitClassifier):
     (1, d), intercept_ (1,), n_features_in_, unit_ (the trained Perceptron, with errors_,
     n_epochs_, converged_). Not separable in max_epochs: the unit's ConvergenceWarning."""
 
-    def __init__(self, eta=1.0, max_epochs=100, shuffle=False, random_state=None):
+    def __init__(self, eta: float = 1.0, max_epochs: int = 100, shuffle: bool = False,
+                 random_state: int | None = None) -> None:
         self.eta = eta
         self.max_epochs = max_epochs
         self.shuffle = shuffle
@@ -86,7 +95,8 @@ class SigmoidUnitClassifier(_UnitClassifier):
     default). Fitted: classes_, coef_ (1, d), intercept_ (1,), n_features_in_, unit_ (with
     loss_, the cross-entropy per epoch)."""
 
-    def __init__(self, eta=0.1, epochs=1000, random_state=None, dtype="float64"):
+    def __init__(self, eta: float = 0.1, epochs: int = 1000, random_state: int | None = None,
+                 dtype: str = "float64") -> None:
         self.eta = eta
         self.epochs = epochs
         self.random_state = random_state
@@ -96,7 +106,7 @@ class SigmoidUnitClassifier(_UnitClassifier):
         seed = 0 if self.random_state is None else self.random_state
         return units.SigmoidUnit(eta=self.eta, epochs=self.epochs, seed=seed, dtype=self.dtype)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[Any]:
         """[1 - yhat, yhat]  (n, 2), yhat = sigma(X w + b) the probability of classes_[1]."""
         check_is_fitted(self, "unit_")
         X = validate_data(self, X, reset=False, dtype=np.float64)

@@ -1,0 +1,188 @@
+/* refnn's own worker threads: one pool per process that runs the pieces of a region of work.
+ *
+ * A region is a function and a number of pieces, fixed by the work alone (never by the number
+ * of threads): piece p always covers the same rows or the same weights, and computes them with
+ * the same calls in the same order. The caller of refnn_pool_run takes pieces too; helper
+ * threads take the others as they come free (one atomic counter), so a helper that the
+ * operating system has pre-empted leaves its share to the threads that are running. Whichever
+ * thread runs a piece, it computes the same numbers: the result does not depend on the number
+ * of threads, nor on which thread ran what.
+ *
+ * Idle helpers spin for a few microseconds (the next region of a training step follows at
+ * once), then sleep on a condition variable: a busy machine loses no core to waiting.
+ * One region runs at a time; a second caller meanwhile (another Python thread) runs its pieces
+ * alone, with the same result. After fork() the child starts with no helpers.
+ */
+#ifndef REFNN_POOL_H
+#define REFNN_POOL_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define REFNN_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define REFNN_PAUSE() __asm__ __volatile__("yield")
+#else
+#define REFNN_PAUSE() ((void) 0)
+#endif
+
+#define REFNN_MAX_THREADS 64
+#define REFNN_SPIN_NS 50000          /* how long an idle thread spins before it sleeps */
+
+typedef void (*refnn_piece_fn)(void* ctx, int piece, int worker);
+
+typedef struct {
+    pthread_mutex_t lock;            /* guards the sleeping and the waking */
+    pthread_cond_t wake;             /* helpers sleep here until the next region */
+    pthread_cond_t finished;         /* the caller sleeps here until the last piece is done */
+    pthread_mutex_t busy;            /* held by the caller of the region that runs */
+    int started;                     /* helper threads running (1 .. started) */
+    int n_helpers;                   /* helpers 1 .. n_helpers take part in this region */
+    refnn_piece_fn fn;               /* the region: fn(ctx, piece, worker) for each piece */
+    void* ctx;
+    int n_pieces;
+    _Atomic uint64_t next;           /* (region << 32) | the next piece to take */
+    atomic_int done;                 /* pieces finished in this region */
+    atomic_uint region;              /* counts the regions: what sleeping helpers wait for */
+} refnn_pool_t;
+
+static refnn_pool_t refnn_pool = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0};
+static int refnn_pool_atfork_set = 0;
+
+static inline int64_t refnn_now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t) t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Take and run pieces of region `region` until none is left. A piece is taken by moving the
+ * counter from (region, p) to (region, p + 1); the region in its top half keeps a thread
+ * that arrives late from taking a piece of the next region with the previous one's function. */
+static void refnn_pool_take_pieces(unsigned region, int worker) {
+    refnn_pool_t* P = &refnn_pool;
+    for (;;) {
+        uint64_t v = atomic_load_explicit(&P->next, memory_order_acquire);
+        if ((unsigned) (v >> 32) != region || (int) (v & 0xffffffffu) >= P->n_pieces)
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&P->next, &v, v + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        P->fn(P->ctx, (int) (v & 0xffffffffu), worker);       /* the region cannot end first */
+        if (atomic_fetch_add_explicit(&P->done, 1, memory_order_acq_rel) + 1 == P->n_pieces) {
+            pthread_mutex_lock(&P->lock);                      /* the last piece: wake the caller */
+            pthread_cond_signal(&P->finished);
+            pthread_mutex_unlock(&P->lock);
+        }
+    }
+}
+
+static void* refnn_pool_helper(void* arg) {
+    refnn_pool_t* P = &refnn_pool;
+    int me = (int) (intptr_t) arg;
+    unsigned seen = 0, region;
+    pthread_mutex_lock(&P->lock);
+    seen = atomic_load(&P->region);               /* started for the region being published */
+    if (seen > 0)
+        seen -= 1;
+    pthread_mutex_unlock(&P->lock);
+    for (;;) {
+        int64_t until = refnn_now_ns() + REFNN_SPIN_NS;
+        int i = 0;
+        while ((region = atomic_load_explicit(&P->region, memory_order_acquire)) == seen) {
+            REFNN_PAUSE();
+            if (++i % 64 == 0 && refnn_now_ns() > until)
+                break;
+        }
+        if (region == seen) {
+            pthread_mutex_lock(&P->lock);
+            while ((region = atomic_load(&P->region)) == seen)
+                pthread_cond_wait(&P->wake, &P->lock);
+            pthread_mutex_unlock(&P->lock);
+        }
+        seen = region;
+        if (me <= P->n_helpers)
+            refnn_pool_take_pieces(region, me);
+    }
+    return NULL;
+}
+
+static void refnn_pool_after_fork_in_child(void) {
+    /* the helpers do not exist in the child: start afresh */
+    pthread_mutex_init(&refnn_pool.lock, NULL);
+    pthread_mutex_init(&refnn_pool.busy, NULL);
+    pthread_cond_init(&refnn_pool.wake, NULL);
+    pthread_cond_init(&refnn_pool.finished, NULL);
+    refnn_pool.started = 0;
+}
+
+/* Run fn(ctx, piece, worker) for piece = 0 .. n_pieces - 1 on up to n_threads threads (this
+ * one included, as worker 0; helpers are workers 1 ..). Returns the number of threads that
+ * could take part: 1 when another region was running or no helper could be started. */
+static int refnn_pool_run(refnn_piece_fn fn, void* ctx, int n_pieces, int n_threads) {
+    refnn_pool_t* P = &refnn_pool;
+    int p, helpers, i;
+    unsigned region;
+    if (n_threads > n_pieces)
+        n_threads = n_pieces;
+    if (n_threads > REFNN_MAX_THREADS)
+        n_threads = REFNN_MAX_THREADS;
+    if (n_threads <= 1 || pthread_mutex_trylock(&P->busy) != 0) {
+        for (p = 0; p < n_pieces; p++)          /* alone: the same pieces, in order */
+            fn(ctx, p, 0);
+        return 1;
+    }
+    helpers = n_threads - 1;
+    pthread_mutex_lock(&P->lock);
+    if (!refnn_pool_atfork_set) {
+        pthread_atfork(NULL, NULL, refnn_pool_after_fork_in_child);
+        refnn_pool_atfork_set = 1;
+    }
+    while (P->started < helpers) {
+        pthread_t thread;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        i = pthread_create(&thread, &attr, refnn_pool_helper, (void*) (intptr_t) (P->started + 1));
+        pthread_attr_destroy(&attr);
+        if (i != 0)
+            break;
+        P->started += 1;
+    }
+    if (helpers > P->started)
+        helpers = P->started;
+    P->fn = fn;
+    P->ctx = ctx;
+    P->n_pieces = n_pieces;
+    P->n_helpers = helpers;
+    atomic_store_explicit(&P->done, 0, memory_order_relaxed);
+    region = atomic_load(&P->region) + 1;
+    atomic_store_explicit(&P->next, (uint64_t) region << 32, memory_order_release);
+    atomic_store_explicit(&P->region, region, memory_order_release);
+    pthread_cond_broadcast(&P->wake);
+    pthread_mutex_unlock(&P->lock);
+
+    refnn_pool_take_pieces(region, 0);
+    {
+        int64_t until = refnn_now_ns() + REFNN_SPIN_NS;
+        i = 0;
+        while (atomic_load_explicit(&P->done, memory_order_acquire) < n_pieces) {
+            REFNN_PAUSE();
+            if (++i % 64 == 0 && refnn_now_ns() > until)
+                break;
+        }
+    }
+    if (atomic_load_explicit(&P->done, memory_order_acquire) < n_pieces) {
+        pthread_mutex_lock(&P->lock);
+        while (atomic_load(&P->done) < n_pieces)
+            pthread_cond_wait(&P->finished, &P->lock);
+        pthread_mutex_unlock(&P->lock);
+    }
+    pthread_mutex_unlock(&P->busy);
+    return helpers + 1;
+}
+#endif

@@ -1,0 +1,251 @@
+"""refnn's own threads: the compiled step cut into pieces by the sizes alone, so fit gives
+bit-identical weights for any number of threads; one setting (refnn.set_num_threads,
+refnn.num_threads, REFNN_NUM_THREADS) with a default that respects the limits the process was
+given; the BLAS's own thread setting as the user left it after every step."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import refnn
+from refnn import Sequential
+from refnn.kernels import DenseTrainer
+from refnn.kernels import _dispatch
+from refnn.kernels import blas as kblas
+from refnn.layers import Dense
+from refnn.utils import to_categorical
+
+PAIRS = [("softmax", "categorical_crossentropy", "onehot"),
+         ("softmax", "sparse_categorical_crossentropy", "sparse"),
+         ("sigmoid", "binary_crossentropy", "binary"),
+         ("linear", "mse", "real"),
+         ("tanh", "mse", "real")]
+OPTIMIZERS = {
+    "sgd": lambda: refnn.optimizers.SGD(learning_rate=0.05),
+    "momentum": lambda: refnn.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+    "adagrad": lambda: refnn.optimizers.Adagrad(learning_rate=0.05),
+    "rmsprop": lambda: refnn.optimizers.RMSprop(learning_rate=0.005, centered=True,
+                                                momentum=0.5),
+    "adam": lambda: refnn.optimizers.Adam(learning_rate=0.005, amsgrad=True),
+    "nadam": lambda: refnn.optimizers.Nadam(learning_rate=0.005),
+    "adamax": lambda: refnn.optimizers.Adamax(learning_rate=0.005),
+    # clipping by a norm takes two regions (every piece's gradient, then the updates)
+    "adam-clipnorm": lambda: refnn.optimizers.Adam(learning_rate=0.005, clipnorm=0.05),
+    "sgd-global-clipnorm": lambda: refnn.optimizers.SGD(learning_rate=0.05, momentum=0.9,
+                                                        global_clipnorm=0.1),
+    "adamw-clipvalue": lambda: refnn.optimizers.AdamW(learning_rate=0.005, clipvalue=0.01)}
+
+
+@pytest.fixture
+def small_pieces():
+    """Cut every step into many pieces (4 rows; 256 weights), so that even these small
+    networks give the threads work to share; the default cut is put back after."""
+    train = _dispatch._train
+    train.set_piece_sizes(4, 4, 16, 256, 16)
+    yield
+    train.set_piece_sizes()
+
+
+def data(kind, n=150, d=30, k=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    labels = rng.integers(0, k, n)
+    y = {"onehot": to_categorical(labels, k), "sparse": labels,
+         "binary": (rng.random((n, k)) < 0.5).astype(float), "real": rng.normal(size=(n, k))}
+    return x, y[kind]
+
+
+def trained_weights(threads, out, loss, targets, optimizer, dtype, fast=True):
+    x, y = data(targets)
+    model = Sequential([Dense(40, activation="relu", input_shape=(30,)),
+                        Dense(24, activation="tanh"), Dense(4, activation=out)],
+                       seed=3, dtype=dtype)
+    model.compile(loss=loss, optimizer=OPTIMIZERS[optimizer]())
+    model.use_fast_path = fast
+    with refnn.num_threads(threads):
+        model.fit(x, y, batch_size=64, epochs=3, verbose=0)      # batches of 64, 64 and 22
+    return model.get_weights()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("out,loss,targets", PAIRS, ids=[p[1] + "-" + p[0] for p in PAIRS])
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_fit_gives_the_same_bits_on_any_number_of_threads(small_pieces, out, loss, targets,
+                                                           optimizer, dtype):
+    one = trained_weights(1, out, loss, targets, optimizer, dtype)
+    for threads in (2, 3, 4):
+        other = trained_weights(threads, out, loss, targets, optimizer, dtype)
+        for a, b in zip(one, other):
+            assert a.tobytes() == b.tobytes(), f"{threads} threads differ from 1"
+
+
+@pytest.mark.parametrize("out,loss,targets", PAIRS[:4], ids=[p[1] for p in PAIRS[:4]])
+def test_threaded_fit_equals_the_layer_by_layer_path(small_pieces, out, loss, targets):
+    threaded = trained_weights(4, out, loss, targets, "adam", "float64")
+    checked = trained_weights(1, out, loss, targets, "adam", "float64", fast=False)
+    for a, b in zip(threaded, checked):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+def test_the_cut_depends_on_the_sizes_alone(small_pieces):
+    x, y = data("onehot")
+    W = [np.ones((30, 40)), np.zeros(40), np.ones((40, 4)), np.zeros(4)]
+    trainer = DenseTrainer(W, x, y, ["relu", "softmax"], "softmax_crossentropy", 64)
+    # 64 rows in pieces of at least 4, at most 16: 16 pieces; 22 rows: 5 pieces. W1 (1200
+    # weights, 30 rows): 4 pieces of 7 or 8 rows; W2 (160 weights): 1 piece; and 2 biases.
+    assert trainer.pieces(64) == (16, 7)
+    assert trainer.pieces(22) == (5, 7)
+    order = np.arange(64, dtype=np.intp)
+    seconds = []
+    for threads in (1, 3):
+        trainer.threads = threads
+        trainer.reset_phases()
+        for _ in range(200):
+            trainer.step(order)
+        seconds.append(trainer.worker_seconds())
+    assert len(seconds[0]) == 1                  # one thread: the caller did every piece
+    assert 2 <= len(seconds[1]) <= 3             # three: the helpers took pieces too
+
+
+def test_set_num_threads_and_the_context_manager():
+    default = refnn.get_num_threads()
+    assert default == refnn.kernels.threads.default_num_threads()
+    with refnn.num_threads(3):
+        assert refnn.get_num_threads() == 3
+        with refnn.num_threads(None):
+            assert refnn.get_num_threads() == default
+        assert refnn.get_num_threads() == 3
+    assert refnn.get_num_threads() == default
+    refnn.set_num_threads(2)
+    try:
+        assert refnn.get_num_threads() == 2
+    finally:
+        refnn.set_num_threads(None)
+    assert refnn.get_num_threads() == default
+
+
+@pytest.mark.parametrize("bad,error", [(0, ValueError), (65, ValueError), (2.0, TypeError),
+                                       (True, TypeError), ("2", TypeError)])
+def test_bad_thread_counts_are_refused_and_change_nothing(bad, error):
+    before = refnn.get_num_threads()
+    with pytest.raises(error, match="^n must be"):
+        refnn.set_num_threads(bad)
+    with pytest.raises(error, match="^n must be"):
+        with refnn.num_threads(bad):
+            pass
+    assert refnn.get_num_threads() == before
+
+
+def _in_child(code, **env):
+    full = {k: v for k, v in os.environ.items()
+            if k not in ("REFNN_NUM_THREADS",) + refnn.kernels.threads.LIMIT_VARIABLES}
+    result = subprocess.run([sys.executable, "-c", code], env={**full, **env},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip(), result.stderr
+
+
+def test_the_environment_sets_and_limits_the_default():
+    cores = refnn.kernels.threads.available_cores()
+    code = "import refnn; print(refnn.get_num_threads())"
+    assert _in_child(code)[0] == str(min(cores, 64))
+    assert _in_child(code, REFNN_NUM_THREADS="3")[0] == "3"
+    # joblib's worker processes are started with these set: refnn keeps within them
+    assert _in_child(code, OMP_NUM_THREADS="1")[0] == "1"
+    assert _in_child(code, OPENBLAS_NUM_THREADS="1")[0] == "1"
+    out, err = _in_child(code, REFNN_NUM_THREADS="lots")
+    assert out == str(min(cores, 64)) and "REFNN_NUM_THREADS='lots'" in err
+
+
+def test_a_threadpoolctl_limit_lowers_the_default():
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="threadpoolctl is not installed")
+    if kblas.user_blas_threads() == 0:
+        pytest.skip("this BLAS is not an OpenBLAS refnn can steer")
+    with threadpoolctl.threadpool_limits(1):
+        assert refnn.get_num_threads() == 1
+
+
+def test_fit_leaves_the_blas_thread_setting_as_the_user_had_it():
+    if kblas.user_blas_threads() == 0:
+        pytest.skip("this BLAS is not an OpenBLAS refnn can steer")
+    set_threads, get_threads = _blas_setting()
+    before = get_threads()
+    seen = []
+
+    class Watch(refnn.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(get_threads())
+
+    x, y = data("onehot")
+    model = Sequential([Dense(8, activation="relu", input_shape=(30,)),
+                        Dense(4, activation="softmax")], seed=0)
+    model.compile(loss="categorical_crossentropy", optimizer="adam")
+    try:
+        for user in (3, 1):
+            set_threads(user)
+            with refnn.num_threads(2):
+                model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[Watch()])
+            assert get_threads() == user                     # after the fit: the user's again
+            assert set(seen) == {user}                       # between steps too
+            seen.clear()
+    finally:
+        set_threads(before)
+
+
+def _blas_setting():
+    """The active OpenBLAS's own openblas_set_num_threads and openblas_get_num_threads."""
+    import ctypes
+    set_address, get_address = kblas._thread_setting(kblas.BLAS)
+    return (ctypes.CFUNCTYPE(None, ctypes.c_int)(set_address),
+            ctypes.CFUNCTYPE(ctypes.c_int)(get_address))
+
+
+def test_every_kernel_module_keeps_one_record_of_the_blas_setting():
+    # the count of refnn calls inside the BLAS is one count for the process: a layer kernel
+    # running while a training step runs must not put the user's setting back under it
+    assert _dispatch._dense.blas_limit_address() == _dispatch._train.blas_limit_address()
+
+
+def test_predict_leaves_the_blas_thread_setting_as_the_user_had_it():
+    if kblas.user_blas_threads() == 0:
+        pytest.skip("this BLAS is not an OpenBLAS refnn can steer")
+    set_threads, get_threads = _blas_setting()
+    before = get_threads()
+    x, _ = data("onehot")
+    model = Sequential([Dense(8, activation="relu", input_shape=(30,)),
+                        Dense(4, activation="softmax")], seed=0)
+    try:
+        for user in (3, 1):
+            set_threads(user)
+            expected = model.predict(x, verbose=0)
+            assert get_threads() == user
+            set_threads(1)
+            np.testing.assert_array_equal(model.predict(x, verbose=0), expected)
+    finally:
+        set_threads(before)
+
+
+def test_fit_on_four_threads_allocates_no_more_than_on_one():
+    # refnn's threads work in the step's shared buffers (each piece its own rows or weights):
+    # no buffer per thread. tracemalloc counts NumPy's allocations; W1's shapes, 2,000 samples
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    x = rng.random((2000, 784), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 2000)]
+    peaks = {}
+    for threads in (1, 4):
+        model = Sequential([Dense(128, activation="sigmoid", input_shape=(784,)),
+                            Dense(10, activation="softmax")], seed=0)
+        model.compile(loss="categorical_crossentropy", optimizer="adam")
+        with refnn.num_threads(threads):
+            model.fit(x[:200], y[:200], batch_size=200, epochs=1, verbose=0)   # warm up
+            tracemalloc.start()
+            try:
+                model.fit(x, y, batch_size=200, epochs=2, verbose=0)
+                peaks[threads] = tracemalloc.get_traced_memory()[1] / 2 ** 20
+            finally:
+                tracemalloc.stop()
+    assert peaks[4] <= 64, peaks
+    assert peaks[4] <= peaks[1] + 0.5, peaks
