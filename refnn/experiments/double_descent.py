@@ -70,7 +70,10 @@ def data(n_train, n_test, label_noise, seed):
     mean, scale = x.mean(axis=0), x.std()
     x, x_test = (x - mean) / scale, (x_test - mean) / scale
     y_noisy, flipped = noisy_labels(y, label_noise, np.random.default_rng([seed, 5]))
-    return x, y_noisy, x_test, y_test, description, flipped
+    out = x, y_noisy, x_test, y_test
+    for a in (*out, flipped):               # shared by the cache: read-only
+        a.setflags(write=False)
+    return (*out, description, flipped)
 
 
 # ---------------------------------------------------------------- the two families
@@ -109,8 +112,11 @@ def ridge_solutions(G, Y, ridges):
 
 
 def fit_random_features(s, h, seed):
-    """Every (label noise, ridge) fit of the width-h random-features model."""
-    out = {"params": (h + 1) * K}
+    """Every (label noise, ridge) fit of the width-h random-features model (and which data
+    it saw: the data set, the inputs' dimension d, the number of relabelled samples)."""
+    x, _, _, _, description, flipped = data(s["n_train"], s["n_test"], s["label_noise"], seed)
+    out = {"params": (h + 1) * K, "d": x.shape[1], "flipped_labels": int(flipped.shape[0]),
+           "dataset": description}
     for noise in s["noise_levels"]:
         x, y, x_test, y_test, _, _ = data(s["n_train"], s["n_test"], noise, seed)
         G, G_test = random_features(h, x, x_test, seed)
@@ -258,13 +264,15 @@ def summarize(s, per_seed):
         "network": {"columns": ["width", "params P", "P/(nK)"] + sweep.interval_columns(
             "train err", "test err", "test mse", "L-BFGS iterations"), "rows": net_rows}}
     series["per_seed"] = sweep.per_seed_series(per_seed)
-    x, y, _, _, description, flipped = data(s["n_train"], s["n_test"], noisy, seeds[0])
-    settings = {**s, "seeds": seeds, "dataset": description,
-                "inputs": "7x7 average-pooled images (d = 49), centred, one global scale",
-                "flipped_labels": int(flipped.shape[0]), "n_outputs": K, "loss": "mse (one-hot)",
+    first = rf[0][1]                        # numbers over seeds; the seed-free ones
+    d = int(first["d"][0])
+    settings = {**s, "seeds": seeds, "dataset": per_seed[seeds[0]][0][1]["dataset"],
+                "inputs": f"7x7 average-pooled images (d = {d}), centred, one global scale",
+                "flipped_labels": int(first["flipped_labels"][0]), "n_outputs": K,
+                "loss": "mse (one-hot)",
                 "random_features_solver": "exact: SVD, minimum-norm (λ = 0) and ridge",
                 "network_optimizer": "lbfgs (full batch, float64), no regularisation",
-                "threshold_width": {"network": round((nK - K) / (x.shape[1] + 1 + K), 1),
+                "threshold_width": {"network": round((nK - K) / (d + 1 + K), 1),
                                     "random_features": nK / K - 1}}
     if len(seeds) == 1:
         settings["seed"] = seeds[0]

@@ -108,7 +108,10 @@ def pruned_weights_zero(model, masks):
 @functools.lru_cache(maxsize=4)
 def _data(n_train, n_test, seed):
     x, y, x_test, y_test, description = fashion_mnist_subset(n_train, n_test, seed)
-    return x.astype(np.float32), y, x_test.astype(np.float32), y_test, description
+    out = x.astype(np.float32), y, x_test.astype(np.float32), y_test
+    for a in out:                           # shared by the cache: read-only
+        a.setflags(write=False)
+    return (*out, description)
 
 
 def _trained(s, seed, masks, initial):
@@ -153,9 +156,10 @@ def run_task(s, task, seed):
     model = network(s["hidden"], seed)
     model.set_weights(weights)
     ticket = accuracy(model, x_test, y_test)
-    if k == 0:
+    if k == 0:                              # the dense network; which data it was
         return {"kept": 1.0, "ticket": ticket, "pruned": ticket, "random_reinit": ticket,
-                "random_mask": ticket, "train_accuracy": accuracy(model, x, y)}
+                "random_mask": ticket, "train_accuracy": accuracy(model, x, y),
+                "dataset": _data(s["n_train"], s["n_test"], seed)[4]}
     n_kernel = sum(m.size for m in masks)
     out = {"kept": sum(int(m.sum()) for m in masks) / n_kernel, "ticket": ticket,
            "train_accuracy": accuracy(model, x, y)}
@@ -221,7 +225,7 @@ def summarize(s, per_seed):
         all_zero = all_zero and min(v["pruned_weights_zero"]) == 1.0
     findings["pruned_weights_exactly_zero"] = bool(all_zero)
     series["per_seed"] = sweep.per_seed_series(per_seed)
-    x, _, _, _, description = _data(s["n_train"], s["n_test"], seeds[0])
+    description = per_seed[seeds[0]][0][1]["dataset"]
     settings = {**s, "seeds": seeds, "dataset": description, "optimizer": "adam",
                 "loss": "sparse_categorical_crossentropy",
                 "pruning": "iterative, layer-wise magnitude, rewound to W_0; output layer at "

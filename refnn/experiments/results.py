@@ -34,15 +34,16 @@ DOCS_COMMAND = "python -m refnn experiment --regenerate-docs docs/results"
 
 # ---------------------------------------------------------------- where it ran
 def _git_commit():
-    """The commit of the tree refnn is imported from ("+dirty" with uncommitted changes), or
-    None outside a git checkout."""
+    """The commit of the tree refnn is imported from ("+dirty" with uncommitted changes to the
+    code: refnn/, src_c/, setup.py), or None outside a git checkout."""
     here = Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
                               text=True, timeout=10)
         if head.returncode:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ":/refnn", ":/src_c", ":/setup.py"],
                                cwd=here, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
@@ -249,7 +250,9 @@ def _header(loaded):
     lines.append("")
     for version, commit, cpu in sorted(envs, key=str):
         lines.append(f"Computed with refnn {version}"
-                     + (f" at commit {commit[:12]}" if commit else "") + f" on {cpu}.")
+                     + (f" at commit {commit[:12]}" if commit else "")
+                    + (" with uncommitted changes" if commit and commit.endswith("+dirty") else "")
+                    + f" on {cpu}.")
     return "\n".join(lines) + "\n"
 
 
