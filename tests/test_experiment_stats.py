@@ -37,3 +37,16 @@ def test_separated_only_when_the_intervals_do_not_overlap():
 def test_bad_values_are_refused(bad):
     with pytest.raises(ValueError, match="values"):
         stats.mean_interval(bad)
+
+
+def test_a_single_seeds_table_leaves_out_the_empty_intervals():
+    from refnn.experiments import ExperimentResult
+    one = ExperimentResult(name="x", claim="c", columns=["depth", "acc", "acc ±"],
+                           rows=[[4, 0.9, math.nan], [8, 0.5, math.nan]],
+                           findings={"acc": 0.9, "acc_ci": math.nan})
+    assert "±" not in one.table() and "nan" not in str(one)
+    assert "one seed: no intervals" in str(one)
+    three = ExperimentResult(name="x", claim="c", columns=["depth", "acc", "acc ±"],
+                             rows=[[4, 0.9, 0.01], [8, 0.5, 0.02]], findings={"acc_ci": 0.01})
+    assert "acc ±" in three.table() and "0.02" in three.table()
+    assert "one seed" not in str(three) and "acc_ci: 0.01" in str(three)

@@ -16,6 +16,7 @@ saves them and writes docs/experiments.md from them; stats gives the mean and it
 What several experiments use (data, networks built alike, the log-log slope) is in _common.
 """
 import importlib
+import math
 from dataclasses import dataclass, field
 
 NAMES = ("vanishing_gradients", "dropout", "depth", "approximation_rate", "double_descent",
@@ -41,23 +42,36 @@ class ExperimentResult:
                 "conclusion": self.conclusion, "settings": dict(self.settings),
                 "series": dict(self.series)}
 
+    def _no_interval(self, i):
+        """Whether column i is an interval ("... ±") with none to show (a single seed)."""
+        return str(self.columns[i]).endswith("±") and all(
+            isinstance(r[i], float) and math.isnan(r[i]) for r in self.rows)
+
     def table(self):
-        """The rows as a fixed-width text table."""
+        """The rows as a fixed-width text table; interval columns that a single seed leaves
+        empty are left out (the text after the table says so)."""
         def fmt(v):
             if isinstance(v, float):
                 return f"{v:.4g}"
             return str(v)
-        cells = [[str(c) for c in self.columns]] + [[fmt(v) for v in r] for r in self.rows]
-        widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
+        keep = [i for i in range(len(self.columns)) if not self._no_interval(i)]
+        cells = [[str(self.columns[i]) for i in keep]] + [[fmt(r[i]) for i in keep]
+                                                          for r in self.rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(keep))]
         lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
 
     def __str__(self):
         text = [f"experiment: {self.name}", f"claim: {self.claim}", "", self.table()]
-        if self.findings:
+        if any(self._no_interval(i) for i in range(len(self.columns))):
+            text.append("(one seed: no intervals; --seeds N runs N seeds and gives mean ± 95 % "
+                        "interval)")
+        findings = {k: v for k, v in self.findings.items()
+                    if not (k.endswith("_ci") and isinstance(v, float) and math.isnan(v))}
+        if findings:
             text += [""] + [f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
-                            for k, v in self.findings.items()]
+                            for k, v in findings.items()]
         if self.conclusion:
             text += ["", self.conclusion]
         return "\n".join(text)
