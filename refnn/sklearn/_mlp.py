@@ -61,10 +61,6 @@ class _CompiledEpoch:
     update that would leave NaN or infinity puts back the epoch's start and
     raises TrainingDivergedError."""
 
-    KINDS = {"categorical_crossentropy": "softmax_crossentropy",
-             "binary_crossentropy": "sigmoid_binary_crossentropy",
-             "mse": "mean_squared_error"}
-
     def __init__(self, model, X, Y, batch, loss, alpha):
         self.model, self.alpha = model, float(alpha)
         layers = model.layers
@@ -76,8 +72,9 @@ class _CompiledEpoch:
             self.loss_scale = 1 / k                  # (k / 2) mse -> mse / 2
             if k != 2:
                 weight = np.full(X.shape[0], k / 2, dtype=X.dtype)
-        self.trainer = kernels.DenseTrainer(self.weights, X, Y, activations, self.KINDS[loss],
-                                            batch, sample_weight=weight)
+        kind = model.loss.compiled_kind(activations[-1])     # the loss's fused output pair
+        self.trainer = kernels.DenseTrainer(self.weights, X, Y, activations, kind, batch,
+                                            sample_weight=weight)
         self.optimizer = model.optimizer
         self.optimizer.build(self.weights)
         self.trainer.set_update(*self.optimizer.fused_rule())
