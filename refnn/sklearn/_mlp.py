@@ -90,7 +90,9 @@ class _CompiledEpoch:
             m = idx.shape[0]
             squares = 0.0
             if self.alpha:                       # ||W||^2 of the kernels, before the update
-                squares = sum(float(np.dot(W.ravel(), W.ravel())) for W in self.weights[0::2])
+                # (einsum's own loop, not NumPy's BLAS: on a busy machine its threads would
+                # fight over the cores while refnn's step keeps BLAS to one thread)
+                squares = sum(float(np.einsum("ij,ij->", W, W)) for W in self.weights[0::2])
             penalty = [(0.0, self.alpha / m), (0.0, 0.0)] * (len(self.weights) // 2)
             self.trainer.step(idx, scalars=self.optimizer.fused_scalars(), penalty=penalty)
             if not (self.trainer.updated and self.trainer.update_finite):
