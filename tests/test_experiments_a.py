@@ -247,7 +247,9 @@ def test_trained_rates_have_intervals_and_fall_short_of_the_construction():
                 half = f[f"alpha_{kind}_{name}_{fam}_ci"]
                 assert math.isfinite(half) and half > 0, (name, fam, kind)   # seeds differ
     # the optimiser's shortfall: at the same W the trained shallow network is more than 5
-    # times further from the cusp than the graded interpolant, on the mean over 3 seeds
-    assert _low(f, "shortfall_graded_sup_cusp") > 5
+    # times further from the cusp than the graded interpolant, on the geometric mean over 3
+    # seeds with its interval (the log10's: per-seed ratios such as 68, 33 and 29 spread
+    # multiplicatively, and a t interval on the ratio itself reached below 0)
+    assert _low(f, "log10_shortfall_graded_sup_cusp") > math.log10(5)
     # the trained shallow network's error falls with W on the smooth target (alpha > 0)
     assert _low(f, "alpha_sup_smooth_shallow") > 0

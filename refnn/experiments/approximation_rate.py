@@ -285,14 +285,14 @@ def summarize(s, per_seed):
                      if t["target"] == name and t["family"] == "interpolant"][j]
             i_net = [i for i, (t, _) in enumerate(per_seed[seeds[0]])
                      if t["target"] == name and t["family"] == "shallow"][-1]
-            findings.update(sweep.findings_of(
+            findings.update(_ratio_findings(
                 f"shortfall_sup_{name}",
                 [per_seed[seed][i_net][1]["sup_error"] / per_seed[seed][i_int][1]["sup_error"]
                  for seed in seeds]))
             if "interpolant_graded" in alphas:
                 i_graded = [i for i, (t, _) in enumerate(per_seed[seeds[0]])
                             if t["target"] == name and t["family"] == "interpolant_graded"][j]
-                findings.update(sweep.findings_of(
+                findings.update(_ratio_findings(
                     f"shortfall_graded_sup_{name}",
                     [per_seed[seed][i_net][1]["sup_error"]
                      / per_seed[seed][i_graded][1]["sup_error"] for seed in seeds]))
@@ -310,6 +310,14 @@ def summarize(s, per_seed):
             "sup err (largest W)", "alpha sup", "L2 err (largest W)", "alpha L2"),
         rows=rows, findings=findings, settings=settings, series=series,
         conclusion=_conclusion(findings, s))
+
+
+def _ratio_findings(prefix, ratios):
+    """The per-seed ratios' mean with its interval, and the same of their log10: a ratio's
+    spread over seeds is multiplicative (43 = mean of 68, 33 and 29, say), and a t interval
+    on the ratio itself can reach below 0; the log's interval, carried back, cannot."""
+    return {**sweep.findings_of(prefix, ratios),
+            **sweep.findings_of(f"log10_{prefix}", [math.log10(r) for r in ratios])}
 
 
 def _ci(f, key, digits=2):
@@ -355,17 +363,22 @@ def report(result):
             "with knots graded towards it (theory 2): in one dimension non-uniform smoothness "
             "is handled by placing the kinks, which a shallow network can do.")
     if "shortfall_sup_smooth" in f:
-        def times(key):
-            low = f[key] - f[f"{key}_ci"]
-            return (f"{_ci(f, key, 1)} times" + ("" if low > 1 else
-                                                   " (not separable from 1)"))
+        def times(key, what):
+            """the geometric mean over the seeds, with its 95 % interval (from log10's)"""
+            mean, half = f[f"log10_{key}"], f[f"log10_{key}_ci"]
+            if math.isnan(half):
+                return f"{10 ** mean:.3g} times {what}"
+            return (f"{10 ** mean:.3g} times {what} (95 % interval {10 ** (mean - half):.3g} "
+                    f"to {10 ** (mean + half):.3g}"
+                    + (")" if mean - half > 0 else ": not separable from 1)"))
+        smooth = times("shortfall_sup_smooth", "the uniform interpolant's on the smooth target")
+        cusp = times("shortfall_sup_cusp", "on the cusp")
         text = (f"Against the constructed networks of the same size the trained shallow "
-                f"network's sup error is {times('shortfall_sup_smooth')} the uniform "
-                f"interpolant's on the smooth target and {times('shortfall_sup_cusp')} on the "
-                "cusp")
+                f"network's sup error is {smooth} and {cusp}")
         if "shortfall_graded_sup_cusp" in f:
-            text += f", {times('shortfall_graded_sup_cusp')} the graded interpolant's"
-        shows.append(text + ": the trained rates measure what L-BFGS reaches at these budgets, "
+            text += ", " + times("shortfall_graded_sup_cusp", "the graded interpolant's")
+        shows.append(text + " (geometric means over the seeds): the trained rates measure what "
+                     "L-BFGS reaches at these budgets, "
                      "an upper bound on the approximation error, not the approximation rate.")
     gains = [n for n in s["targets"]
              if _sign(f, f"depth_gain_{'l2' if n.startswith('jump') else 'sup'}_{n}") != 0]
