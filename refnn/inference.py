@@ -1,15 +1,46 @@
 """Sequential's inference: evaluate and predict in batches, in inference mode, with the
-callbacks' on_test_* and on_predict_* hooks; and the summary table."""
+callbacks' on_test_* and on_predict_* hooks; and the summary table.
+
+A stack of Dense layers runs its forward pass compiled, on refnn's threads
+(kernels.dense_stack_forward; the same numbers for any thread count); without callbacks,
+over all the samples in one call. Other models run layer by layer."""
 import contextlib
 
 import numpy as np
 
-from . import regularizers
+from . import activations, kernels, regularizers
 from ._validate import NonFiniteError, flag, positive_int
 from .callbacks import callback_list
-from .layers import Context
+from .layers import Context, Dense, Flatten
 from .training import verbosity
 from .weighting import sample_weights, weighted_sum
+
+
+def dense_stack(model):
+    """(weights, activations) when inference can take the compiled forward pass: Dense layers
+    only (after an optional Flatten), with biases and without batch normalisation, each
+    activation one the kernels compute (softmax at the output only); else None."""
+    if not model.use_fast_path or not model.built:
+        return None
+    layers = model.layers[1:] if isinstance(model.layers[0], Flatten) else model.layers
+    if not layers or not all(type(l) is Dense and l.batch_norm is None and l.use_bias
+                             for l in layers):
+        return None
+    acts = [l.activation for l in layers]
+    if not all(isinstance(a, str) and a in activations.NAMES for a in acts) \
+            or "softmax" in acts[:-1]:
+        return None
+    return [w for l in layers for w in (l.W, l.b)], acts
+
+
+def forward(model, x, ctx, stack=None):
+    """(yhat, h_L) for checked x in inference mode: compiled for a Dense stack (stack =
+    dense_stack(model)), else layer by layer (then h_L is the last layer's h, or None)."""
+    if stack is not None and x.shape[0]:
+        h, yhat = kernels.dense_stack_forward(stack[0], x.reshape(x.shape[0], -1), stack[1])
+        return yhat, h
+    yhat = model._forward(x, ctx)
+    return yhat, getattr(model.layers[-1], "h", None)
 
 
 def evaluate_prepared(model, x, y, batch_size, callbacks=(), w=None):
@@ -24,6 +55,10 @@ def evaluate_prepared(model, x, y, batch_size, callbacks=(), w=None):
     last = model.layers[-1]
     fused = last.output_activation is not None and model.loss.fused(last.output_activation)
     penalty = regularizers.penalty(model)       # the regularizers', part of the loss (Keras)
+    stack = dense_stack(model)
+    whole = None
+    if stack is not None and not callbacks:     # every sample in one compiled call
+        whole = forward(model, x, ctx, stack)
     for cb in callbacks:
         cb.on_test_begin()
     for batch, start in enumerate(range(0, x.shape[0], batch_size)):
@@ -31,8 +66,11 @@ def evaluate_prepared(model, x, y, batch_size, callbacks=(), w=None):
             cb.on_test_batch_begin(batch)
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
         wb = None if w is None else w[start:start + batch_size]
-        yhat = model._forward(xb, ctx)
-        per_sample = (model.loss.fused_gradient(yb, last.h)[0] if fused
+        if whole is not None:
+            yhat, h = (a[start:start + batch_size] for a in whole)
+        else:
+            yhat, h = forward(model, xb, ctx, stack)
+        per_sample = (model.loss.fused_gradient(yb, h)[0] if fused
                       else model.loss.per_sample(yb, yhat))
         loss_sum += weighted_sum(per_sample, wb)
         for m in metrics:
@@ -74,6 +112,10 @@ def predict(model, x, batch_size, verbose, callbacks):
     callbacks = callback_list(callbacks, model)
     x = model._prepare_x(x)
     ctx = Context(training=False)
+    stack = dense_stack(model)
+    if stack is not None and not callbacks:     # every sample in one compiled call
+        with overflow_names("x"):
+            return forward(model, x, ctx, stack)[0]
     out = []
     for cb in callbacks:
         cb.on_predict_begin()
@@ -81,7 +123,7 @@ def predict(model, x, batch_size, verbose, callbacks):
         for batch, s in enumerate(range(0, x.shape[0], batch_size)):
             for cb in callbacks:
                 cb.on_predict_batch_begin(batch)
-            out.append(np.array(model._forward(x[s:s + batch_size], ctx)))
+            out.append(np.array(forward(model, x[s:s + batch_size], ctx, stack)[0]))
             for cb in callbacks:
                 cb.on_predict_batch_end(batch, {"outputs": out[-1]})
     for cb in callbacks:

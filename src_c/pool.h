@@ -2,11 +2,14 @@
  *
  * A region is a function and a number of pieces, fixed by the work alone (never by the number
  * of threads): piece p always covers the same rows or the same weights, and computes them with
- * the same calls in the same order. The caller of refnn_pool_run takes pieces too; helper
- * threads take the others as they come free (one atomic counter), so a helper that the
- * operating system has pre-empted leaves its share to the threads that are running. Whichever
- * thread runs a piece, it computes the same numbers: the result does not depend on the number
- * of threads, nor on which thread ran what.
+ * the same calls in the same order. The caller of refnn_pool_run takes part as worker 0. Each
+ * of the T threads owns a share of the pieces (worker w: pieces w, w + T, w + 2T, ...; the
+ * callers list the largest pieces first, so the shares come out about even), takes its own
+ * first, in order, then helps with the others' (one atomic counter per share).
+ * So on an idle machine a thread works on the same weights step after step, and they stay in
+ * its core's cache; a helper that the operating system has pre-empted leaves its share to the
+ * threads that are running. Whichever thread runs a piece, it computes the same numbers: the
+ * result does not depend on the number of threads, nor on which thread ran what.
  *
  * Idle helpers spin for a few microseconds (the next region of a training step follows at
  * once), then sleep on a condition variable: a busy machine loses no core to waiting.
@@ -30,6 +33,7 @@
 #endif
 
 #define REFNN_MAX_THREADS 64
+#define REFNN_MAX_PIECES 65535       /* a region's pieces (16 bits of a share's counter) */
 #define REFNN_SPIN_NS 50000          /* how long an idle thread spins before it sleeps */
 
 typedef void (*refnn_piece_fn)(void* ctx, int piece, int worker);
@@ -44,14 +48,16 @@ typedef struct {
     refnn_piece_fn fn;               /* the region: fn(ctx, piece, worker) for each piece */
     void* ctx;
     int n_pieces;
-    _Atomic uint64_t next;           /* (region << 32) | the next piece to take */
     atomic_int done;                 /* pieces finished in this region */
     atomic_uint region;              /* counts the regions: what sleeping helpers wait for */
+    /* per thread w of the region, its share's counter: (region << 32) | (how many pieces of
+     * the share are taken << 16) | (how many it has), each on a cache line of its own */
+    struct { _Atomic uint64_t next; char pad[56]; } share[REFNN_MAX_THREADS];
 } refnn_pool_t;
 
 static refnn_pool_t refnn_pool = {
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-    PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0};
+    PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, {{0}}};
 static int refnn_pool_atfork_set = 0;
 
 static inline int64_t refnn_now_ns(void) {
@@ -60,23 +66,33 @@ static inline int64_t refnn_now_ns(void) {
     return (int64_t) t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* Take and run pieces of region `region` until none is left. A piece is taken by moving the
- * counter from (region, p) to (region, p + 1); the region in its top half keeps a thread
- * that arrives late from taking a piece of the next region with the previous one's function. */
-static void refnn_pool_take_pieces(unsigned region, int worker) {
+/* Take and run pieces of region `region` (its threads 0 .. n_threads - 1) until none is left:
+ * first from this worker's own share, then from the others'. A piece is taken by moving a
+ * share's counter from (region, i, count) to (region, i + 1, count) while i < count: share
+ * w's i-th piece is w + i T. Everything a thread needs to decide is in the counter, so a
+ * thread that arrives late (the region over, the next one being set up) finds the counters of
+ * another region and takes nothing. */
+static void refnn_pool_take_pieces(unsigned region, int worker, int n_threads) {
     refnn_pool_t* P = &refnn_pool;
-    for (;;) {
-        uint64_t v = atomic_load_explicit(&P->next, memory_order_acquire);
-        if ((unsigned) (v >> 32) != region || (int) (v & 0xffffffffu) >= P->n_pieces)
-            return;
-        if (!atomic_compare_exchange_weak_explicit(&P->next, &v, v + 1, memory_order_acq_rel,
-                                                   memory_order_acquire))
-            continue;
-        P->fn(P->ctx, (int) (v & 0xffffffffu), worker);       /* the region cannot end first */
-        if (atomic_fetch_add_explicit(&P->done, 1, memory_order_acq_rel) + 1 == P->n_pieces) {
-            pthread_mutex_lock(&P->lock);                      /* the last piece: wake the caller */
-            pthread_cond_signal(&P->finished);
-            pthread_mutex_unlock(&P->lock);
+    int k, w, p;
+    for (k = 0; k < n_threads; k++) {
+        w = (worker + k) % n_threads;
+        for (;;) {
+            uint64_t v = atomic_load_explicit(&P->share[w].next, memory_order_acquire);
+            p = (int) ((v >> 16) & 0xffffu);
+            if ((unsigned) (v >> 32) != region || p >= (int) (v & 0xffffu))
+                break;
+            if (!atomic_compare_exchange_weak_explicit(&P->share[w].next, &v, v + (1u << 16),
+                                                       memory_order_acq_rel,
+                                                       memory_order_acquire))
+                continue;
+            P->fn(P->ctx, w + p * n_threads, worker);          /* the region cannot end first */
+            if (atomic_fetch_add_explicit(&P->done, 1, memory_order_acq_rel) + 1
+                    == P->n_pieces) {
+                pthread_mutex_lock(&P->lock);                  /* the last piece: wake the caller */
+                pthread_cond_signal(&P->finished);
+                pthread_mutex_unlock(&P->lock);
+            }
         }
     }
 }
@@ -106,7 +122,7 @@ static void* refnn_pool_helper(void* arg) {
         }
         seen = region;
         if (me <= P->n_helpers)
-            refnn_pool_take_pieces(region, me);
+            refnn_pool_take_pieces(region, me, P->n_helpers + 1);
     }
     return NULL;
 }
@@ -120,13 +136,16 @@ static void refnn_pool_after_fork_in_child(void) {
     refnn_pool.started = 0;
 }
 
-/* Run fn(ctx, piece, worker) for piece = 0 .. n_pieces - 1 on up to n_threads threads (this
- * one included, as worker 0; helpers are workers 1 ..). Returns the number of threads that
- * could take part: 1 when another region was running or no helper could be started. */
+/* Run fn(ctx, piece, worker) for piece = 0 .. n_pieces - 1 (at most REFNN_MAX_PIECES) on up
+ * to n_threads threads (this one included, as worker 0; helpers are workers 1 ..). Returns the
+ * number of threads that could take part: 1 when another region was running or no helper
+ * could be started; -1 (and nothing run) for too many pieces. */
 static int refnn_pool_run(refnn_piece_fn fn, void* ctx, int n_pieces, int n_threads) {
     refnn_pool_t* P = &refnn_pool;
     int p, helpers, i;
     unsigned region;
+    if (n_pieces > REFNN_MAX_PIECES)
+        return -1;                          /* the callers cut at most this many */
     if (n_threads > n_pieces)
         n_threads = n_pieces;
     if (n_threads > REFNN_MAX_THREADS)
@@ -161,12 +180,16 @@ static int refnn_pool_run(refnn_piece_fn fn, void* ctx, int n_pieces, int n_thre
     P->n_helpers = helpers;
     atomic_store_explicit(&P->done, 0, memory_order_relaxed);
     region = atomic_load(&P->region) + 1;
-    atomic_store_explicit(&P->next, (uint64_t) region << 32, memory_order_release);
+    for (i = 0; i <= helpers; i++)          /* thread i's share: pieces i, i + T, ... */
+        atomic_store_explicit(&P->share[i].next,
+                              ((uint64_t) region << 32)
+                              | (uint64_t) ((n_pieces - i + helpers) / (helpers + 1)),
+                              memory_order_release);
     atomic_store_explicit(&P->region, region, memory_order_release);
     pthread_cond_broadcast(&P->wake);
     pthread_mutex_unlock(&P->lock);
 
-    refnn_pool_take_pieces(region, 0);
+    refnn_pool_take_pieces(region, 0, helpers + 1);
     {
         int64_t until = refnn_now_ns() + REFNN_SPIN_NS;
         i = 0;

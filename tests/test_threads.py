@@ -249,3 +249,127 @@ def test_fit_on_four_threads_allocates_no_more_than_on_one():
                 tracemalloc.stop()
     assert peaks[4] <= 64, peaks
     assert peaks[4] <= peaks[1] + 0.5, peaks
+
+
+# --- predict and evaluate: the compiled forward pass of a Dense stack, on refnn's threads
+
+STACKS = [["relu", "tanh", "softmax"], ["sigmoid", "sigmoid"], ["linear", "relu", "linear"],
+          ["tanh", "relu", "sigmoid"]]
+
+
+def stack_model(acts, dtype, fast=True, flatten=False):
+    layers = [Dense(48, activation=a) for a in acts[:-1]] + [Dense(5, activation=acts[-1])]
+    if flatten:
+        layers.insert(0, refnn.layers.Flatten())
+    model = Sequential(layers, seed=7, dtype=dtype)
+    model.build((6, 5) if flatten else (30,))
+    model.use_fast_path = fast
+    return model
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("acts", STACKS, ids="-".join)
+def test_predict_gives_the_same_bits_on_any_number_of_threads(acts, dtype):
+    # 1,000 rows: 3 pieces of 256 rows and 1 of 232, shared by the threads
+    x = np.random.default_rng(1).normal(size=(1000, 30))
+    model = stack_model(acts, dtype)
+    outputs = []
+    for threads in (1, 2, 3, 4):
+        with refnn.num_threads(threads):
+            outputs.append(model.predict(x, verbose=0))
+    for out in outputs[1:]:
+        np.testing.assert_array_equal(out, outputs[0])
+    # and the layer-by-layer forward pass (the layer kernels, batch by batch) to rounding
+    model.use_fast_path = False
+    layered = model.predict(x, batch_size=200, verbose=0)
+    np.testing.assert_allclose(outputs[0], layered, rtol=1e-12 if dtype == "float64" else 2e-5,
+                               atol=1e-12 if dtype == "float64" else 1e-6)
+
+
+def test_predict_and_evaluate_take_the_compiled_pass_only_for_a_dense_stack(monkeypatch):
+    calls = []
+    real = refnn.kernels.dense_stack_forward
+    monkeypatch.setattr(refnn.kernels, "dense_stack_forward",
+                        lambda *a, **k: calls.append(a[1].shape) or real(*a, **k))
+    x, y = data("onehot")
+    model = stack_model(["relu", "softmax"], "float64")
+    model.compile(loss="categorical_crossentropy", metrics=["accuracy"])
+    model.predict(x, batch_size=16, verbose=0)
+    model.evaluate(x, y[:, :4].repeat(2, axis=1)[:, :5], batch_size=16, verbose=0)
+    assert calls == [(150, 30), (150, 30)]      # each over every sample, in one call
+    # with callbacks: batch by batch, as the callbacks see them
+    calls.clear()
+    model.predict(x, batch_size=64, verbose=0, callbacks=[refnn.callbacks.Callback()])
+    assert calls == [(64, 30), (64, 30), (22, 30)]
+    # not a Dense stack (batch normalisation): layer by layer
+    calls.clear()
+    bn = Sequential([Dense(8, activation="relu", batch_norm=True), Dense(5)], seed=0)
+    bn.build((30,))
+    bn.predict(x, verbose=0)
+    assert calls == []
+
+
+@pytest.mark.parametrize("flatten", [False, True])
+def test_evaluate_over_the_compiled_pass_equals_the_layer_path(flatten):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 6, 5) if flatten else (300, 30))
+    y = to_categorical(rng.integers(0, 5, 300), 5)
+    w = rng.random(300)
+    model = stack_model(["relu", "tanh", "softmax"], "float64", flatten=flatten)
+    model.compile(loss="categorical_crossentropy", metrics=["accuracy", "mse"])
+    fast = model.evaluate(x, y, batch_size=64, sample_weight=w, verbose=0)
+    with_callbacks = model.evaluate(x, y, batch_size=64, sample_weight=w, verbose=0,
+                                    callbacks=[refnn.callbacks.Callback()])
+    model.use_fast_path = False
+    layered = model.evaluate(x, y, batch_size=64, sample_weight=w, verbose=0)
+    np.testing.assert_allclose(fast, layered, rtol=1e-12)
+    np.testing.assert_allclose(with_callbacks, layered, rtol=1e-12)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_an_overflow_in_the_forward_pass_names_x_on_both_paths(fast):
+    # float32 inputs of 1e38 with W_1 all 1 overflow h_1 = x W_1 + b_1 (30e38 > 3.4e38);
+    # the output would still be finite (sigmoid(inf) = 1), but both paths refuse it
+    model = stack_model(["sigmoid", "softmax"], "float32", fast=fast)
+    weights = model.get_weights()
+    weights[0][...] = 1
+    model.set_weights(weights)
+    x = np.full((10, 30), 1e38, dtype=np.float32)
+    with pytest.raises(ValueError, match="x drove the network out of floating-point range"):
+        model.predict(x, verbose=0)
+
+
+def test_the_compiled_forward_checks_its_arguments():
+    model = stack_model(["relu", "softmax"], "float64")
+    weights = model.get_weights()
+    x = np.zeros((4, 30))
+    with pytest.raises(ValueError, match="softmax"):
+        refnn.kernels.dense_stack_forward(weights, x, ["softmax", "softmax"])
+    with pytest.raises(ValueError, match="features"):
+        refnn.kernels.dense_stack_forward(weights, np.zeros((4, 29)), ["relu", "softmax"])
+    with pytest.raises(ValueError, match="one activation per layer"):
+        refnn.kernels.dense_stack_forward(weights, x, ["relu"])
+    with pytest.raises(ValueError, match="X must not be empty"):
+        refnn.kernels.dense_stack_forward(weights, np.zeros((0, 30)), ["relu", "softmax"])
+    with pytest.raises(TypeError, match="float64"):
+        refnn.kernels.dense_stack_forward(weights, x.astype(np.float32), ["relu", "softmax"])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("acts", STACKS, ids="-".join)
+def test_the_compiled_forward_equals_its_numpy_twin(acts, dtype):
+    # the oracle: refnn.reference.vectorized's dense_forward and activation_forward, layer
+    # after layer, in float64
+    from refnn.reference import vectorized
+    model = stack_model(acts, dtype)
+    weights = model.get_weights()
+    x = np.random.default_rng(3).normal(size=(300, 30)).astype(dtype)
+    h, yhat = refnn.kernels.dense_stack_forward(weights, x, acts, threads=2)
+    g = x.astype(np.float64)
+    for l, act in enumerate(acts):
+        h_twin = vectorized.dense_forward(g, weights[2 * l].astype(np.float64),
+                                          weights[2 * l + 1].astype(np.float64))
+        g = vectorized.activation_forward(h_twin, act)
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == "float64" else dict(rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(h, h_twin, **tol)
+    np.testing.assert_allclose(yhat, g, **tol)

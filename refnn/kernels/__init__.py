@@ -19,8 +19,9 @@ update rules' twins are refnn.reference.optimizers.
 import numpy as np
 
 from .. import activations
-from ._dispatch import _activations, _dense, _losses, _textbook
-from .._validate import check_dim, check_same_samples, choice, positive_number
+from ._dispatch import _activations, _dense, _losses, _textbook, _train
+from .._validate import (NonFiniteError, check_dim, check_same_samples, choice, positive_int,
+                         positive_number)
 from ._arrays import _first, _like, _write_back, _writable_target, refuse_overlap
 from .blas import _numpy_openblas, check_blas_sizes, use_blas  # noqa: F401  (public names)
 
@@ -196,6 +197,51 @@ def sgd_per_sample(weights, X, Y, eta, activation):
     return list(weights), E
 
 
+def dense_stack_forward(weights, X, activations, threads=None):
+    """(h_L, yhat) of a stack of Dense layers, weights [W_1, b_1, ..., W_L, b_L] and
+    activations [f_1, ..., f_L] (softmax only at the output), for every row of X:
+
+        h_l = g_{l-1} W_l + b_l,   g_l = f_l(h_l),   g_0 = X,   yhat = g_L
+
+    in pieces of rows (their size fixed by the number of rows alone) on up to `threads` of
+    refnn's threads (default: refnn.get_num_threads()); the result does not depend on it.
+    An h_l with NaN or infinity (an overflow) raises NonFiniteError naming the layer."""
+    if not isinstance(weights, (list, tuple)) or not weights or len(weights) % 2 \
+            or not isinstance(weights[0], np.ndarray):
+        raise TypeError("weights must be a list [W_1, b_1, ..., W_L, b_L] of NumPy arrays")
+    dtype = weights[0].dtype
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"weights: W1 must be float32 or float64, got {dtype.name}")
+    sizes = check_weights(weights, dtype)
+    weights = [_like(f"weights[{i}]", w, w.ndim, dtype) for i, w in enumerate(weights)]
+    L = len(weights) // 2
+    if L > 127:
+        raise ValueError(f"weights: at most 127 layers, got {L}")
+    if not isinstance(activations, (list, tuple)) or len(activations) != L:
+        raise ValueError(f"activations must name one activation per layer ({L}), "
+                         f"got {activations!r}")
+    hidden = [a for a in ACTIVATIONS if a != "softmax"]
+    codes = np.array([activation_code(a, hidden if l < L - 1 else ACTIVATIONS,
+                                      " (softmax is a row operation: the output layer's only)")
+                      for l, a in enumerate(activations)], dtype=np.intc)
+    X = _like("X", X, 2, dtype)
+    check_dim("X", X.shape[1], sizes[0], "features", "W1 has {expected} rows")
+    check_blas_sizes(samples=X.shape[0], n_in=max(sizes), n_out=max(sizes))
+    from .threads import get_num_threads
+    threads = get_num_threads() if threads is None else positive_int("threads", threads)
+    h = np.empty((X.shape[0], sizes[-1]), dtype)
+    yhat = np.empty_like(h)
+    threads = min(threads, _train.MAX_THREADS)
+    rows = _train.FORWARD_MAX_ROWS          # a multiple of the pieces' rows: the same cut
+    for start in range(0, X.shape[0], rows):
+        bad = _train.dense_stack_forward(weights, codes, X[start:start + rows],
+                                         h[start:start + rows], yhat[start:start + rows],
+                                         threads)
+        if bad:
+            raise NonFiniteError(f"h of layer {bad} holds NaN or infinity")
+    return h, yhat
+
+
 def __getattr__(name):
     """BLAS ("numpy" or "scipy") and BLAS_INT_MAX: the library in use, as use_blas left it."""
     if name in ("BLAS", "BLAS_INT_MAX"):
@@ -213,5 +259,5 @@ __all__ = ["use_blas", "check_blas_sizes", "ACTIVATIONS", "DIFFERENTIABLE", "ACT
            "activation_code", "dense_forward", "dense_backward", "activation_forward",
            "activation_derivative", "epsilon_backward", "softmax_crossentropy",
            "sigmoid_binary_crossentropy", "squared_error_output", "check_weights",
-           "sgd_per_sample", "DenseTrainer", "apply_rule", "sgd_update", "sgd_momentum_update",
-           "adagrad_update", "rmsprop_update", "adam_update"]
+           "sgd_per_sample", "dense_stack_forward", "DenseTrainer", "apply_rule", "sgd_update",
+           "sgd_momentum_update", "adagrad_update", "rmsprop_update", "adam_update"]
