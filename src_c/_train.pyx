@@ -397,9 +397,6 @@ cdef void weights_piece(StepJob* job, int q, int worker, floating dtype_tag) noe
             bias_gradient_core(job.m, n_out, <floating*> layer.epsilon, g)
             t = lap(phases, P_BACKWARD_ELEMENTWISE, t)
         else:                                       # dW[i0:i1] = g_prev[:, i0:i1]^T epsilon
-            if fused:       # these rows of W_l, read by every thread in the rows region, are
-                for j in range(0, size * <Py_ssize_t> sizeof(floating), 64):  # asked back for
-                    __builtin_prefetch(<char*> w + j, 1, 3)   # writing while the gemm runs
             gemm(True, False, rows, n_out, job.m, 1, A + i0, n_in, <floating*> layer.epsilon,
                  n_out, 0, g, n_out)                # (one gemm over the whole batch)
             t = lap(phases, P_BACKWARD_GEMM, t)
