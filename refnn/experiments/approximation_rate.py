@@ -370,7 +370,7 @@ def report(result):
                 return f"{10 ** mean:.3g} times {what}"
             return (f"{10 ** mean:.3g} times {what} (95 % interval {10 ** (mean - half):.3g} "
                     f"to {10 ** (mean + half):.3g}"
-                    + (")" if mean - half > 0 else ": not separable from 1)"))
+                    + (": not separable from 1)" if mean - half <= 0 <= mean + half else ")"))
         smooth = times("shortfall_sup_smooth", "the uniform interpolant's on the smooth target")
         cusp = times("shortfall_sup_cusp", "on the cusp")
         text = (f"Against the constructed networks of the same size the trained shallow "

@@ -286,14 +286,19 @@ def summarize(s, per_seed):
         series=series)
 
 
+def _above(f, key):
+    """whether the interval of finding `key` lies above 0"""
+    half = f[f"{key}_ci"]
+    return f[key] - (0.0 if math.isnan(half) else half) > 0
+
+
 def _shape(f, prefix):
     """'peaks and falls again' etc., from the intervals of the rise and the second fall."""
-    def above(key):
-        half = f[f"{key}_ci"]
-        return f[key] - (0.0 if math.isnan(half) else half) > 0
-    rises, falls = above(f"{prefix}_rise"), above(f"{prefix}_second_fall")
+    rises, falls = _above(f, f"{prefix}_rise"), _above(f, f"{prefix}_second_fall")
     if rises and falls:
         return "peaks and falls again", True
+    if rises:
+        return "rises above the best smaller model and does not fall again", False
     if falls:
         return "falls beyond the threshold without a peak above the smaller models", False
     return "shows no peak", False
@@ -328,10 +333,10 @@ def report(result):
     main, clean = tag(noisy, 0), tag(0, 0)
     _, peak = _shape(f, f"rf_{main}")
     _, clean_peak = _shape(f, f"rf_{clean}")
-    # the smallest λ from which on every stronger ridge of the sweep shows no peak
+    # the smallest λ from which on every stronger ridge of the sweep shows no rise
     vanish = []
     for lam in sorted(s["ridges"], reverse=True):
-        if lam == 0 or _shape(f, f"rf_{tag(noisy, lam)}")[1]:
+        if lam == 0 or _above(f, f"rf_{tag(noisy, lam)}_rise"):
             break
         vanish.append(lam)
     _, net_peak = _shape(f, "network")
