@@ -9,8 +9,11 @@ Frozen layers (layer.trainable = False, as in Keras): compile() chooses the trai
 normalisation runs in inference mode); fit trains with that choice until the next compile(),
 as Keras does. A change of `trainable` after compile() is not applied by fit, which warns.
 """
+from __future__ import annotations
+
 import warnings
 import weakref
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +32,8 @@ __all__ = ["Sequential", "load_model"]
 
 # optimizer -> weak reference to the model compiled with it: an optimizer holds one model's
 # slots and step count, so compile() refuses one that another live model uses
-_OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
+_OPTIMIZER_OWNERS: weakref.WeakKeyDictionary[Any, weakref.ref[Sequential]] = \
+    weakref.WeakKeyDictionary()
 
 class Sequential:
     """A linear stack of layers.
