@@ -388,7 +388,10 @@ class BinaryCrossentropy(_CrossEntropy):
     fused_activation = "sigmoid"
     compiled_step = "sigmoid_binary_crossentropy"
     unit_interval = True
-    smoothing_centre = staticmethod(lambda k: 0.5)
+
+    @staticmethod
+    def smoothing_centre(k: int) -> float:
+        return 0.5                                 # c = 1/2
 
     def _per_sample(self, y: NDArray[Any], yhat: NDArray[Any],
                     dtype: FloatDType = np.float64) -> NDArray[np.float64]:
@@ -427,7 +430,10 @@ class CategoricalCrossentropy(_CrossEntropy):
     fused_activation = "softmax"
     compiled_step = "softmax_crossentropy"
     unit_interval = True
-    smoothing_centre = staticmethod(lambda k: 1.0 / k)
+
+    @staticmethod
+    def smoothing_centre(k: int) -> float:
+        return 1.0 / k                             # c = 1/k
 
     def _one_hot(self, y: NDArray[Any], k: int) -> NDArray[Any]:
         return y                                   # dense targets are one-hot (or soft) already
