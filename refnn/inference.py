@@ -1,8 +1,13 @@
 """Sequential's inference: evaluate and predict in batches, in inference mode, with the
 callbacks' on_test_* and on_predict_* hooks; and the summary table."""
+from __future__ import annotations
+
 import contextlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import regularizers
 from ._validate import NonFiniteError, flag, positive_int
@@ -11,8 +16,15 @@ from .layers import Context
 from .training import verbosity
 from .weighting import sample_weights, weighted_sum
 
+if TYPE_CHECKING:
+    from .callbacks import Callback
+    from .layers import Layer
+    from .model import Sequential
 
-def evaluate_prepared(model, x, y, batch_size, callbacks=(), w=None):
+
+def evaluate_prepared(model: Sequential, x: NDArray[Any], y: NDArray[Any], batch_size: int,
+                      callbacks: Sequence[Callback] = (),
+                      w: NDArray[Any] | None = None) -> list[float]:
     """[loss, metric, ...] over checked (x, y), calling the callbacks' on_test_* hooks; with
     checked sample weights w (n,), the loss 1/n sum_i w_i l_i and the weighted metrics'
     sum_i w_i m_i / sum_i w_i (refnn.weighting)."""
@@ -48,7 +60,9 @@ def evaluate_prepared(model, x, y, batch_size, callbacks=(), w=None):
     return values
 
 
-def evaluate(model, x, y, batch_size, verbose, return_dict, callbacks, sample_weight=None):
+def evaluate(model: Sequential, x: ArrayLike, y: ArrayLike, batch_size: int, verbose: int | str,
+             return_dict: bool, callbacks: Callback | Sequence[Callback] | None,
+             sample_weight: ArrayLike | None = None) -> float | list[float] | dict[str, float]:
     """Sequential.evaluate."""
     model._require_compiled("evaluate")
     batch_size = positive_int("batch_size", batch_size)
@@ -67,14 +81,15 @@ def evaluate(model, x, y, batch_size, verbose, return_dict, callbacks, sample_we
     return values if model._metric_keys else values[0]
 
 
-def predict(model, x, batch_size, verbose, callbacks):
+def predict(model: Sequential, x: ArrayLike, batch_size: int, verbose: int | str,
+            callbacks: Callback | Sequence[Callback] | None) -> NDArray[Any]:
     """Sequential.predict."""
     batch_size = positive_int("batch_size", batch_size)
     verbosity(verbose)
     callbacks = callback_list(callbacks, model)
     x = model._prepare_x(x)
     ctx = Context(training=False)
-    out = []
+    out: list[NDArray[Any]] = []
     for cb in callbacks:
         cb.on_predict_begin()
     with overflow_names("x"):
@@ -89,11 +104,12 @@ def predict(model, x, batch_size, verbose, callbacks):
     return np.concatenate(out, axis=0)
 
 
-def summary_text(model):
+def summary_text(model: Sequential) -> str:
     """Keras's summary table: one row per layer, then the parameter counts (a frozen layer's
     count as non-trainable)."""
     rows = [("Layer (type)", "Output Shape", "Param #")]
     for i, layer in enumerate(model.layers):
+        assert layer.output_shape is not None           # summary needs a built model
         rows.append((f"{layer_label(i, layer)} ({type(layer).__name__})",
                      str((None,) + tuple(layer.output_shape)), f"{layer.count_params():,}"))
     widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
@@ -109,13 +125,13 @@ def summary_text(model):
     return "\n".join(text)
 
 
-def layer_label(i, layer):
+def layer_label(i: int, layer: Layer) -> str:
     """The layer's name, or its class and position (dense_1), as summary() shows it."""
     return layer.name or f"{type(layer).__name__.lower()}_{i}"
 
 
 @contextlib.contextmanager
-def overflow_names(name):
+def overflow_names(name: str) -> Iterator[None]:
     """Inside the network an overflow shows as a non-finite intermediate array; the user
     passed finite data, so say which argument drove the network out of range."""
     try:

@@ -7,7 +7,7 @@ Notation: g_prev the layer's input, h weighted sum, g = f(h) output, epsilon = d
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -76,6 +76,12 @@ INITIALIZERS = {
 # --------------------------------------------------------------------------- base
 class Layer:
     """A layer: build(input_shape) -> output_shape, forward, backward, weights and grads."""
+
+    _in_model: bool               # set when a model takes the layer (a layer joins one model)
+    # the layers that end with an output activation (Dense, Activation): the weighted sums of
+    # the last forward pass, and the backward pass from dE/dh
+    h: NDArray[Any]
+    backward_from_h: Callable[[NDArray[Any]], NDArray[Any]]
 
     def __init__(self, name: str | None = None, input_shape: Sequence[int] | None = None,
                  trainable: bool = True) -> None:
