@@ -4,10 +4,15 @@ Python validates, C computes: before any array reaches a compiled kernel it has 
 here for type, dtype, number of dimensions, emptiness, finiteness and contiguity. Every error
 names the argument, what was expected and what was received.
 """
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -20,7 +25,7 @@ class TrainingDivergedError(ValueError, FloatingPointError):
     """Training produced NaN or infinity (the learning rate is too large for the data)."""
 
 
-def as_dtype(name, dtype):
+def as_dtype(name: str, dtype: DTypeLike) -> np.dtype[Any]:
     """The float dtype a model computes in: 'float32' or 'float64' (or the NumPy types)."""
     try:
         dt = np.dtype(dtype)
@@ -31,12 +36,14 @@ def as_dtype(name, dtype):
     return dt
 
 
-def _shape_text(ndim):
+def _shape_text(ndim: int) -> str:
     return {1: "a 1-D array", 2: "a 2-D array"}.get(ndim, f"a {ndim}-D array")
 
 
-def as_array(name, a, *, dtype=None, ndim=None, allow_int=True, allow_empty=False,
-             check_finite=True, contiguous=True):
+def as_array(name: str, a: ArrayLike, *, dtype: DTypeLike | None = None,
+             ndim: int | Iterable[int] | None = None, allow_int: bool = True,
+             allow_empty: bool = False, check_finite: bool = True,
+             contiguous: bool = True) -> NDArray[Any]:
     """Check `a` and return it as a C-contiguous, aligned float array (a copy where `a` is
     not: a buffer at an odd offset is copied, never handed to C as it is).
 
@@ -91,7 +98,7 @@ def as_array(name, a, *, dtype=None, ndim=None, allow_int=True, allow_empty=Fals
     return arr
 
 
-def to_ndarray(name, a, what="numbers"):
+def to_ndarray(name: str, a: ArrayLike, what: str = "numbers") -> NDArray[Any]:
     """a as a NumPy array (itself if it is one), or an error naming it: a string is not an
     array of `what`, and a ragged list cannot be one."""
     if isinstance(a, np.ndarray):
@@ -105,7 +112,7 @@ def to_ndarray(name, a, what="numbers"):
                          f"could not convert it: {e}") from None
 
 
-def all_finite(arr):
+def all_finite(arr: NDArray[Any]) -> bool:
     """No NaN or infinity in arr, without a temporary the size of arr.
 
     A sum that is finite proves every term finite (a NaN or an infinity makes any sum NaN or
@@ -120,7 +127,7 @@ def all_finite(arr):
     return all(np.isfinite(flat[i:i + block]).all() for i in range(0, flat.size, block))
 
 
-def check_dim(name, actual, expected, what, reference):
+def check_dim(name: str, actual: object, expected: object, what: str, reference: str) -> None:
     """Raise ValueError unless actual == expected, e.g.
     check_dim("g_prev", 3, 2, "features (columns)", "W has {expected} rows") ->
     'g_prev has 3 features (columns), but W has 2 rows'."""
@@ -128,7 +135,7 @@ def check_dim(name, actual, expected, what, reference):
         raise ValueError(f"{name} has {actual} {what}, but {reference.format(expected=expected)}")
 
 
-def check_same_samples(**arrays):
+def check_same_samples(**arrays: NDArray[Any]) -> None:
     """All arrays have the same number of rows (samples)."""
     items = list(arrays.items())
     first_name, first = items[0]
@@ -138,19 +145,20 @@ def check_same_samples(**arrays):
                              f"got {first.shape[0]} and {arr.shape[0]}")
 
 
-def _real(name, value, bound=""):
+def _real(name: str, value: object, bound: str = "") -> float:
     """A real number (bools refused) as a float; an int too large for a float is refused as
     not finite, naming the argument."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
     try:
         return float(value)
-    except OverflowError:
+    except OverflowError:                   # only an integer overflows float()
+        bits = int(value).bit_length()      # type: ignore[arg-type]  # Real: no __int__ in its stub
         raise ValueError(f"{name} must be a finite number{bound}, got an integer of "
-                         f"{int(value).bit_length()} bits, too large for a float") from None
+                         f"{bits} bits, too large for a float") from None
 
 
-def positive_number(name, value, *, allow_zero=False):
+def positive_number(name: str, value: object, *, allow_zero: bool = False) -> float:
     """A finite real number > 0 (or >= 0)."""
     bound = " >= 0" if allow_zero else " > 0"
     value = _real(name, value, bound)
@@ -159,7 +167,7 @@ def positive_number(name, value, *, allow_zero=False):
     return value
 
 
-def finite_number(name, value):
+def finite_number(name: str, value: object) -> float:
     """A finite real number of either sign (a threshold, an offset); bools are refused."""
     value = _real(name, value)
     if not math.isfinite(value):
@@ -167,7 +175,7 @@ def finite_number(name, value):
     return value
 
 
-def positive_int(name, value, *, allow_zero=False):
+def positive_int(name: str, value: object, *, allow_zero: bool = False) -> int:
     """An int > 0 (or >= 0); bools and floats are refused."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
@@ -177,16 +185,17 @@ def positive_int(name, value, *, allow_zero=False):
     return value
 
 
-def int_between(name, value, *, low, high):
+def int_between(name: str, value: object, *, low: int, high: int) -> int:
     """An int from low to high; bools and floats are refused."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if not low <= value <= high:
+    if not low <= int(value) <= high:
         raise ValueError(f"{name} must be from {low} to {high}, got {value}")
     return int(value)
 
 
-def sample_shape(name, shape, *, batch_axis=False):
+def sample_shape(name: str, shape: object, *,
+                 batch_axis: bool = False) -> tuple[int, ...]:
     """A per-sample shape: a tuple of positive ints (an int n means (n,)). With batch_axis, a
     leading None (the batch axis of Keras's build((None, 784))) is accepted and dropped."""
     if isinstance(shape, (numbers.Integral, np.integer)) and not isinstance(shape, bool):
@@ -200,21 +209,21 @@ def sample_shape(name, shape, *, batch_axis=False):
     return tuple(positive_int(f"{name} entry", d) for d in shape)
 
 
-def flag(name, value):
+def flag(name: str, value: object) -> bool:
     """True or False (a NumPy bool too); anything else is refused, naming what was received."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return bool(value)
 
 
-def choice(name, value, valid):
+def choice(name: str, value: object, valid: Iterable[str]) -> str:
     """One of the names in `valid`; the error lists them."""
     if not isinstance(value, str) or value not in valid:
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(sorted(valid))}")
     return value
 
 
-def rate(name, value):
+def rate(name: str, value: object) -> float:
     """A probability that leaves something over: 0 <= rate < 1 (a dropout rate)."""
     value = positive_number(name, value, allow_zero=True)
     if value >= 1:
@@ -222,7 +231,7 @@ def rate(name, value):
     return value
 
 
-def fraction(name, value):
+def fraction(name: str, value: object) -> float:
     """A proper part of a whole: 0 < fraction < 1 (the part of the data held out)."""
     value = positive_number(name, value)
     if value >= 1:
@@ -230,21 +239,21 @@ def fraction(name, value):
     return value
 
 
-def _sequence(name, values, what):
+def _sequence(name: str, values: object, what: str) -> list[Any]:
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"{name} must be a sequence of {what}, "
                         f"got {type(values).__name__} {values!r}")
     return list(values)
 
 
-def sizes(name, values):
+def sizes(name: str, values: object) -> tuple[int, ...]:
     """Layer sizes: a sequence of ints > 0, possibly empty, as a tuple; the error names the
     entry, e.g. layers[1] must be > 0, got 0."""
     return tuple(positive_int(f"{name}[{i}]", v)
                  for i, v in enumerate(_sequence(name, values, "integers > 0 such as (128, 64)")))
 
 
-def finite_numbers(name, values):
+def finite_numbers(name: str, values: object) -> tuple[float, ...]:
     """A non-empty sequence of finite real numbers, as a tuple of floats."""
     values = _sequence(name, values, "numbers such as (0, 1)")
     if not values:

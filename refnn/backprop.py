@@ -9,15 +9,24 @@ output with from_logits), else dL/dyhat through the activation's derivative; eac
 is scaled by its weight w_i (refnn.weighting). Then every layer, from the output side inwards,
 turns the error term it receives into its gradients and the error term of the layer below.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import regularizers
 from .inference import overflow_names
 from .layers import Context, leaves
 from .weighting import sample_weights
 
+if TYPE_CHECKING:
+    from .model import Sequential
 
-def backward(model, y, yhat, w=None):
+
+def backward(model: Sequential, y: NDArray[Any], yhat: NDArray[Any], w: NDArray[Any] | None = None
+             ) -> tuple[NDArray[np.float64], list[NDArray[Any]]]:
     """(l_i (n,), the gradients of L in get_weights() order) after model._forward: y checked
     targets, yhat the outputs, w None or (n,) weights."""
     last = model.layers[-1]
@@ -35,14 +44,15 @@ def backward(model, y, yhat, w=None):
     return per_sample, grads
 
 
-def _context(model, training=True):
+def _context(model: Sequential, training: bool = True) -> Context:
     """Training mode without touching the model's state: batch norm's moving statistics stay,
     dropout draws the same mask on every call (from the model's seed)."""
     return Context(training=training, rng=np.random.default_rng(model._fixed_seed),
                    update_state=False, frozen=model._frozen)
 
 
-def loss_and_gradients(model, X, Y, training=True, sample_weight=None):
+def loss_and_gradients(model: Sequential, X: ArrayLike, Y: ArrayLike, training: bool = True,
+                       sample_weight: ArrayLike | None = None) -> tuple[float, list[NDArray[Any]]]:
     """Sequential.loss_and_gradients: (L, its gradients as arrays in get_weights() order)."""
     model._require_compiled("loss_and_gradients")
     if not isinstance(training, (bool, np.bool_)):
@@ -56,7 +66,7 @@ def loss_and_gradients(model, X, Y, training=True, sample_weight=None):
     return loss, [np.array(g) for g in grads]
 
 
-def kink_signature(model, X, Y):
+def kink_signature(model: Sequential, X: ArrayLike, Y: ArrayLike) -> list[NDArray[Any]]:
     """Sequential.kink_signature: relu's [h > 0] in every layer, then the loss's own kinks."""
     X, Y = model._prepare_xy(X, Y, "X", "Y")
     ctx = _context(model)

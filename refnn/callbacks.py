@@ -1,13 +1,24 @@
 """Callbacks for Sequential.fit, as in Keras: History, EarlyStopping, TerminateOnNaN, and the
 progress display (a live bar on a terminal with verbose=1, one line per epoch with verbose=2)."""
+from __future__ import annotations
+
 import math
 import sys
 import time
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ._validate import choice, flag, positive_int, positive_number
+
+if TYPE_CHECKING:
+    from .model import Sequential
+
+# what a hook is told: {"loss": ..., "val_loss": ..., metric name: ...} (predict: "outputs")
+Logs = dict[str, Any]
 
 
 class Callback:
@@ -25,64 +36,65 @@ class Callback:
     written for those still works.
     """
 
-    params = {}
+    model: Sequential               # set by the model (set_model)
+    params: dict[str, Any] = {}     # fit's settings (epochs, steps, verbose), set by the model
 
-    def set_model(self, model):
+    def set_model(self, model: Sequential) -> None:
         self.model = model
 
-    def set_params(self, params):
+    def set_params(self, params: dict[str, Any]) -> None:
         self.params = params
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         pass
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Logs | None = None) -> None:
         pass
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         pass
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         pass
 
-    def on_batch_begin(self, batch, logs=None):
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
         pass
 
-    def on_batch_end(self, batch, logs=None):
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         pass
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
         self.on_batch_begin(batch, logs=logs)
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         self.on_batch_end(batch, logs=logs)
 
-    def on_test_begin(self, logs=None):
+    def on_test_begin(self, logs: Logs | None = None) -> None:
         pass
 
-    def on_test_end(self, logs=None):
+    def on_test_end(self, logs: Logs | None = None) -> None:
         pass
 
-    def on_test_batch_begin(self, batch, logs=None):
+    def on_test_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
         pass
 
-    def on_test_batch_end(self, batch, logs=None):
+    def on_test_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         pass
 
-    def on_predict_begin(self, logs=None):
+    def on_predict_begin(self, logs: Logs | None = None) -> None:
         pass
 
-    def on_predict_end(self, logs=None):
+    def on_predict_end(self, logs: Logs | None = None) -> None:
         pass
 
-    def on_predict_batch_begin(self, batch, logs=None):
+    def on_predict_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
         pass
 
-    def on_predict_batch_end(self, batch, logs=None):
+    def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         pass
 
 
-def monitored(callback, logs):
+def monitored(callback: Any, logs: Logs | None) -> Any:
     """logs[callback.monitor]; or, when fit does not report it, None and a warning (as Keras:
     training carries on)."""
     current = (logs or {}).get(callback.monitor)
@@ -93,7 +105,8 @@ def monitored(callback, logs):
     return current
 
 
-def callback_list(callbacks, model=None):
+def callback_list(callbacks: Callback | Sequence[Callback] | None,
+                  model: Sequential | None = None) -> list[Callback]:
     """callbacks (a Callback, a list of them or None) checked, as a list, each given the
     model."""
     if isinstance(callbacks, Callback):
@@ -115,12 +128,12 @@ def callback_list(callbacks, model=None):
 class History(Callback):
     """history.history["loss"], ["acc"], ["val_loss"], ...: one value per epoch."""
 
-    def __init__(self):
-        self.history = {}
-        self.epoch = []
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}     # name -> one value per epoch
+        self.epoch: list[int] = []
         self.params = {}
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
@@ -140,8 +153,9 @@ class EarlyStopping(Callback):
     - the first `start_from_epoch` epochs are not monitored.
     """
 
-    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
-                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
+                 mode: str = "auto", baseline: float | None = None,
+                 restore_best_weights: bool = False, start_from_epoch: int = 0) -> None:
         if not isinstance(monitor, str):
             raise TypeError(f"monitor must be a string such as 'val_loss', got {monitor!r}")
         self.monitor = monitor
@@ -156,19 +170,19 @@ class EarlyStopping(Callback):
         self.start_from_epoch = positive_int("start_from_epoch", start_from_epoch, allow_zero=True)
         self.stopped_epoch = 0
 
-    def _better(self, current, reference):
+    def _better(self, current: float, reference: float) -> bool:
         if self.mode == "min":
             return current < reference - self.min_delta
         return current > reference + self.min_delta
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         self.wait = 0
         self.stopped_epoch = 0
         self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_weights = None
+        self.best_weights: list[NDArray[Any]] | None = None
         self.best_epoch = 0
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         current = monitored(self, logs)
         if current is None or epoch < self.start_from_epoch:
             return
@@ -186,7 +200,7 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Logs | None = None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
 
@@ -197,10 +211,10 @@ class TerminateOnNaN(Callback):
     and set model.stop_training. raise_error=True raises RuntimeError instead, and fit ends
     without on_train_end (so that, as in Keras, a backup is left as it is)."""
 
-    def __init__(self, raise_error=False):
+    def __init__(self, raise_error: bool = False) -> None:
         self.raise_error = flag("raise_error", raise_error)
 
-    def on_batch_end(self, batch, logs=None):
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(loss):
             if self.raise_error:
@@ -210,33 +224,34 @@ class TerminateOnNaN(Callback):
             self.model.stop_training = True
 
 
-def _format_logs(logs):
+def _format_logs(logs: Logs) -> str:
     return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if isinstance(v, (float, int)))
 
 
 class ProgressDisplay(Callback):
     """verbose=1: a live progress bar redrawn in place; verbose=2: one line per epoch."""
 
-    def __init__(self, verbose, epochs, steps, stream=None, width=30):
+    def __init__(self, verbose: int, epochs: int, steps: int, stream: TextIO | None = None,
+                 width: int = 30) -> None:
         self.verbose = verbose
         self.epochs = epochs
         self.steps = steps
         self.stream = stream or sys.stdout
         self.width = width
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self.epoch_start = time.perf_counter()
         self.last_draw = 0.0
         if self.verbose == 1:
             self.stream.write(f"Epoch {epoch + 1}/{self.epochs}\n")
 
-    def _bar(self, step):
+    def _bar(self, step: int) -> str:
         done = int(self.width * step / self.steps)
         arrow = ">" if step < self.steps else "="
         return ("[" + "=" * max(done - 1, 0) + (arrow if done else "")
                 + "." * (self.width - done) + "]")
 
-    def on_batch_end(self, batch, logs=None):
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         if self.verbose != 1:
             return
         now = time.perf_counter()
@@ -250,7 +265,7 @@ class ProgressDisplay(Callback):
                           f"{_format_logs(logs or {})}")
         self.stream.flush()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         elapsed = time.perf_counter() - self.epoch_start
         if self.verbose == 1:
             self.stream.write(f"\r{self.steps}/{self.steps} {self._bar(self.steps)} - "
@@ -268,7 +283,7 @@ KERAS_CALLBACKS = ("BackupAndRestore", "CSVLogger", "LearningRateScheduler", "Mo
                    "ReduceLROnPlateau")
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in KERAS_CALLBACKS:
         from . import callbacks_keras
         return getattr(callbacks_keras, name)

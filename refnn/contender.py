@@ -93,6 +93,15 @@ class NumpyMLP:
     checked for NaN or inf.
     """
 
+    # the optimizer's settings (check_optimizer), set in __init__
+    optimizer: str
+    learning_rate: float
+    momentum: float
+    nesterov: bool
+    beta_1: float
+    beta_2: float
+    epsilon: float
+
     def __init__(self, weights: Sequence[ArrayLike], activations: Sequence[str], loss: str,
                  optimizer: str = "adam", learning_rate: float = 0.001, momentum: float = 0.0,
                  nesterov: bool = False, beta_1: float = 0.9, beta_2: float = 0.999,
@@ -109,9 +118,9 @@ class NumpyMLP:
         self.grads = [np.zeros_like(w) for w in params]             # dW1, db1, ... (last batch)
         self._update_work = [np.empty_like(w) for w in params]      # scratch of the update
         if optimizer == "adam":
-            self._m = [np.zeros_like(w) for w in params]            # first moment
-            self._v = [np.zeros_like(w) for w in params]            # second moment
-            self._update_work2 = [np.empty_like(w) for w in params]
+            self._m: list[NDArray[Any]] | None = [np.zeros_like(w) for w in params]  # 1st moment
+            self._v: list[NDArray[Any]] | None = [np.zeros_like(w) for w in params]  # 2nd moment
+            self._update_work2: list[NDArray[Any]] | None = [np.empty_like(w) for w in params]
         elif self.momentum > 0:
             self._m = [np.zeros_like(w) for w in params]            # Keras's momentum slot
             self._v = None
@@ -142,7 +151,7 @@ class NumpyMLP:
     @property
     def buffers(self) -> dict[str, NDArray[Any]]:
         """{name: array}: every work array training reuses (per batch and per update)."""
-        named = {}
+        named: dict[str, NDArray[Any]] = {}
         if self._rows:
             named.update(Xb=self._Xb, Yb=self._Yb, out_work=self._out_work,
                          out_work2=self._out_work2, row_max=self._row_max,
@@ -296,7 +305,7 @@ class NumpyMLP:
         return loss
 
     # ------------------------------------------------------------------ public
-    def _data(self, X, Y):
+    def _data(self, X: ArrayLike, Y: ArrayLike) -> tuple[NDArray[Any], NDArray[Any]]:
         return check_data(X, Y, self.sizes, self.dtype)
 
     def train_batch(self, Xb: ArrayLike, Yb: ArrayLike) -> float:

@@ -4,9 +4,14 @@ callbacks' on_test_* and on_predict_* hooks; and the summary table.
 A stack of Dense layers runs its forward pass compiled, on refnn's threads
 (kernels.dense_stack_forward; the same numbers for any thread count); without callbacks,
 over all the samples in one call. Other models run layer by layer."""
+from __future__ import annotations
+
 import contextlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import activations, kernels, regularizers
 from ._validate import NonFiniteError, flag, positive_int
@@ -15,25 +20,35 @@ from .layers import Context, Dense, Flatten
 from .training import verbosity
 from .weighting import sample_weights, weighted_sum
 
+if TYPE_CHECKING:
+    from .callbacks import Callback
+    from .layers import Layer
+    from .model import Sequential
 
-def dense_stack(model):
+
+Stack = tuple[list[NDArray[Any]], list[str]]       # a Dense stack's weights and activations
+
+
+def dense_stack(model: Sequential) -> Stack | None:
     """(weights, activations) when inference can take the compiled forward pass: Dense layers
     only (after an optional Flatten), with biases and without batch normalisation, each
     activation one the kernels compute (softmax at the output only); else None."""
     if not model.use_fast_path or not model.built:
         return None
     layers = model.layers[1:] if isinstance(model.layers[0], Flatten) else model.layers
-    if not layers or not all(type(l) is Dense and l.batch_norm is None and l.use_bias
-                             for l in layers):
+    dense = [l for l in layers if type(l) is Dense]
+    if not dense or len(dense) != len(layers) \
+            or not all(l.batch_norm is None and l.use_bias for l in dense):
         return None
-    acts = [l.activation for l in layers]
+    acts = [l.activation for l in dense]
     if not all(isinstance(a, str) and a in activations.NAMES for a in acts) \
             or "softmax" in acts[:-1]:
         return None
-    return [w for l in layers for w in (l.W, l.b)], acts
+    return [w for l in dense for w in (l.W, l.b)], acts
 
 
-def forward(model, x, ctx, stack=None):
+def forward(model: Sequential, x: NDArray[Any], ctx: Context,
+            stack: Stack | None = None) -> tuple[NDArray[Any], NDArray[Any] | None]:
     """(yhat, h_L) for checked x in inference mode: compiled for a Dense stack (stack =
     dense_stack(model)), else layer by layer (then h_L is the last layer's h, or None)."""
     if stack is not None and x.shape[0]:
@@ -43,7 +58,9 @@ def forward(model, x, ctx, stack=None):
     return yhat, getattr(model.layers[-1], "h", None)
 
 
-def evaluate_prepared(model, x, y, batch_size, callbacks=(), w=None):
+def evaluate_prepared(model: Sequential, x: NDArray[Any], y: NDArray[Any], batch_size: int,
+                      callbacks: Sequence[Callback] = (),
+                      w: NDArray[Any] | None = None) -> list[float]:
     """[loss, metric, ...] over checked (x, y), calling the callbacks' on_test_* hooks; with
     checked sample weights w (n,), the loss 1/n sum_i w_i l_i and the weighted metrics'
     sum_i w_i m_i / sum_i w_i (refnn.weighting)."""
@@ -67,10 +84,11 @@ def evaluate_prepared(model, x, y, batch_size, callbacks=(), w=None):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
         wb = None if w is None else w[start:start + batch_size]
         if whole is not None:
-            yhat, h = (a[start:start + batch_size] for a in whole)
+            yhat, h = whole[0][start:start + batch_size], whole[1]
+            h = None if h is None else h[start:start + batch_size]
         else:
             yhat, h = forward(model, xb, ctx, stack)
-        per_sample = (model.loss.fused_gradient(yb, h)[0] if fused
+        per_sample = (model.loss.fused_gradient(yb, h)[0] if fused and h is not None
                       else model.loss.per_sample(yb, yhat))
         loss_sum += weighted_sum(per_sample, wb)
         for m in metrics:
@@ -86,7 +104,9 @@ def evaluate_prepared(model, x, y, batch_size, callbacks=(), w=None):
     return values
 
 
-def evaluate(model, x, y, batch_size, verbose, return_dict, callbacks, sample_weight=None):
+def evaluate(model: Sequential, x: ArrayLike, y: ArrayLike, batch_size: int, verbose: int | str,
+             return_dict: bool, callbacks: Callback | Sequence[Callback] | None,
+             sample_weight: ArrayLike | None = None) -> float | list[float] | dict[str, float]:
     """Sequential.evaluate."""
     model._require_compiled("evaluate")
     batch_size = positive_int("batch_size", batch_size)
@@ -105,7 +125,8 @@ def evaluate(model, x, y, batch_size, verbose, return_dict, callbacks, sample_we
     return values if model._metric_keys else values[0]
 
 
-def predict(model, x, batch_size, verbose, callbacks):
+def predict(model: Sequential, x: ArrayLike, batch_size: int, verbose: int | str,
+            callbacks: Callback | Sequence[Callback] | None) -> NDArray[Any]:
     """Sequential.predict."""
     batch_size = positive_int("batch_size", batch_size)
     verbosity(verbose)
@@ -116,7 +137,7 @@ def predict(model, x, batch_size, verbose, callbacks):
     if stack is not None and not callbacks:     # every sample in one compiled call
         with overflow_names("x"):
             return forward(model, x, ctx, stack)[0]
-    out = []
+    out: list[NDArray[Any]] = []
     for cb in callbacks:
         cb.on_predict_begin()
     with overflow_names("x"):
@@ -131,11 +152,12 @@ def predict(model, x, batch_size, verbose, callbacks):
     return np.concatenate(out, axis=0)
 
 
-def summary_text(model):
+def summary_text(model: Sequential) -> str:
     """Keras's summary table: one row per layer, then the parameter counts (a frozen layer's
     count as non-trainable)."""
     rows = [("Layer (type)", "Output Shape", "Param #")]
     for i, layer in enumerate(model.layers):
+        assert layer.output_shape is not None           # summary needs a built model
         rows.append((f"{layer_label(i, layer)} ({type(layer).__name__})",
                      str((None,) + tuple(layer.output_shape)), f"{layer.count_params():,}"))
     widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
@@ -151,13 +173,13 @@ def summary_text(model):
     return "\n".join(text)
 
 
-def layer_label(i, layer):
+def layer_label(i: int, layer: Layer) -> str:
     """The layer's name, or its class and position (dense_1), as summary() shows it."""
     return layer.name or f"{type(layer).__name__.lower()}_{i}"
 
 
 @contextlib.contextmanager
-def overflow_names(name):
+def overflow_names(name: str) -> Iterator[None]:
     """Inside the network an overflow shows as a non-finite intermediate array; the user
     passed finite data, so say which argument drove the network out of range."""
     try:

@@ -35,7 +35,13 @@ From probabilities every loss computes in float64; gradients come back in the dt
 (the fused ones in the dtype of h, computed by the kernel in that dtype).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import activations, kernels
 from ._validate import as_array, as_dtype, flag, positive_number
@@ -50,8 +56,11 @@ __all__ = ["Loss", "MeanSquaredError", "Huber", "BinaryCrossentropy",
 
 EPSILON = 1e-7   # Keras's backend.epsilon(): the clip of probabilities
 
+# the dtype of the predictions, as a dtype or a NumPy float type
+FloatDType = np.dtype[Any] | type[np.floating[Any]]
 
-def _clip_bounds(dtype):
+
+def _clip_bounds(dtype: FloatDType) -> tuple[float, float]:
     """(epsilon, 1 - epsilon) as Keras forms them, in the predictions' own dtype: in float32
     1 - 1e-7 rounds to 1 - 1.19e-7 (so a float32 probability 1.0 with target 0 costs
     -log(1.19e-7) = 15.94, not -log(1e-7) = 16.12)."""
@@ -59,7 +68,7 @@ def _clip_bounds(dtype):
     return float(t(EPSILON)), float(t(1) - t(EPSILON))
 
 
-def _output_shape(output_shape):
+def _output_shape(output_shape: Sequence[int]) -> tuple[int, ...]:
     """(n, k) of the model output, as ints."""
     try:
         shape = tuple(int(s) for s in output_shape)
@@ -70,13 +79,13 @@ def _output_shape(output_shape):
     return shape
 
 
-def _first_bad(mask):
+def _first_bad(mask: NDArray[np.bool_]) -> int | tuple[int, ...]:
     """The first index where mask is True, as an int or a tuple (for error messages)."""
     where = tuple(int(i) for i in np.argwhere(mask)[0])
     return where[0] if len(where) == 1 else where
 
 
-def _one_hot(index, k):
+def _one_hot(index: NDArray[Any], k: int) -> NDArray[Any]:
     """(n,) class indices -> (n, k) one-hot rows, in the dtype of index."""
     Y = np.zeros((index.shape[0], k), dtype=index.dtype)
     Y[np.arange(index.shape[0]), index.astype(np.intp)] = 1
@@ -98,23 +107,23 @@ class Loss:
     Shape: yhat (n, k); y as returned by targets(): (n, k), or (n,) class indices for the
     sparse loss.
     """
-    name = None               # the canonical (Keras function) name
-    fused_activation = None   # the output activation this loss fuses with, if any
-    compiled_step = None      # the compiled step's loss kind (kernels.DenseTrainer), if any
-    unit_interval = False     # targets must lie in [0, 1]
-    sparse = False            # targets are class indices
-    _config_keys = ()         # constructor arguments kept in get_config()
+    name: str | None = None               # the canonical (Keras function) name
+    fused_activation: str | None = None   # the output activation this loss fuses with, if any
+    compiled_step: str | None = None      # the compiled step's loss kind (DenseTrainer), if any
+    unit_interval: bool = False           # targets must lie in [0, 1]
+    sparse: bool = False                  # targets are class indices
+    _config_keys: tuple[str, ...] = ()    # constructor arguments kept in get_config()
 
     # --- configuration --------------------------------------------------------------
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """JSON-able: {"name": ...} plus the constructor arguments."""
-        config = {"name": self.name}
+        config: dict[str, Any] = {"name": self.name}
         config.update({key: getattr(self, key) for key in self._config_keys})
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Loss:
         """The loss a get_config() dict describes (Loss.from_config dispatches on the name)."""
         if cls is Loss:
             from .loss_functions import deserialize
@@ -133,19 +142,20 @@ class Loss:
                              f"allowed besides 'name': {allowed}")
         return cls(**kwargs)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self.get_config() == other.get_config()
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((type(self), tuple(sorted(self.get_config().items()))))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{key}={getattr(self, key)!r}" for key in self._config_keys)
         return f"{type(self).__name__}({args})"
 
     # --- targets ----------------------------------------------------------------------
 
-    def targets(self, y, output_shape, dtype):
+    def targets(self, y: ArrayLike, output_shape: Sequence[int],
+                dtype: DTypeLike) -> NDArray[Any]:
         """Check the user's targets y for a model output of shape (n, k) and return them as a
         C-contiguous array of `dtype`: (n, k), or (n,) class indices for the sparse loss.
 
@@ -166,7 +176,7 @@ class Loss:
                              f"{y[_first_bad(~np.isfinite(out))]} overflows")
         return out
 
-    def _check_target_values(self, y, n, k):
+    def _check_target_values(self, y: NDArray[Any], n: int, k: int) -> NDArray[Any]:
         """y (n, k), or (n,) when k == 1; [0, 1] for the cross-entropies."""
         if y.ndim == 1 and k == 1:
             y = y.reshape(n, 1)
@@ -185,38 +195,41 @@ class Loss:
                                  f"index {where}")
         return y
 
-    def _prepare(self, y, yhat, yhat_name="yhat"):
+    def _prepare(self, y: ArrayLike, yhat: ArrayLike, yhat_name: str = "yhat"
+                 ) -> tuple[NDArray[np.float64], NDArray[np.float64], np.dtype[Any]]:
         """(y, yhat) as float64, checked (y label-smoothed where the loss says so); and the
         dtype of yhat."""
         yhat = as_array(yhat_name, yhat, ndim=2)
         y = self.smooth(self.targets(y, yhat.shape, np.float64))
         return y, yhat.astype(np.float64, copy=False), yhat.dtype
 
-    def smooth(self, Y):
+    def smooth(self, Y: NDArray[Any]) -> NDArray[Any]:
         """The targets the loss is computed with: Y itself (see _CrossEntropy)."""
         return Y
 
     # --- values and gradients ---------------------------------------------------------
 
-    def per_sample(self, y, yhat):
+    def per_sample(self, y: ArrayLike, yhat: ArrayLike) -> NDArray[np.float64]:
         """l_i, the loss of each sample: (n,) float64."""
         y, yhat, dtype = self._prepare(y, yhat)
         return self._per_sample(y, yhat, dtype)
 
-    def __call__(self, y, yhat, sample_weight=None):
+    def __call__(self, y: ArrayLike, yhat: ArrayLike,
+                 sample_weight: ArrayLike | None = None) -> float:
         """L = 1/n sum_i w_i l_i   (Keras: loss(y_true, y_pred, sample_weight))"""
         losses = self.per_sample(y, yhat)
         w = sample_weights(sample_weight, losses.shape[0])
         return float(np.mean(losses if w is None else w * losses))
 
-    def gradient(self, y, yhat, sample_weight=None):
+    def gradient(self, y: ArrayLike, yhat: ArrayLike,
+                 sample_weight: ArrayLike | None = None) -> NDArray[Any]:
         """dL/dyhat of L: (n, k) in the dtype of yhat; row i scaled by w_i."""
         y, yhat, dtype = self._prepare(y, yhat)
         w = sample_weights(sample_weight, yhat.shape[0])
         d = self._gradient(y, yhat, dtype)
         return np.ascontiguousarray(d if w is None else d * w[:, None], dtype=dtype)
 
-    def kink_signature(self, y, yhat):
+    def kink_signature(self, y: ArrayLike, yhat: ArrayLike) -> list[NDArray[np.bool_]]:
         """Arrays that change exactly when a kink of the loss in yhat is crossed
         (see refnn.gradcheck); [] for a loss without kinks.
 
@@ -225,11 +238,11 @@ class Loss:
         the logits, where there is no clip."""
         return []
 
-    def fused(self, activation):
+    def fused(self, activation: str) -> bool:
         """True when this loss has a fused gradient from the logits of `activation`."""
         return self.fused_activation is not None and activation == self.fused_activation
 
-    def compiled_kind(self, activation):
+    def compiled_kind(self, activation: str) -> str | None:
         """The compiled training step's loss kind (kernels.DenseTrainer) for this loss after an
         output layer of `activation`, or None when that step cannot train the pair.
 
@@ -245,7 +258,8 @@ class Loss:
             return kind if activation == self.fused_activation else None
         return kind if activation in activations.DIFFERENTIABLE else None
 
-    def fused_gradient(self, y, h, sample_weight=None):
+    def fused_gradient(self, y: ArrayLike, h: ArrayLike, sample_weight: ArrayLike | None = None
+                       ) -> tuple[NDArray[np.float64], NDArray[Any]]:
         """(l_i (n,) float64, epsilon = dL/dh (n, k) in h's dtype) from the logits h; with
         sample weights epsilon_i <- w_i epsilon_i (l_i stays unweighted)."""
         h = as_array("h", h, ndim=2, allow_int=False)
@@ -253,15 +267,18 @@ class Loss:
         losses, epsilon = self._fused_gradient(y, h)
         return losses, epsilon if w is None else epsilon * w[:, None].astype(h.dtype)
 
-    def _fused_gradient(self, y, h):
+    def _fused_gradient(self, y: ArrayLike, h: NDArray[Any]
+                        ) -> tuple[NDArray[np.float64], NDArray[Any]]:
         raise ValueError(f"{self.name} has no fused gradient (only softmax with "
                          f"categorical_crossentropy or sparse_categorical_crossentropy, and "
                          f"sigmoid with binary_crossentropy); use gradient(y, yhat)")
 
-    def _per_sample(self, y, yhat, dtype=np.float64):
+    def _per_sample(self, y: NDArray[Any], yhat: NDArray[Any],
+                    dtype: FloatDType = np.float64) -> NDArray[np.float64]:
         raise NotImplementedError
 
-    def _gradient(self, y, yhat, dtype=np.float64):
+    def _gradient(self, y: NDArray[Any], yhat: NDArray[Any],
+                  dtype: FloatDType = np.float64) -> NDArray[Any]:
         raise NotImplementedError
 
 
@@ -270,11 +287,13 @@ class MeanSquaredError(Loss):
     name = "mean_squared_error"
     compiled_step = "mean_squared_error"
 
-    def _per_sample(self, y, yhat, dtype=np.float64):
+    def _per_sample(self, y: NDArray[Any], yhat: NDArray[Any],
+                    dtype: FloatDType = np.float64) -> NDArray[np.float64]:
         r = yhat - y                               # (n, k)
         return np.mean(r * r, axis=1)
 
-    def _gradient(self, y, yhat, dtype=np.float64):
+    def _gradient(self, y: NDArray[Any], yhat: NDArray[Any],
+                  dtype: FloatDType = np.float64) -> NDArray[Any]:
         n, k = yhat.shape
         r = yhat - y
         return 2 * r / (k * n)             # d/dr r^2 = 2 r; 1/k over outputs, 1/n over samples
@@ -289,23 +308,25 @@ class Huber(Loss):
     name = "huber"
     _config_keys = ("delta",)
 
-    def __init__(self, delta=1.0):
+    def __init__(self, delta: float = 1.0) -> None:
         self.delta = positive_number("delta", delta)
 
-    def _per_sample(self, y, yhat, dtype=np.float64):
+    def _per_sample(self, y: NDArray[Any], yhat: NDArray[Any],
+                    dtype: FloatDType = np.float64) -> NDArray[np.float64]:
         r = yhat - y
         a = np.abs(r)
         quadratic = 0.5 * r * r
         linear = self.delta * a - 0.5 * self.delta ** 2     # Keras's form of delta (|r| - delta/2)
         return np.mean(np.where(a <= self.delta, quadratic, linear), axis=1)
 
-    def _gradient(self, y, yhat, dtype=np.float64):
+    def _gradient(self, y: NDArray[Any], yhat: NDArray[Any],
+                  dtype: FloatDType = np.float64) -> NDArray[Any]:
         n, k = yhat.shape
         r = yhat - y
         d = np.where(np.abs(r) <= self.delta, r, self.delta * np.sign(r))   # d/dr of one term
         return d / (k * n)
 
-    def kink_signature(self, y, yhat):
+    def kink_signature(self, y: ArrayLike, yhat: ArrayLike) -> list[NDArray[np.bool_]]:
         """[|yhat - y| <= delta]: the branch each output is on."""
         y, yhat, _ = self._prepare(y, yhat)
         return [np.abs(yhat - y) <= self.delta]
@@ -320,32 +341,36 @@ class _CrossEntropy(Loss):
     label_smoothing  s in [0, 1]: the loss is computed with targets y (1 - s) + s c, c = 1/2
                      for binary, 1/k for categorical cross-entropy (metrics see y itself)
     """
-    _config_keys = ("from_logits", "label_smoothing")
-    smoothing_centre = None            # k -> c
+    _config_keys: tuple[str, ...] = ("from_logits", "label_smoothing")
+    smoothing_centre: Callable[[int], float] | None = None     # k -> c
 
-    def __init__(self, from_logits=False, label_smoothing=0.0):
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0) -> None:
         self.from_logits = flag("from_logits", from_logits)
         self.label_smoothing = positive_number("label_smoothing", label_smoothing,
                                                allow_zero=True)
         if self.label_smoothing > 1:
             raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
 
-    def smooth(self, Y):
+    def smooth(self, Y: NDArray[Any]) -> NDArray[Any]:
         s = self.label_smoothing
-        return Y if not s else Y * (1 - s) + s * self.smoothing_centre(Y.shape[1])
+        if not s:
+            return Y
+        assert self.smoothing_centre is not None       # each cross-entropy names its c
+        return Y * (1 - s) + s * self.smoothing_centre(Y.shape[1])
 
-    def fused(self, activation):
+    def fused(self, activation: str) -> bool:
         return activation == ("linear" if self.from_logits else self.fused_activation)
 
-    def compiled_kind(self, activation):
+    def compiled_kind(self, activation: str) -> str | None:
         return None if self.from_logits else super().compiled_kind(activation)
 
-    def per_sample(self, y, yhat):
+    def per_sample(self, y: ArrayLike, yhat: ArrayLike) -> NDArray[np.float64]:
         if self.from_logits:
             return self.fused_gradient(y, as_array("yhat", yhat, ndim=2, allow_int=False))[0]
         return super().per_sample(y, yhat)
 
-    def gradient(self, y, yhat, sample_weight=None):
+    def gradient(self, y: ArrayLike, yhat: ArrayLike,
+                 sample_weight: ArrayLike | None = None) -> NDArray[Any]:
         if self.from_logits:
             yhat = as_array("yhat", yhat, ndim=2, allow_int=False)
             return self.fused_gradient(y, yhat, sample_weight)[1]
@@ -363,14 +388,19 @@ class BinaryCrossentropy(_CrossEntropy):
     fused_activation = "sigmoid"
     compiled_step = "sigmoid_binary_crossentropy"
     unit_interval = True
-    smoothing_centre = staticmethod(lambda k: 0.5)
 
-    def _per_sample(self, y, yhat, dtype=np.float64):
+    @staticmethod
+    def smoothing_centre(k: int) -> float:
+        return 0.5                                 # c = 1/2
+
+    def _per_sample(self, y: NDArray[Any], yhat: NDArray[Any],
+                    dtype: FloatDType = np.float64) -> NDArray[np.float64]:
         lo, hi = _clip_bounds(dtype)
         p = np.clip(yhat, lo, hi)
         return np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)), axis=1)
 
-    def _gradient(self, y, yhat, dtype=np.float64):
+    def _gradient(self, y: NDArray[Any], yhat: NDArray[Any],
+                  dtype: FloatDType = np.float64) -> NDArray[Any]:
         n, k = yhat.shape
         lo, hi = _clip_bounds(dtype)
         p = np.clip(yhat, lo, hi)
@@ -378,7 +408,8 @@ class BinaryCrossentropy(_CrossEntropy):
         # d/dp [-y log p - (1-y) log(1-p)] = -y/p + (1-y)/(1-p) = (p - y) / (p (1 - p))
         return np.where(unclipped, (p - y) / (p * (1 - p)), 0.0) / (k * n)
 
-    def _fused_gradient(self, y, h):
+    def _fused_gradient(self, y: ArrayLike, h: NDArray[Any]
+                        ) -> tuple[NDArray[np.float64], NDArray[Any]]:
         y = self.smooth(self.targets(y, h.shape, h.dtype))
         n, k = h.shape
         loss, epsilon = kernels.sigmoid_binary_crossentropy(h, y)   # sum over k; sigmoid(h) - y
@@ -399,12 +430,15 @@ class CategoricalCrossentropy(_CrossEntropy):
     fused_activation = "softmax"
     compiled_step = "softmax_crossentropy"
     unit_interval = True
-    smoothing_centre = staticmethod(lambda k: 1.0 / k)
 
-    def _one_hot(self, y, k):
+    @staticmethod
+    def smoothing_centre(k: int) -> float:
+        return 1.0 / k                             # c = 1/k
+
+    def _one_hot(self, y: NDArray[Any], k: int) -> NDArray[Any]:
         return y                                   # dense targets are one-hot (or soft) already
 
-    def _normalised(self, yhat):
+    def _normalised(self, yhat: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
         S = np.sum(yhat, axis=1, keepdims=True)    # (n, 1)
         if not (S > 0).all():
             i = _first_bad(~(S[:, 0] > 0))
@@ -413,14 +447,16 @@ class CategoricalCrossentropy(_CrossEntropy):
                              f"softmax output)")
         return S, yhat / S
 
-    def _per_sample(self, y, yhat, dtype=np.float64):
+    def _per_sample(self, y: NDArray[Any], yhat: NDArray[Any],
+                    dtype: FloatDType = np.float64) -> NDArray[np.float64]:
         Y = self._one_hot(y, yhat.shape[1])
         _, q = self._normalised(yhat)
         lo, hi = _clip_bounds(dtype)
         p = np.clip(q, lo, hi)
         return -np.sum(Y * np.log(p), axis=1)
 
-    def _gradient(self, y, yhat, dtype=np.float64):
+    def _gradient(self, y: NDArray[Any], yhat: NDArray[Any],
+                  dtype: FloatDType = np.float64) -> NDArray[Any]:
         n, k = yhat.shape
         Y = self._one_hot(y, k)
         S, q = self._normalised(yhat)
@@ -431,7 +467,8 @@ class CategoricalCrossentropy(_CrossEntropy):
         # chain through q = yhat / S: dl/dyhat_j = (dl/dq_j - sum_k dl/dq_k q_k) / S
         return (dl_dq - np.sum(dl_dq * q, axis=1, keepdims=True)) / (S * n)
 
-    def _fused_gradient(self, y, h):
+    def _fused_gradient(self, y: ArrayLike, h: NDArray[Any]
+                        ) -> tuple[NDArray[np.float64], NDArray[Any]]:
         y = self.targets(y, h.shape, h.dtype)
         n, k = h.shape
         Y = self.smooth(self._one_hot(y, k))
@@ -450,13 +487,13 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     compiled_step = "softmax_crossentropy"     # with the class indices made one-hot
     _config_keys = ("from_logits",)
 
-    def __init__(self, from_logits=False):     # as Keras 3: no label smoothing here
+    def __init__(self, from_logits: bool = False) -> None:   # as Keras 3: no label smoothing
         super().__init__(from_logits=from_logits)
 
-    def _one_hot(self, y, k):
+    def _one_hot(self, y: NDArray[Any], k: int) -> NDArray[Any]:
         return _one_hot(y, k)
 
-    def _check_target_values(self, y, n, k):
+    def _check_target_values(self, y: NDArray[Any], n: int, k: int) -> NDArray[Any]:
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.ndim != 1:
@@ -481,7 +518,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 # module can be imported first
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in FUNCTION_FORMS:
         from . import loss_functions
         return getattr(loss_functions, name)

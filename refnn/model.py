@@ -9,16 +9,23 @@ Frozen layers (layer.trainable = False, as in Keras): compile() chooses the trai
 normalisation runs in inference mode); fit trains with that choice until the next compile(),
 as Keras does. A change of `trainable` after compile() is not applied by fit, which warns.
 """
+from __future__ import annotations
+
 import warnings
 import weakref
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import layers as layers_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from . import backprop, inference, safeguards, saving, training
+from . import backprop, inference, loss_functions, safeguards, saving, training
 from .inference import layer_label
 from ._validate import as_array, as_dtype, check_same_samples, flag, positive_int, sample_shape
 from .layers import Layer, leaves, walk
@@ -26,10 +33,17 @@ from .saving import FORMAT_VERSION, ModelFileNotFoundError, load_model  # noqa: 
 
 __all__ = ["Sequential", "load_model"]
 
+if TYPE_CHECKING:
+    from .callbacks import Callback, History
+    from .layers import Context
+    from .losses import Loss
+    from .optimizers import FullBatchOptimizer, Optimizer
+
 
 # optimizer -> weak reference to the model compiled with it: an optimizer holds one model's
 # slots and step count, so compile() refuses one that another live model uses
-_OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
+_OPTIMIZER_OWNERS: weakref.WeakKeyDictionary[Any, weakref.ref[Sequential]] = \
+    weakref.WeakKeyDictionary()
 
 class Sequential:
     """A linear stack of layers.
@@ -44,26 +58,37 @@ class Sequential:
     "float64" (for verification). trainable=False freezes every layer (see `trainable`).
     """
 
-    def __init__(self, layers=None, seed=None, dtype="float32", name=None, trainable=True):
+    # set by build() (the per-sample shapes) and by compile(); before that absent or None
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    loss: Loss
+    optimizer: Optimizer | FullBatchOptimizer
+    _fit_thread: tuple[int, int] | None     # (the thread inside fit, depth): safeguards.fitting
+
+    def __init__(self, layers: Sequence[Layer] | None = None, seed: int | None = None,
+                 dtype: DTypeLike = "float32", name: str | None = None,
+                 trainable: bool = True) -> None:
         self.dtype = as_dtype("dtype", dtype)
         self._model_trainable = flag("trainable", trainable)
         self.seed = seed = None if seed is None else positive_int("seed", seed, allow_zero=True)
         # without a seed, one is drawn now and kept: loss_and_gradients's dropout mask must
         # be the same on every call
         self._fixed_seed = (seed if seed is not None
-                            else int(np.random.SeedSequence().entropy % 2**63))
+                            else cast(int, np.random.SeedSequence().entropy) % 2**63)
         self.name = name or "sequential"
-        self.layers = []
+        self.layers: list[Layer] = []
         self.built = False
         self.compiled = False
         self.stop_training = False
         # fit trains a plain stack of Dense layers through one compiled step per batch
         # (kernels.DenseTrainer); False forces the layer-by-layer path (same numbers)
         self.use_fast_path = True
-        self._frozen = frozenset()       # the layers frozen at the last compile (or build)
-        self.loss = self.optimizer = None
-        self.metrics, self._metric_names, self._weighted_metric_names = [], [], []
-        self._metric_keys = []           # the names fit and evaluate report them under
+        self._frozen: frozenset[Layer] = frozenset()    # frozen at the last compile (or build)
+        self.loss = self.optimizer = None        # type: ignore[assignment]  # until compile()
+        self.metrics: list[metrics_module.Metric] = []
+        self._metric_names: list[str] = []
+        self._weighted_metric_names: list[str] = []
+        self._metric_keys: list[str] = []           # the names fit and evaluate report them under
         seeds = np.random.SeedSequence(self._fixed_seed).spawn(3)
         self._init_rng, self._shuffle_rng, self._dropout_rng = (np.random.default_rng(s)
                                                                 for s in seeds)
@@ -75,7 +100,7 @@ class Sequential:
             self.trainable = False
 
     # ------------------------------------------------------------------ structure
-    def add(self, layer):
+    def add(self, layer: Layer) -> None:
         self._refuse_during_fit("add")
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes refnn.layers layers, got {type(layer).__name__}")
@@ -116,7 +141,7 @@ class Sequential:
                     raise
         layer._in_model = True
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[int | None]) -> None:
         """Make every layer's weights for per-sample input shape `input_shape`, e.g. (784,);
         Keras's spelling with the batch axis first, (None, 784), means the same."""
         if not self.layers:
@@ -137,7 +162,7 @@ class Sequential:
         if self.optimizer is not None:
             self.optimizer.build(self._trainable)
 
-    def _unbuild(self, rng_state):
+    def _unbuild(self, rng_state: Mapping[str, Any]) -> None:
         """Forget a build (after a call that failed): the next call builds afresh, with the
         same initial weights it would have had."""
         for top in self.layers:
@@ -149,12 +174,12 @@ class Sequential:
             # built for the forgotten weights: a fresh one of the same configuration
             self._fresh_optimizer()
 
-    def _fresh_optimizer(self):
+    def _fresh_optimizer(self) -> None:
         """Replace the optimizer by a new one of the same configuration, this model's."""
         self.optimizer = optimizers_module.deserialize(self.optimizer.get_config())
         _OPTIMIZER_OWNERS[self.optimizer] = weakref.ref(self)
 
-    def _refresh_weight_lists(self):
+    def _refresh_weight_lists(self) -> None:
         """The weights, and what fit trains: the trainable mask, the trainable weights (the
         optimizer's) and the frozen layers, chosen now from the layers' `trainable`."""
         self._weights = [w for l in self.layers for w in l.weights]
@@ -164,7 +189,7 @@ class Sequential:
 
     # ------------------------------------------------------------------ trainable
     @property
-    def trainable(self):
+    def trainable(self) -> bool:
         """Keras's model.trainable: setting it sets every layer's `trainable` (default True).
 
         As in Keras, fit trains the weights that were trainable at the last compile(): after
@@ -174,42 +199,42 @@ class Sequential:
         return self._model_trainable
 
     @trainable.setter
-    def trainable(self, value):
+    def trainable(self, value: bool) -> None:
         value = flag("trainable", value)
         self._model_trainable = value
         for layer in self.layers:
             layer.trainable = value
 
-    def _live_trainable_mask(self):
+    def _live_trainable_mask(self) -> list[bool]:
         """For each weight: trained by the optimizer under the `trainable` settings now."""
         return [m and self.trainable for l in self.layers for m in l.trainable_mask()]
 
-    def _frozen_now(self):
+    def _frozen_now(self) -> frozenset[Layer]:
         """The layers (inside blocks too) that the `trainable` settings now freeze."""
         return frozenset(l for top in self.layers
                          for l, trained in walk(top, self.trainable) if not trained)
 
     @property
-    def weights(self):
+    def weights(self) -> list[NDArray[Any]]:
         """All weights (the arrays themselves), in get_weights() order; [] before the build."""
         return [w for l in self.layers for w in l.weights] if self.built else []
 
     @property
-    def trainable_weights(self):
+    def trainable_weights(self) -> list[NDArray[Any]]:
         """The weights of trainable layers, in get_weights() order (the current setting)."""
         if not self.built:
             return []
         return [w for w, m in zip(self.weights, self._live_trainable_mask()) if m]
 
     @property
-    def non_trainable_weights(self):
+    def non_trainable_weights(self) -> list[NDArray[Any]]:
         """Frozen layers' weights and batch normalisation's moving statistics, in get_weights()
         order (the current setting)."""
         if not self.built:
             return []
         return [w for w, m in zip(self.weights, self._live_trainable_mask()) if not m]
 
-    def _warn_if_trainable_changed(self):
+    def _warn_if_trainable_changed(self) -> None:
         now = self._frozen_now()
         if not self.built or now == self._frozen:
             return
@@ -219,23 +244,23 @@ class Sequential:
                       f"as in Keras, fit trains the weights chosen at compile() until you call "
                       f"compile() again", UserWarning, stacklevel=3)
 
-    def _require_built(self, what):
+    def _require_built(self, what: str) -> None:
         if not self.built:
             raise ValueError(f"{what}: the model is not built yet; give the first layer "
                              f"input_shape=..., call build(input_shape), or fit it on data")
 
-    def weight_names(self):
-        names = []
+    def weight_names(self) -> list[str]:
+        names: list[str] = []
         for i, layer in enumerate(self.layers):
             names += [f"{layer_label(i, layer)}/{n}" for n in layer.weight_names()]
         return names
 
-    def get_weights(self):
+    def get_weights(self) -> list[NDArray[Any]]:
         """Copies of all weights, Keras order: per layer kernel (fan_in, units), bias, ..."""
         self._require_built("get_weights")
         return [w.copy() for w in self._weights]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         """Assign all weights (cast to the model's dtype); nothing changes if any is wrong."""
         self._refuse_during_fit("set_weights")
         self._require_built("set_weights")
@@ -251,19 +276,22 @@ class Sequential:
         for old, w in zip(self._weights, new):
             old[...] = w
 
-    def count_params(self):
+    def count_params(self) -> int:
         self._require_built("count_params")
         return int(sum(w.size for w in self._weights))
 
     # ------------------------------------------------------------------ compile
-    def compile(self, loss, optimizer="rmsprop", metrics=None, weighted_metrics=None):
+    def compile(self, loss: str | Loss | type[Loss] | dict[str, Any],
+                optimizer: str | Optimizer | FullBatchOptimizer | dict[str, Any] = "rmsprop",
+                metrics: Sequence[str] | None = None,
+                weighted_metrics: Sequence[str] | None = None) -> None:
         """Choose the loss, the optimizer (name or object) and the metrics (e.g. ["acc"]);
         weighted_metrics are weighted by fit's and evaluate's sample weights (refnn.weighting).
 
         Also fixes what fit trains, from the layers' `trainable` now (as Keras): the optimizer
         gets slots for the trainable weights only."""
         self._refuse_during_fit("compile")
-        loss = losses_module.get(loss)
+        loss = loss_functions.get(loss)
         optimizer = optimizers_module.get(optimizer)
         owner = _OPTIMIZER_OWNERS.get(optimizer)
         if owner is not None and owner() is not None and owner() is not self:
@@ -290,16 +318,16 @@ class Sequential:
         _OPTIMIZER_OWNERS[optimizer] = weakref.ref(self)     # one model's optimizer (above)
         self.compiled = True
 
-    def _require_compiled(self, what):
+    def _require_compiled(self, what: str) -> None:
         if not self.compiled:
             raise ValueError(f"{what}: call compile(loss=..., optimizer=...) first")
 
-    def _new_metrics(self):
+    def _new_metrics(self) -> list[metrics_module.Metric]:
         return metrics_module.compiled(self._metric_names, self._weighted_metric_names,
                                        self.loss, (1,) + tuple(self.output_shape))
 
     # ------------------------------------------------------------------ data
-    def _samples(self, x, name, check_finite):
+    def _samples(self, x: ArrayLike, name: str, check_finite: bool) -> NDArray[Any]:
         """x checked and converted to the model's dtype, with a sample axis first."""
         x = as_array(name, x, dtype=self.dtype, ndim=None, check_finite=check_finite)
         if x.ndim < 2:
@@ -307,7 +335,7 @@ class Sequential:
                              f"got shape {x.shape}")
         return x
 
-    def _prepare_x(self, x, name="x", check_finite=True):
+    def _prepare_x(self, x: ArrayLike, name: str = "x", check_finite: bool = True) -> NDArray[Any]:
         x = self._samples(x, name, check_finite)
         if not self.built:
             self.build(x.shape[1:])                  # builds the optimizer too, if compiled
@@ -316,7 +344,8 @@ class Sequential:
                              f"expects {tuple(self.input_shape)}")
         return x
 
-    def _prepare_xy(self, x, y, xname="x", yname="y", check_finite=True):
+    def _prepare_xy(self, x: ArrayLike, y: ArrayLike, xname: str = "x", yname: str = "y",
+                    check_finite: bool = True) -> tuple[NDArray[Any], NDArray[Any]]:
         """x and y checked and converted; check_finite=False leaves x's values unchecked (the
         fast path checks each row as it gathers the first epoch's batches)."""
         if not self.built:
@@ -341,18 +370,21 @@ class Sequential:
         return x, y
 
     # ------------------------------------------------------------------ forward / backward
-    def _forward(self, x, ctx):
+    def _forward(self, x: NDArray[Any], ctx: Context) -> NDArray[Any]:
         g = x
         for layer in self.layers:
             g = layer.forward(g, ctx)
         return g
 
-    def _backward(self, y, yhat, w=None):
+    def _backward(self, y: NDArray[Any], yhat: NDArray[Any], w: NDArray[Any] | None = None
+                  ) -> tuple[NDArray[np.float64], list[NDArray[Any]]]:
         """The per-sample losses l_i and the gradients of L = 1/n sum_i w_i l_i (w None: every
         w_i = 1), in get_weights() order (refnn.backprop)."""
         return backprop.backward(self, y, yhat, w)
 
-    def loss_and_gradients(self, X, Y, training=True, sample_weight=None):
+    def loss_and_gradients(self, X: ArrayLike, Y: ArrayLike, training: bool = True,
+                           sample_weight: ArrayLike | None = None
+                           ) -> tuple[float, list[NDArray[Any]]]:
         """The loss (mean over samples; with sample_weight w, 1/n sum_i w_i l_i) and its
         gradients in get_weights() order.
 
@@ -365,12 +397,12 @@ class Sequential:
         them move the loss there, so gradcheck such a model over its other weights."""
         return backprop.loss_and_gradients(self, X, Y, training, sample_weight)
 
-    def kink_signature(self, X, Y):
+    def kink_signature(self, X: ArrayLike, Y: ArrayLike) -> list[NDArray[Any]]:
         """Where the loss is not differentiable: relu's h > 0 in every layer, Huber's |r| <= delta.
         A finite-difference step that changes it crossed a kink (gradcheck skips that entry)."""
         return backprop.kink_signature(self, X, Y)
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> Sequential:
         """A copy of the model computing in `dtype` (gradcheck checks in float64)."""
         self._require_built("astype")
         clone = Sequential([layers_module.deserialize(layers_module.serialize(l))
@@ -385,9 +417,12 @@ class Sequential:
         return clone
 
     # ------------------------------------------------------------------ fit
-    def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0.0,
-            validation_data=None, shuffle=True, callbacks=None, initial_epoch=0,
-            sample_weight=None, class_weight=None):
+    def fit(self, x: ArrayLike, y: ArrayLike, batch_size: int = 32, epochs: int = 1,
+            verbose: int | str = "auto", validation_split: float = 0.0,
+            validation_data: tuple[ArrayLike, ...] | None = None, shuffle: bool = True,
+            callbacks: Callback | Sequence[Callback] | None = None, initial_epoch: int = 0,
+            sample_weight: ArrayLike | None = None,
+            class_weight: dict[int, float] | None = None) -> History:
         """Train on (x, y) in mini-batches of batch_size; returns a History. As in Keras,
         `epochs` is the index of the last epoch: epochs initial_epoch, ..., epochs - 1 run
         (fit(epochs=3, initial_epoch=1) runs two), and validation_split holds out the last
@@ -405,24 +440,29 @@ class Sequential:
                                 callbacks=callbacks, initial_epoch=initial_epoch,
                                 sample_weight=sample_weight, class_weight=class_weight)
 
-    def _fitting(self):
+    def _fitting(self) -> AbstractContextManager[None]:
         """safeguards.fitting: fit's thread alone may use the model while fit runs."""
         return safeguards.fitting(self)
 
-    def _refuse_during_fit(self, what):
+    def _refuse_during_fit(self, what: str) -> None:
         safeguards.refuse_during_fit(self, what)
 
-    def _fast_plan(self):
+    def _fast_plan(self) -> Any:
         """training.compiled_plan: what the compiled step trains, or None (the layer-by-layer
         step)."""
         return training.compiled_plan(self)
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate_prepared(self, x, y, batch_size, callbacks=(), w=None):
+    def _evaluate_prepared(self, x: NDArray[Any], y: NDArray[Any], batch_size: int,
+                           callbacks: Sequence[Callback] = (),
+                           w: NDArray[Any] | None = None) -> list[float]:
         return inference.evaluate_prepared(self, x, y, batch_size, callbacks, w)
 
-    def evaluate(self, x, y, batch_size=32, verbose="auto", return_dict=False, callbacks=None,
-                 sample_weight=None):
+    def evaluate(self, x: ArrayLike, y: ArrayLike, batch_size: int = 32,
+                 verbose: int | str = "auto", return_dict: bool = False,
+                 callbacks: Callback | Sequence[Callback] | None = None,
+                 sample_weight: ArrayLike | None = None
+                 ) -> float | list[float] | dict[str, float]:
         """[loss, metric, ...] over (x, y) in inference mode (the loss alone without metrics;
         with return_dict, {"loss": ..., metric name: ...}, as Keras); sample_weight weighs the
         loss and the weighted metrics. callbacks get the on_test_* hooks (refnn.inference)."""
@@ -430,50 +470,51 @@ class Sequential:
         return inference.evaluate(self, x, y, batch_size, verbose, return_dict, callbacks,
                                   sample_weight)
 
-    def predict(self, x, batch_size=32, verbose=0, callbacks=None):
+    def predict(self, x: ArrayLike, batch_size: int = 32, verbose: int | str = 0,
+                callbacks: Callback | Sequence[Callback] | None = None) -> NDArray[Any]:
         """The network's outputs for x, in inference mode; callbacks get the on_predict_*
         hooks (on_predict_batch_end's logs: {"outputs": the batch's outputs})."""
         self._refuse_during_fit("predict")
         return inference.predict(self, x, batch_size, verbose, callbacks)
 
-    def summary(self, print_fn=None):
+    def summary(self, print_fn: Callable[[str], object] | None = None) -> None:
         """Print the layers, output shapes and parameter counts, as Keras does; returns None
         (as Keras: in a notebook the table shows once)."""
         self._require_built("summary")
         (print_fn or print)(inference.summary_text(self))
 
     # ------------------------------------------------------------------ save / load
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "seed": self.seed, "dtype": self.dtype.name,
                 "trainable": self.trainable,
                 "layers": [layers_module.serialize(l) for l in self.layers],
                 "input_shape": list(self.input_shape) if self.built else None}
 
-    def save(self, path):
+    def save(self, path: str | Path) -> None:
         """Architecture, weights, compile state and optimizer state in one .npz (no pickle);
         refnn.load_model reads it back (see refnn.saving)."""
         self._refuse_during_fit("save")
         saving.save_model(self, path)
 
-    def save_weights(self, path):
+    def save_weights(self, path: str | Path) -> None:
         """The weights alone, to a file ending .weights.npz (saving.save_weights)."""
         self._refuse_during_fit("save_weights")
         saving.save_weights(self, path)
 
-    def load_weights(self, path):
+    def load_weights(self, path: str | Path) -> None:
         """Weights from save_weights (or save); a file that does not fit changes nothing."""
         self._refuse_during_fit("load_weights")
         saving.load_weights(self, path)
 
-    def export(self, path, format="onnx"):
+    def export(self, path: str | Path, format: str = "onnx") -> Any:
         """For inference elsewhere (Keras 3's spelling): "onnx", opset 17 (refnn.export)."""
         from . import export as export_module       # optional dependency: imported on use
         self._require_built("export")
         return export_module.export(self, path, format=format)
 
-    def leaf_layers(self):
+    def leaf_layers(self) -> list[Layer]:
         """Every layer that computes, inside blocks too, in walk order (layers.leaves)."""
         return [leaf for layer in self.layers for leaf in leaves(layer)]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Sequential({self.layers!r}, dtype={self.dtype.name!r})"

@@ -17,7 +17,7 @@ more, mse for a regression.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import activations
@@ -28,7 +28,8 @@ from .optimizers import OPTIMIZERS
 from .utils import to_categorical
 
 if TYPE_CHECKING:
-    from .optimizers import Optimizer
+    from .layers import Layer
+    from .optimizers import FullBatchOptimizer, Optimizer
     from .preprocessing import PreparedData
 
 __all__ = ["output_layer", "build_model", "make_optimizer", "OutputLayer", "Network", "LOSSES"]
@@ -94,27 +95,28 @@ def build_model(data: PreparedData, layers: Sequence[int] = (32,), activation: s
     dropout = rate("dropout", dropout)
     batchnorm = flag("batchnorm", batchnorm)
     seed = positive_int("seed", seed, allow_zero=True)
-    dtype = as_dtype("dtype", dtype)
+    dtype_name = as_dtype("dtype", dtype).name
     out = output_layer(data, loss)
     input_shape = tuple(data.x_train.shape[1:])
-    stack = []
+    stack: list[Layer] = []
     for i, n in enumerate(layers):
-        kwargs = {"input_shape": input_shape} if i == 0 else {}
+        kwargs: dict[str, Any] = {"input_shape": input_shape} if i == 0 else {}
         stack.append(Dense(n, activation=activation, batch_norm=batchnorm, **kwargs))
         if dropout > 0:
             stack.append(Dropout(dropout))
-    stack.append(Dense(out.units, activation=out.activation,
-                       **({} if layers else {"input_shape": input_shape})))
-    model = Sequential(stack, seed=seed, dtype=dtype.name)
+    kwargs = {} if layers else {"input_shape": input_shape}
+    stack.append(Dense(out.units, activation=out.activation, **kwargs))
+    model = Sequential(stack, seed=seed, dtype=dtype_name)
     return Network(model, out.loss, out.metrics, out.targets)
 
 
-def make_optimizer(name: str, learning_rate: float | None = None) -> Optimizer:
+def make_optimizer(name: str,
+                   learning_rate: float | None = None) -> Optimizer | FullBatchOptimizer:
     """The optimizer called `name` (refnn.optimizers.OPTIMIZERS), with learning_rate eta or,
     when None, its Keras default. lbfgs is full batch with its own line search: it takes no
     learning rate."""
     name = choice("optimizer", name, OPTIMIZERS)
-    cls = OPTIMIZERS[name]
+    cls: Callable[..., Optimizer | FullBatchOptimizer] = OPTIMIZERS[name]   # a constructor
     if learning_rate is None:
         return cls()
     if name == "lbfgs":

@@ -79,7 +79,8 @@ class PreparedData:
         n = positive_int("limit", n)
         self.x_train, self.y_train = self.x_train[:n], self.y_train[:n]
         if self.raw_train is not None:
-            self.raw_train = tuple(a[:n] for a in self.raw_train)
+            X_raw, y_raw = self.raw_train
+            self.raw_train = (X_raw[:n], y_raw[:n])
         return self
 
     def describe(self) -> str:

@@ -14,12 +14,25 @@ KeyboardInterrupt once the step under way has finished, never in the middle of i
 Threads: while fit trains a model in one thread, other threads' calls on that model are
 refused (fitting, refuse_during_fit).
 """
+from __future__ import annotations
+
 import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Iterator, Mapping
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Literal
+
+from numpy.typing import NDArray
 
 from ._validate import TrainingDivergedError
+
+if TYPE_CHECKING:
+    from .model import Sequential
+
+# what a step changes: (the weights, the optimizer's state, the dropout generator's state)
+EpochState = tuple[list[NDArray[Any]], list[NDArray[Any]], Mapping[str, Any]]
 
 
 # why a step diverged when its update, not its loss, left a value that is not finite
@@ -30,19 +43,19 @@ class Diverged(Exception):
     """A step found that training diverged: `why`, and whether it changed the weights, the
     optimizer's state or the model's generators before finding it (`changed`)."""
 
-    def __init__(self, why, changed):
+    def __init__(self, why: str, changed: bool) -> None:
         super().__init__(why)
         self.why, self.changed = why, changed
 
 
-def epoch_state(model):
+def epoch_state(model: Sequential) -> EpochState:
     """The state a step changes, copied: the weights, the optimizer's state (iterations and
     slots), the dropout generator's state."""
     return (model.get_weights(), model.optimizer.get_state(),
             model._dropout_rng.bit_generator.state)
 
 
-def put_back(model, state):
+def put_back(model: Sequential, state: EpochState) -> None:
     """The state epoch_state(model) copied, put back in place (the compiled step holds the
     arrays)."""
     weights, optimizer_state, dropout = state
@@ -52,8 +65,9 @@ def put_back(model, state):
     model._dropout_rng.bit_generator.state = dropout
 
 
-def diverged_error(model, strategy, d, start_state, done, batch_size, epoch, batch, steps,
-                   first=False):
+def diverged_error(model: Sequential, strategy: Any, d: Diverged, start_state: EpochState,
+                   done: NDArray[Any], batch_size: int, epoch: int, batch: int, steps: int,
+                   first: bool = False) -> TrainingDivergedError:
     """Training diverged in this batch (Diverged d): leave the state after the batch before,
     and return the TrainingDivergedError to raise. A step that changed something is undone by
     putting back the epoch's start and stepping through the batches before once more (`done`:
@@ -79,17 +93,17 @@ class StopOnInterrupt:
     and the model is left consistent. A second Ctrl-C interrupts (KeyboardInterrupt) as soon as
     the step under way has finished (see holding())."""
 
-    def __init__(self, model):
+    def __init__(self, model: Sequential) -> None:
         self.model = model
         self.installed = False
         self.held = False            # inside a step whose interruption waits for its end
         self.pending = False         # a second Ctrl-C came during that step
 
-    def __enter__(self):
+    def __enter__(self) -> StopOnInterrupt:
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.getsignal(signal.SIGINT)
 
-            def handler(signum, frame):
+            def handler(signum: int, frame: FrameType | None) -> None:
                 if not self.model.stop_training:
                     self.model.stop_training = True
                     print("\nrefnn: interrupted; stopping after this batch "
@@ -104,7 +118,7 @@ class StopOnInterrupt:
         return self
 
     @contextlib.contextmanager
-    def holding(self, hold):
+    def holding(self, hold: bool) -> Iterator[None]:
         """The step run in this block is not cut in half by a second Ctrl-C (hold): that
         raises KeyboardInterrupt when the step has finished."""
         self.held = hold
@@ -116,7 +130,7 @@ class StopOnInterrupt:
             self.pending = False
             raise KeyboardInterrupt
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         if self.installed:
             signal.signal(signal.SIGINT, self.previous)
         return False
@@ -127,7 +141,7 @@ _FIT_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def fitting(model):
+def fitting(model: Sequential) -> Iterator[None]:
     """fit() holds the model for its thread: the weights, the optimizer's state and the
     layers' training state change batch by batch, so another thread's fit, predict,
     evaluate, set_weights, compile, add or save is refused until fit returns (its own
@@ -146,7 +160,7 @@ def fitting(model):
             model._fit_thread = (me, depth) if depth else None
 
 
-def refuse_during_fit(model, what):
+def refuse_during_fit(model: Sequential, what: str) -> None:
     """RuntimeError when another thread's fit() is training the model."""
     owner = getattr(model, "_fit_thread", None)
     if owner is not None and owner[0] != threading.get_ident():

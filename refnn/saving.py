@@ -18,7 +18,7 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -49,7 +49,7 @@ def save_model(model: Sequential, path: str | os.PathLike[str]) -> None:
     """Architecture, weights, compile state and optimizer state in one .npz (no pickle)."""
     model._require_built("save")
     config = {"format": "refnn", "version": FORMAT_VERSION, "model": model.get_config()}
-    arrays = {f"weight_{i}": w for i, w in enumerate(model.weights)}
+    arrays: dict[str, Any] = {f"weight_{i}": w for i, w in enumerate(model.weights)}
     if model.compiled:
         optimizer_state = model.optimizer.get_state()
         config["compile"] = {"loss": model.loss.get_config(),
@@ -65,8 +65,8 @@ def save_model(model: Sequential, path: str | os.PathLike[str]) -> None:
     rng_state = {"shuffle": model._shuffle_rng.bit_generator.state,
                  "dropout": model._dropout_rng.bit_generator.state}
     config["rng"] = json.loads(json.dumps(rng_state, default=int))
-    masks = {i: leaf.kernel_mask for i, leaf in enumerate(model.leaf_layers())
-             if getattr(leaf, "kernel_mask", None) is not None}
+    masks = {i: mask for i, leaf in enumerate(model.leaf_layers())
+             if (mask := getattr(leaf, "kernel_mask", None)) is not None}
     for i, mask in masks.items():
         arrays[f"kernel_mask_{i}"] = mask
     config["kernel_masks"] = sorted(masks)
@@ -80,7 +80,7 @@ def save_weights(model: Sequential, path: str | os.PathLike[str]) -> None:
     model._require_built("save_weights")
     if not os.fspath(path).endswith(".weights.npz"):
         raise ValueError(f"path must end in .weights.npz, got {os.fspath(path)!r}")
-    arrays = {f"weight_{i}": w for i, w in enumerate(model.weights)}
+    arrays: dict[str, Any] = {f"weight_{i}": w for i, w in enumerate(model.weights)}
     write_atomically(path, lambda f: np.savez(f, **arrays))
 
 

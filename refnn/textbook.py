@@ -48,22 +48,22 @@ class Trace:
     E the sample's squared error before the update; weights_before / weights_after around
     w' = w - eta dE/dw.
     """
-    x: np.ndarray
-    y: np.ndarray
+    x: NDArray[Any]
+    y: NDArray[Any]
     eta: float
-    h: list
-    g: list
-    epsilon: list
-    grads: list
+    h: list[NDArray[Any]]
+    g: list[NDArray[Any]]
+    epsilon: list[NDArray[Any]]
+    grads: list[NDArray[Any]]
     E: float
-    weights_before: list
-    weights_after: list = field(default_factory=list)
+    weights_before: list[NDArray[Any]]
+    weights_after: list[NDArray[Any]] = field(default_factory=list)
 
     def __str__(self) -> str:
         return format_trace(self)
 
 
-def _fmt(a, digits=6):
+def _fmt(a: ArrayLike, digits: int = 6) -> str:
     return np.array2string(np.asarray(a, dtype=np.float64), precision=digits, suppress_small=False,
                            max_line_width=100, floatmode="fixed")
 
@@ -142,12 +142,12 @@ class BackpropNetwork:
             seed = positive_int("seed", seed, allow_zero=True)
         self.seed = seed
         rng = np.random.default_rng(seed)
-        self._weights = []
+        self._weights: list[NDArray[Any]] = []
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
             a = init_scale if init_scale is not None else 1 / np.sqrt(n_in)
             self._weights.append(rng.uniform(-a, a, (n_in, n_out)).astype(self.dtype))
             self._weights.append(rng.uniform(-a, a, n_out).astype(self.dtype))
-        self.history_ = []
+        self.history_: list[float] = []          # the mean E of each epoch fit ran
 
     # ------------------------------------------------------------------ weights
     @property
@@ -185,7 +185,7 @@ class BackpropNetwork:
         return net
 
     # ------------------------------------------------------------------ data
-    def _check_x(self, X, name="X"):
+    def _check_x(self, X: ArrayLike, name: str = "X") -> NDArray[Any]:
         X = as_array(name, X, ndim=(1, 2), dtype=self.dtype)
         if X.ndim == 1:
             X = X[None, :]
@@ -194,7 +194,8 @@ class BackpropNetwork:
                              f"(the network's input size)")
         return X
 
-    def _check_xy(self, X, Y, names=("X", "Y")):
+    def _check_xy(self, X: ArrayLike, Y: ArrayLike,
+                  names: tuple[str, str] = ("X", "Y")) -> tuple[NDArray[Any], NDArray[Any]]:
         X = self._check_x(X, names[0])
         Y = as_array(names[1], Y, ndim=(1, 2), dtype=self.dtype)
         n_out = self.sizes[-1]
@@ -208,20 +209,23 @@ class BackpropNetwork:
         return X, Y
 
     # ------------------------------------------------------------------ the algorithm
-    def _backend_arrays(self, values):
+    def _backend_arrays(self, values: Sequence[ArrayLike]) -> list[NDArray[Any]]:
         return [np.asarray(v, dtype=self.dtype) for v in values]
 
-    def _forward(self, X, weights):
+    def _forward(self, X: NDArray[Any], weights: Sequence[NDArray[Any]]
+                 ) -> tuple[list[NDArray[Any]], list[NDArray[Any]]]:
         """2.1: h_l = g_{l-1} W_l + b_l, g_l = f(h_l); returns (h list, g list with g[0] = X)."""
         B = BACKENDS[self.backend]
-        g, h = [X], []
+        g: list[NDArray[Any]] = [X]
+        h: list[NDArray[Any]] = []
         for l in range(self.n_layers):
             h_l = np.asarray(B.dense_forward(g[-1], weights[2 * l], weights[2 * l + 1]), self.dtype)
             h.append(h_l)
             g.append(np.asarray(B.activation_forward(h_l, self.activation), self.dtype))
         return h, g
 
-    def _backward(self, g, Y, weights):
+    def _backward(self, g: list[NDArray[Any]], Y: NDArray[Any], weights: Sequence[NDArray[Any]]
+                  ) -> tuple[NDArray[Any], list[NDArray[Any]], list[NDArray[Any]]]:
         """2.2-2.4: E per sample, epsilon per layer, and the summed gradients dE/dw."""
         B = BACKENDS[self.backend]
         E, eps_L = B.squared_error_output(g[-1], Y, self.activation)
@@ -229,7 +233,7 @@ class BackpropNetwork:
         for l in range(self.n_layers - 1, 0, -1):       # output side inwards
             eps = B.epsilon_backward(epsilon[0], weights[2 * l], g[l], self.activation)
             epsilon.insert(0, np.asarray(eps, self.dtype))
-        grads = []
+        grads: list[NDArray[Any]] = []
         for l in range(self.n_layers):                  # dE/dW_l = g_{l-1}^T epsilon_l
             dW, db, _ = B.dense_backward(g[l], weights[2 * l], epsilon[l])
             grads += [np.asarray(dW, self.dtype), np.asarray(db, self.dtype)]
@@ -257,7 +261,7 @@ class BackpropNetwork:
         h, g = self._forward(X, before)
         E, epsilon, grads = self._backward(g, Y, before)
         B = BACKENDS[self.backend]
-        after = []
+        after: list[NDArray[Any]] = []
         for w, dw in zip(before, grads):                # 2.5: w' = w - eta dE/dw
             w_new = B.sgd_update(w.copy(), dw, eta)
             after.append(np.asarray(w_new, self.dtype).reshape(w.shape))
@@ -282,7 +286,7 @@ class BackpropNetwork:
         X, Y = self._check_xy(X, Y)
         rng = np.random.default_rng(self.seed if seed is None else seed)
         start = self.get_weights()
-        history = []
+        history: list[float] = []
         for _ in range(epochs):
             if shuffle:
                 order = rng.permutation(X.shape[0])

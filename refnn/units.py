@@ -51,7 +51,7 @@ _KIND_NAMES = {"c": "complex numbers", "O": "Python objects", "U": "strings", "S
                "M": "datetimes", "m": "timedeltas", "V": "raw or structured records"}
 
 
-def _as_real_array(name, a):
+def _as_real_array(name: str, a: ArrayLike) -> NDArray[Any]:
     """np.asarray(a), accepted only if it holds real numbers (bool, integer or float)."""
     try:
         arr = np.asarray(a)
@@ -65,7 +65,7 @@ def _as_real_array(name, a):
     return arr
 
 
-def _check_finite(name, arr):
+def _check_finite(name: str, arr: NDArray[Any]) -> None:
     if all_finite(arr):
         return
     finite = np.isfinite(arr)
@@ -75,7 +75,7 @@ def _check_finite(name, arr):
                      f"infinite value(s) (first at index {first}: {arr[first]})")
 
 
-def _to_float(name, arr, dtype):
+def _to_float(name: str, arr: NDArray[Any], dtype: DTypeLike) -> NDArray[Any]:
     """Finite, C-contiguous copy-if-needed of a real array in `dtype`."""
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty, got an array of shape {arr.shape}")
@@ -89,7 +89,7 @@ def _to_float(name, arr, dtype):
     return out
 
 
-def _as_2d_float(name, X, dtype):
+def _as_2d_float(name: str, X: ArrayLike, dtype: DTypeLike) -> NDArray[Any]:
     """X as a finite C-contiguous (n_samples, n_features) array of `dtype`."""
     arr = _as_real_array(name, X)
     if arr.ndim != 2:
@@ -99,7 +99,7 @@ def _as_2d_float(name, X, dtype):
     return _to_float(name, arr, dtype)
 
 
-def _as_labels(name, y, n_samples):
+def _as_labels(name: str, y: ArrayLike, n_samples: int) -> NDArray[Any]:
     """y as a finite 1-D array of n_samples real labels; shape (n,) or (n, 1) accepted."""
     arr = _as_real_array(name, y)
     if arr.ndim == 2 and arr.shape[1] == 1:
@@ -115,7 +115,7 @@ def _as_labels(name, y, n_samples):
     return arr
 
 
-def _as_binary_targets(name, y, n_samples, dtype):
+def _as_binary_targets(name: str, y: ArrayLike, n_samples: int, dtype: DTypeLike) -> NDArray[Any]:
     """y in {0, 1} as a C-contiguous (n_samples, 1) array of `dtype`."""
     arr = _as_labels(name, y, n_samples)
     bad = (arr != 0) & (arr != 1)
@@ -125,7 +125,7 @@ def _as_binary_targets(name, y, n_samples, dtype):
     return np.ascontiguousarray(arr, dtype=dtype).reshape(-1, 1)
 
 
-def _count(name, value):
+def _count(name: str, value: object) -> int:
     """An int >= 1: positive_int, with the range worded 'an integer >= 1'."""
     try:
         return positive_int(name, value)
@@ -133,7 +133,7 @@ def _count(name, value):
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}") from None
 
 
-def _seed(seed):
+def _seed(seed: object) -> int | None:
     """None, or an int >= 0 for numpy.random.default_rng."""
     if seed is None:
         return None
@@ -143,13 +143,14 @@ def _seed(seed):
         raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}") from None
 
 
-def _fitted_input(unit, X, dtype):
+def _fitted_input(unit: Perceptron | SigmoidUnit, X: ArrayLike, dtype: DTypeLike) -> NDArray[Any]:
     """X for a fitted Perceptron or SigmoidUnit: 2-D, finite, with the fitted number of features."""
-    if getattr(unit, "coef_", None) is None:
+    coef = getattr(unit, "coef_", None)
+    if coef is None:
         raise NotFittedError(f"this {type(unit).__name__} is not fitted yet; "
                              f"call fit(X, y) before using it")
     X = _as_2d_float("X", X, dtype)
-    check_dim("X", X.shape[1], unit.coef_.shape[0], "features",
+    check_dim("X", X.shape[1], coef.shape[0], "features",
               f"the fitted {type(unit).__name__} expects {{expected}} features")
     return X
 
@@ -196,7 +197,7 @@ class ThresholdUnit:
     def __repr__(self) -> str:
         return f"ThresholdUnit(weights={self.weights.tolist()}, threshold={self.threshold})"
 
-    def _as_input(self, X):
+    def _as_input(self, X: ArrayLike) -> NDArray[Any]:
         arr = _as_real_array("X", X)
         d = self.weights.shape[0]
         if arr.ndim not in (1, 2):
@@ -254,7 +255,7 @@ class Perceptron:
         if not isinstance(shuffle, (bool, np.bool_)):     # flag() would add the type name
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
         self.shuffle = bool(shuffle)
-        self.coef_ = None
+        self.coef_: NDArray[Any] | None = None                   # w (d,), set by fit
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Run the perceptron rule over (X, y) until an epoch makes no mistake."""
@@ -271,13 +272,14 @@ class Perceptron:
         t = (labels == classes[1]).astype(np.float64)       # target in {0, 1}  (n,)
 
         rng = np.random.default_rng(self.seed)
+        w: NDArray[np.float64]                              # (d,)
         if self.seed is None:
             w, b = np.zeros(d), 0.0
         else:
-            w = rng.uniform(-0.05, 0.05, size=d)
+            w = rng.uniform(-0.05, 0.05, size=(d,))
             b = float(rng.uniform(-0.05, 0.05))
         eta = self.eta
-        errors = []
+        errors: list[int] = []
         for _ in range(self.max_epochs):
             order = rng.permutation(n) if self.shuffle else range(n)
             mistakes = 0
@@ -305,12 +307,13 @@ class Perceptron:
                 f"be linearly separable", ConvergenceWarning, stacklevel=2)
         return self
 
-    def _checked_input(self, X):
+    def _checked_input(self, X: ArrayLike) -> NDArray[Any]:
         return _fitted_input(self, X, np.float64)
 
     def weighted_sum(self, X: ArrayLike) -> NDArray[Any]:
         """h = X w + b  (n,)"""
         X = self._checked_input(X)
+        assert self.coef_ is not None                   # _checked_input: fitted
         return X @ self.coef_ + self.intercept_
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
@@ -355,7 +358,7 @@ class SigmoidUnit:
         if dtype is None:                       # as_dtype would take None as float64
             raise TypeError("dtype must be 'float32' or 'float64', got None")
         self.dtype = as_dtype("dtype", dtype)
-        self.coef_ = None
+        self.coef_: NDArray[Any] | None = None                   # w (d,), set by fit
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Gradient descent on the mean binary cross-entropy for `epochs` full-batch steps."""
@@ -367,7 +370,7 @@ class SigmoidUnit:
         W = np.ascontiguousarray(rng.uniform(-0.05, 0.05, size=(d, 1)), dtype=self.dtype)
         b = np.zeros(1, dtype=self.dtype)                                    # (1,)
         eta = self.eta
-        losses = []
+        losses: list[float] = []
         for epoch in range(self.epochs):
             h = kernels.dense_forward(X, W, b)                     # h = X w + b          (n, 1)
             if not np.isfinite(h).all():
@@ -389,10 +392,10 @@ class SigmoidUnit:
         self.loss_ = losses
         return self
 
-    def _checked_input(self, X):
+    def _checked_input(self, X: ArrayLike) -> NDArray[Any]:
         return _fitted_input(self, X, self.dtype)
 
-    def _h(self, X):
+    def _h(self, X: NDArray[Any]) -> NDArray[Any]:
         W = np.ascontiguousarray(self.coef_, dtype=self.dtype).reshape(-1, 1)   # (d, 1)
         b = np.array([self.intercept_], dtype=self.dtype)                        # (1,)
         return kernels.dense_forward(X, W, b)                                    # (n, 1)

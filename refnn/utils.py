@@ -58,7 +58,7 @@ def to_categorical(y: ArrayLike, num_classes: int | None = None,
     return Y
 
 
-def _as_labels(y):
+def _as_labels(y: ArrayLike) -> NDArray[np.int64]:
     """y as an int64 vector (n,) of non-negative class indices, or an error naming y."""
     arr = to_ndarray("y", y, "class indices")
     if arr.dtype.kind not in "biuf":
@@ -87,14 +87,15 @@ def _as_labels(y):
 # splits
 # ---------------------------------------------------------------------------
 
-def _split_args(X, y, fraction):
+def _split_args(X: ArrayLike, y: ArrayLike,
+                fraction: float) -> tuple[NDArray[Any], NDArray[Any], int]:
     if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
         raise TypeError(f"fraction must be a number between 0 and 1, "
                         f"got {type(fraction).__name__} {fraction!r}")
     fraction = float(fraction)
     if not 0.0 < fraction < 1.0:                          # also refuses NaN
         raise ValueError(f"fraction must lie strictly between 0 and 1, got {fraction!r}")
-    arrays = []
+    arrays: list[NDArray[Any]] = []
     for name, a in (("X", X), ("y", y)):
         arr = np.asarray(a)
         if arr.ndim == 0:

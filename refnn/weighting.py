@@ -15,17 +15,25 @@ itself for sparse targets, argmax_k y_ik for one-hot targets, round(y_i) for a o
 a class not in the dict weighs 1 (Keras's class_weight_to_sample_weights). refnn multiplies it
 with sample_weight when both are given (Keras 3 refuses the pair; docs/keras.md).
 """
+from __future__ import annotations
+
 import numbers
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ._validate import as_array, positive_number
 
 __all__ = ["sample_weights", "class_weights", "fit_weights", "weighted_sum"]
 
+if TYPE_CHECKING:                     # refnn.losses imports this module
+    from .losses import Loss
 
-def sample_weights(sample_weight, n, name="sample_weight", scalar=True):
+
+def sample_weights(sample_weight: ArrayLike | None, n: int, name: str = "sample_weight",
+                   scalar: bool = True) -> NDArray[np.float64] | None:
     """None, or the weights w (n,) float64 of `sample_weight`: (n,) or (n, 1), or one number for
     every sample (scalar=True, as a loss takes it); finite and >= 0."""
     if sample_weight is None:
@@ -48,7 +56,7 @@ def sample_weights(sample_weight, n, name="sample_weight", scalar=True):
     return w
 
 
-def _class_weight_table(class_weight, loss, k):
+def _class_weight_table(class_weight: object, loss: Loss, k: int) -> dict[int, float]:
     """class_weight checked: {class index (int >= 0, a class of the output): weight >= 0}."""
     if not isinstance(class_weight, Mapping):
         raise TypeError(f"class_weight must be a dict {{class index: weight}} such as "
@@ -56,20 +64,21 @@ def _class_weight_table(class_weight, loss, k):
     # the classes an output of k units has: k of them; a one-unit output with targets in
     # [0, 1] has two (0 and 1); a one-unit regression output any integer >= 0 (Keras rounds y)
     n_classes = k if k > 1 else (2 if loss.unit_interval else None)
-    table = {}
+    table: dict[int, float] = {}
     for key, value in class_weight.items():
         if isinstance(key, bool) or not isinstance(key, (numbers.Integral, np.integer)):
             raise TypeError(f"class_weight keys must be class indices (integers), got "
                             f"{type(key).__name__} {key!r}")
-        if key < 0 or (n_classes is not None and key >= n_classes):
+        index = int(key)
+        if index < 0 or (n_classes is not None and index >= n_classes):
             classes = f"0 to {n_classes - 1}" if n_classes else "integers >= 0"
             raise ValueError(f"class_weight has the key {key}, but the classes of an output of "
                              f"{k} unit{'s' * (k > 1)} with {loss.name} are {classes}")
-        table[int(key)] = positive_number(f"class_weight[{key}]", value, allow_zero=True)
+        table[index] = positive_number(f"class_weight[{key}]", value, allow_zero=True)
     return table
 
 
-def classes(y, loss):
+def classes(y: NDArray[Any], loss: Loss) -> NDArray[np.intp]:
     """The class index of each sample from checked targets y (Loss.targets): y itself for
     sparse targets, argmax over the outputs of one-hot rows, round(y) for one output."""
     if loss.sparse:
@@ -79,7 +88,8 @@ def classes(y, loss):
     return np.round(y.reshape(-1)).astype(np.intp)
 
 
-def class_weights(class_weight, y, loss, k):
+def class_weights(class_weight: Mapping[int, float] | None, y: NDArray[Any], loss: Loss,
+                  k: int) -> NDArray[np.float64] | None:
     """None, or w_i = class_weight[c_i] (1 for a class not in it), (n,) float64, for checked
     targets y of a model output of k units."""
     if class_weight is None:
@@ -92,7 +102,8 @@ def class_weights(class_weight, y, loss, k):
     return w
 
 
-def fit_weights(sample_weight, class_weight, y, loss, k, dtype):
+def fit_weights(sample_weight: ArrayLike | None, class_weight: Mapping[int, float] | None,
+                y: NDArray[Any], loss: Loss, k: int, dtype: DTypeLike) -> NDArray[Any] | None:
     """The weight of each training sample, sample_weight times its class's weight, in the
     model's dtype; None when neither is given (every weight 1)."""
     n = y.shape[0]
@@ -103,7 +114,7 @@ def fit_weights(sample_weight, class_weight, y, loss, k, dtype):
     return None if w is None else np.ascontiguousarray(w, dtype=dtype)
 
 
-def weighted_sum(values, w):
+def weighted_sum(values: ArrayLike, w: ArrayLike | None) -> float:
     """sum_i w_i values_i in float64 (w None: every weight 1)."""
     values = np.asarray(values, dtype=np.float64)
     if w is None:

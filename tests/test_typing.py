@@ -19,12 +19,21 @@ import refnn
 
 ROOT = Path(refnn.__file__).parent.parent
 
-# the modules whose hints are complete (the others gain theirs module by module)
-ANNOTATED = ["refnn.layers", "refnn.optimizers", "refnn.activations", "refnn.units",
-             "refnn.textbook", "refnn.networks", "refnn.preprocessing", "refnn.utils",
-             "refnn.datasets", "refnn.saving", "refnn.plotting", "refnn.reference",
-             "refnn.sklearn", "refnn.export", "refnn.update_rules", "refnn.contender",
-             "refnn.gradcheck_report", "refnn.terminal"]
+# the public modules whose hints are not complete yet (each gains its hints, then leaves the list)
+NOT_YET_ANNOTATED = ["refnn.benchmarking", "refnn.callbacks_keras",
+                     "refnn.cli", "refnn.cli.bench", "refnn.cli.budget", "refnn.cli.demo",
+                     "refnn.cli.experiment", "refnn.cli.flags", "refnn.cli.gradcheck",
+                     "refnn.cli.parsing", "refnn.cli.running", "refnn.cli.trace",
+                     "refnn.cli.train", "refnn.cli.xor", "refnn.experiments",
+                     "refnn.experiments.approximation_rate", "refnn.experiments.depth",
+                     "refnn.experiments.double_descent", "refnn.experiments.dropout",
+                     "refnn.experiments.flatness", "refnn.experiments.lottery_ticket",
+                     "refnn.experiments.overparameterization", "refnn.experiments.results",
+                     "refnn.experiments.stats", "refnn.experiments.sweep",
+                     "refnn.experiments.vanishing_gradients", "refnn.gradcheck",
+                     "refnn.kernels", "refnn.kernels.blas",
+                     "refnn.kernels.threads", "refnn.kernels.trainer", "refnn.kernels.updates",
+                     "refnn.scaling", "refnn.training"]
 
 
 def modules_under(prefixes, public_only=True):
@@ -83,12 +92,34 @@ def coverage(modules):
     return len(found) - len(missing), len(found), missing
 
 
-def test_every_public_callable_of_the_annotated_modules_has_hints():
-    # the private modules holding public classes (refnn.sklearn._mlp, refnn.export._onnx)
-    # count too: their classes and functions are what the public names are
-    annotated, total, missing = coverage(modules_under(ANNOTATED, public_only=False))
-    assert total > 200
+def public_api_modules():
+    """refnn's public modules, and the private modules whose names a public module lists in its
+    __all__ (refnn.sklearn._mlp, refnn.export._onnx): their classes and functions are what the
+    public names are."""
+    public = modules_under(["refnn"])
+    reexported = {getattr(getattr(m, name, None), "__module__", None)
+                  for m in public for name in getattr(m, "__all__", ())}
+    private = [importlib.import_module(name) for name in sorted(reexported - {None})
+               if name.startswith("refnn.")
+               and any(part.startswith("_") for part in name.split(".")[1:])]
+    return public + private
+
+
+def test_every_public_callable_has_hints():
+    modules = public_api_modules()
+    names = {m.__name__ for m in modules}
+    assert {"refnn.model", "refnn.layers.core", "refnn.sklearn._mlp"} <= names
+    annotated, total, _ = coverage(modules)
+    assert total > 600                           # the count reaches the whole API
+    missing = coverage([m for m in modules if m.__name__ not in NOT_YET_ANNOTATED])[2]
     assert not missing, f"{annotated} of {total} annotated; without hints: {missing}"
+
+
+def test_the_modules_not_yet_annotated_still_lack_hints():
+    # a module that gained all its hints leaves NOT_YET_ANNOTATED, so that the test above
+    # keeps it so
+    for name in NOT_YET_ANNOTATED:
+        assert coverage([importlib.import_module(name)])[2], f"{name} is annotated now"
 
 
 def test_the_count_sees_a_missing_hint():
@@ -106,6 +137,17 @@ def test_the_count_sees_a_missing_hint():
 
 def test_the_package_says_it_is_typed():
     assert (ROOT / "refnn" / "py.typed").is_file()
+
+
+def test_mypy_is_clean_on_the_package(tmp_path):
+    # `mypy` in the project's root, with its configuration (pyproject.toml: files = refnn)
+    pytest.importorskip("mypy", reason="the type checker is mypy: pip install mypy")
+    if not (ROOT / "pyproject.toml").is_file():
+        pytest.skip("refnn is installed without its source tree (no pyproject.toml)")
+    out = subprocess.run([sys.executable, "-m", "mypy", "--cache-dir",
+                          str(tmp_path / "mypy-cache")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
 
 
 # --- mypy on a user's code

@@ -13,8 +13,10 @@ import os
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._validate import choice, positive_int
 
@@ -42,13 +44,13 @@ class CSVData:
                    None for a regression
     one_hot        [(column, its values), ...] for each column of text encoded, in column order
     """
-    X: np.ndarray
-    y: np.ndarray
+    X: NDArray[np.float64]
+    y: NDArray[Any]
     task: str
-    feature_names: list
+    feature_names: list[str]
     target: str
-    class_names: list
-    one_hot: list
+    class_names: list[str] | None
+    one_hot: list[tuple[str, list[str]]]
 
 
 def _number(text):

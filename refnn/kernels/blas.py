@@ -1,6 +1,8 @@
 """Which BLAS multiplies the kernels' matrices: chosen once at import (REFNN_BLAS), switched
 later only while no DenseTrainer exists; and the check that every size handed to it fits its
 integer type."""
+from __future__ import annotations
+
 import gc
 import weakref
 
@@ -47,7 +49,8 @@ def _thread_setting(blas):
 
 
 BLAS_CHOICES = ("auto", "numpy", "scipy")
-TRAINERS = weakref.WeakSet()        # the DenseTrainers alive: each holds a step that runs gemm
+# the DenseTrainers alive (refnn.kernels.trainer): each holds a step that runs gemm
+TRAINERS: weakref.WeakSet[object] = weakref.WeakSet()
 
 
 def use_blas(which="auto"):

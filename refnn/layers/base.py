@@ -7,7 +7,7 @@ Notation: g_prev the layer's input, h weighted sum, g = f(h) output, epsilon = d
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -77,19 +77,25 @@ INITIALIZERS = {
 class Layer:
     """A layer: build(input_shape) -> output_shape, forward, backward, weights and grads."""
 
+    _in_model: bool               # set when a model takes the layer (a layer joins one model)
+    # the layers that end with an output activation (Dense, Activation): the weighted sums of
+    # the last forward pass, and the backward pass from dE/dh
+    h: NDArray[Any]
+    backward_from_h: Callable[[NDArray[Any]], NDArray[Any]]
+
     def __init__(self, name: str | None = None, input_shape: Sequence[int] | None = None,
                  trainable: bool = True) -> None:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, got {type(name).__name__}")
         self.name = name
         self._trainable = flag("trainable", trainable)
-        if input_shape is not None:
-            input_shape = sample_shape("input_shape", input_shape)
-        self.input_shape = input_shape
-        self.output_shape = None
+        # the per-sample shapes in and out (without the batch axis), and the dtype: set by build
+        self.input_shape: tuple[int, ...] | None = (
+            None if input_shape is None else sample_shape("input_shape", input_shape))
+        self.output_shape: tuple[int, ...] | None = None
         self.built = False
-        self.dtype = None
-        self.grads = []
+        self.dtype: np.dtype[Any] | None = None
+        self.grads: list[NDArray[Any]] = []     # dE/dw of each parameter, set by backward
 
     # ------------------------------------------------------------------ trainable
     @property
@@ -200,9 +206,9 @@ class Layer:
     def build(self, input_shape: Sequence[int], dtype: DTypeLike,
               rng: np.random.Generator) -> tuple[int, ...]:
         self.dtype = np.dtype(dtype)
-        self.output_shape = self.compute_output_shape(tuple(input_shape))
+        self.output_shape = output_shape = self.compute_output_shape(tuple(input_shape))
         self.built = True
-        return self.output_shape
+        return output_shape
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return input_shape
@@ -218,11 +224,14 @@ class Layer:
     def backward(self, dE_dg: NDArray[Any]) -> NDArray[Any]:
         raise NotImplementedError
 
-    # the output activation, when the layer ends with one applied to its own weighted sum h
-    output_activation = None
+    @property
+    def output_activation(self) -> str | None:
+        """The output activation, when the layer ends with one applied to its own weighted
+        sum h (Dense, Activation); None for the others."""
+        return None
 
     def get_config(self) -> dict[str, Any]:
-        config = {"name": self.name, "trainable": self.trainable}
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
         return config

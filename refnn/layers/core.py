@@ -70,6 +70,9 @@ class Dense(Layer):
     Shape: input (n, fan_in), output (n, units); kernel W (fan_in, units), bias b (units,).
     """
 
+    W: NDArray[Any]               # (fan_in, units), made by build (None before)
+    b: NDArray[Any]               # (units,), made by build (None before)
+
     def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
                  kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
                  batch_norm: bool = False,
@@ -89,14 +92,14 @@ class Dense(Layer):
         if not isinstance(batch_norm, bool):
             raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
         self.batch_norm = BatchNormalization(trainable=self.trainable) if batch_norm else None
-        self.W = self.b = None
-        self.kernel_mask = None
+        self.W = self.b = None        # type: ignore[assignment]  # until build
+        self.kernel_mask: NDArray[Any] | None = None
 
     @property
     def output_activation(self) -> str | None:
         return self.activation
 
-    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    def compute_output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         if len(input_shape) != 1:
             raise ValueError(f"Dense expects inputs of shape (n, features), got per-sample shape "
                              f"{input_shape}; put a Flatten layer before it")
@@ -110,7 +113,7 @@ class Dense(Layer):
 
     def build(self, input_shape: Sequence[int], dtype: DTypeLike,
               rng: np.random.Generator) -> tuple[int, ...]:
-        super().build(input_shape, dtype, rng)
+        output_shape = super().build(input_shape, dtype, rng)
         fan_in = input_shape[0]
         W = INITIALIZERS[self.kernel_initializer](rng, (fan_in, self.units))
         self.W = np.ascontiguousarray(W, dtype=self.dtype)
@@ -120,7 +123,7 @@ class Dense(Layer):
             self.b[:] = 0                     # a constant zero bias: h = g_prev @ W
         if self.batch_norm is not None:
             self.batch_norm.build((self.units,), dtype, rng)
-        return self.output_shape
+        return output_shape
 
     def _sublayers(self) -> list[Layer]:
         return [self.batch_norm] if self.batch_norm is not None else []
@@ -262,6 +265,7 @@ class Dropout(Layer):
         if not ctx.training or self.rate == 0:
             self.mask = None
             return g_prev * keep if self.mode == "scale_at_inference" else g_prev
+        assert ctx.rng is not None                  # a training pass brings the model's generator
         self.mask = (ctx.rng.random(g_prev.shape) >= self.rate).astype(g_prev.dtype)
         if self.mode == "inverted":
             self.mask /= keep

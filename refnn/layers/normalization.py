@@ -44,13 +44,13 @@ class BatchNormalization(Layer):
 
     def build(self, input_shape: Sequence[int], dtype: DTypeLike,
               rng: np.random.Generator) -> tuple[int, ...]:
-        super().build(input_shape, dtype, rng)
+        output_shape = super().build(input_shape, dtype, rng)
         d = input_shape[-1]
         self.gamma = np.ones(d, self.dtype)
         self.beta = np.zeros(d, self.dtype)
         self.moving_mean = np.zeros(d, self.dtype)
         self.moving_variance = np.ones(d, self.dtype)
-        return self.output_shape
+        return output_shape
 
     def _parameters(self) -> list[NDArray[Any]]:
         return ([self.gamma] if self.scale else []) + ([self.beta] if self.center else [])

@@ -43,14 +43,14 @@ class Residual(Layer):
 
     def build(self, input_shape: Sequence[int], dtype: DTypeLike,
               rng: np.random.Generator) -> tuple[int, ...]:
-        super().build(input_shape, dtype, rng)
+        output_shape = super().build(input_shape, dtype, rng)
         shape = tuple(input_shape)
         for layer in self.layers:
             shape = layer.build(shape, dtype, rng)
         if tuple(shape) != tuple(input_shape):
             raise ValueError(f"a Residual block must keep the shape: it receives "
                              f"{tuple(input_shape)} but its layers give {tuple(shape)}")
-        return self.output_shape
+        return output_shape
 
     @property
     def weights(self) -> list[NDArray[Any]]:

@@ -301,8 +301,8 @@ class AdamW(Adam):
 
 
 #: the optimizer classes by name, as optimizers.get and compile(optimizer=...) accept them
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Nadam, Adamax,
-                                        LBFGS)}
+OPTIMIZERS: dict[str, type[Optimizer] | type[FullBatchOptimizer]] = {
+    cls.name: cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Nadam, Adamax, LBFGS)}
 _CLASS_NAMES = {cls.__name__: cls.name for cls in OPTIMIZERS.values()}
 
 __all__ = ["Optimizer", "FullBatchOptimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Nadam",

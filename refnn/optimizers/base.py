@@ -29,14 +29,18 @@ from . import schedules
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ..update_rules import Rule
+
 # fun(x) -> (loss, dloss/dx) over the packed parameters: what a full-batch optimizer minimises
 Objective = Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]]
+# (shape, dtype) of each weight array an optimizer was built for
+Specs = list[tuple[tuple[int, ...], np.dtype[Any]]]
 
-def _check_weight_list(weights, name="weights"):
+def _check_weight_list(weights: object, name: str = "weights") -> Specs:
     """[(shape, dtype)] of a list of float32/float64 parameter arrays."""
     if not isinstance(weights, (list, tuple)):
         raise TypeError(f"{name} must be a list of NumPy arrays, got {type(weights).__name__}")
-    specs = []
+    specs: Specs = []
     for i, w in enumerate(weights):
         if not isinstance(w, np.ndarray):
             raise TypeError(f"{name}[{i}] must be a NumPy array (it is updated in place), "
@@ -47,15 +51,16 @@ def _check_weight_list(weights, name="weights"):
     return specs
 
 
-def _describe(specs):
+def _describe(specs: Specs) -> str:
     return "[" + ", ".join(f"{dt.name}{list(shape)}" for shape, dt in specs) + "]"
 
 
 class _Configurable:
     """name, iterations, and the constructor's arguments as a JSON-able config."""
 
-    name = "optimizer"           # the registry name: get(name), config["name"]
-    stochastic = True            # False for full-batch optimizers
+    name: str = "optimizer"      # the registry name: get(name), config["name"]
+    stochastic: bool = True      # False for full-batch optimizers
+    iterations: int              # the number of steps taken
 
     @classmethod
     def _config_keys(cls) -> list[str]:
@@ -92,7 +97,7 @@ class _Configurable:
         return f"{type(self).__name__}({args})"
 
     @staticmethod
-    def _check_iterations(value):
+    def _check_iterations(value: ArrayLike) -> int:
         a = np.asarray(value)
         if a.size != 1 or a.dtype.kind not in "iuf":
             raise ValueError(f"state[0] must be the iteration count (one integer), got {value!r}")
@@ -119,14 +124,17 @@ class Optimizer(_Configurable):
     slots or initial values other than zero).
     """
 
-    rule = None                  # the update rule (a refnn.update_rules.Rule)
-    _nonnegative = ()            # slots that hold sums/averages of g^2 or |g|: never below 0
+    # the update rule: every subclass declares one (the base class, None, runs nothing)
+    rule: Rule = None            # type: ignore[assignment]
+    _nonnegative: tuple[str, ...] = ()   # slots of sums/averages of g^2 or |g|: never below 0
+    _learning_rate: float | schedules.LearningRateSchedule      # set by the subclass
 
     def __init__(self, weight_decay: float | None = None, clipnorm: float | None = None,
                  clipvalue: float | None = None, global_clipnorm: float | None = None) -> None:
         self.iterations = 0
-        self._slots = {}         # slot name -> [one array per weight]   (Keras's slot names)
-        self._specs = None       # [(shape, dtype) per weight] once built
+        # slot name -> [one array per weight]   (Keras's slot names)
+        self._slots: dict[str, list[NDArray[Any]]] = {}
+        self._specs: Specs | None = None       # [(shape, dtype) per weight] once built
         # Keras 3's options of every optimizer (BaseOptimizer): at most one clipping
         self.weight_decay, self.clipnorm, self.clipvalue, self.global_clipnorm = (
             None if v is None else positive_number(name, v, allow_zero=name == "weight_decay")
@@ -136,7 +144,7 @@ class Optimizer(_Configurable):
             raise ValueError("only one of clipnorm, clipvalue and global_clipnorm can be set, "
                              "as in Keras")
 
-    def _clip(self, grads):
+    def _clip(self, grads: list[NDArray[Any]]) -> list[NDArray[Any]]:
         """Keras 3's clipping, before the update: clipvalue element-wise; clipnorm each array
         to norm <= clipnorm (g clipnorm / max(|g|, clipnorm)); global_clipnorm all arrays
         together to global norm <= global_clipnorm. Copies; the inputs stay as they are."""
@@ -151,7 +159,7 @@ class Optimizer(_Configurable):
             return [g * g.dtype.type(scale) for g in grads]
         return grads
 
-    def _decay(self, weights):
+    def _decay(self, weights: Sequence[NDArray[Any]]) -> None:
         """Keras 3's decoupled weight decay, before the update: w <- w - w wd eta (every
         weight, in its dtype)."""
         if self.weight_decay:
@@ -186,7 +194,7 @@ class Optimizer(_Configurable):
         required slots, from zero)."""
         return {name: 0.0 for name in self.rule.slots[:self.rule.required]}
 
-    def _slot_specs(self):
+    def _slot_specs(self) -> list[tuple[str, float]]:
         """[(slot name, initial value)] of the slots in use, in the rule's (Keras's) order."""
         initials = self._slot_initials()
         return [(name, initials[name]) for name in self.rule.slots if name in initials]
@@ -204,7 +212,7 @@ class Optimizer(_Configurable):
     def fused_options(self) -> dict[str, tuple[Any, Any]]:
         """{"clip": (kind, c), "decay": (wd, eta)} for DenseTrainer.step: what apply() does
         before the rule (_clip, _decay), for the next step; {} when neither is set."""
-        options = {}
+        options: dict[str, tuple[Any, Any]] = {}
         for kind, value in (("value", self.clipvalue), ("norm", self.clipnorm),
                             ("global_norm", self.global_clipnorm)):
             if value is not None:
@@ -217,7 +225,7 @@ class Optimizer(_Configurable):
         """(rule, slots): the rule's name (refnn/update_rules.py) and, per weight, its slot
         arrays in the rule's order (None for an optional slot that is off): what
         kernels.apply_rule and the compiled step take. Needs build() first."""
-        if not self.built:
+        if self._specs is None:                         # not built
             raise ValueError(f"build this {type(self).__name__} first: build(weights)")
         return self.rule.name, [tuple(self._slots[name][i] if name in self._slots else None
                                       for name in self.rule.slots)
@@ -241,7 +249,7 @@ class Optimizer(_Configurable):
     def build(self, weights: Sequence[NDArray[Any]]) -> None:
         """Create the slots for these weights (zeros, or Keras's initial value) in their dtype."""
         specs = _check_weight_list(weights)
-        if self.built:
+        if self._specs is not None:                     # built
             if specs != self._specs:
                 raise ValueError(f"this {type(self).__name__} was built for weights "
                                  f"{_describe(self._specs)}, got {_describe(specs)}; "
@@ -251,7 +259,8 @@ class Optimizer(_Configurable):
                        for name, initial in self._slot_specs()}
         self._specs = specs
 
-    def _check_apply(self, weights, grads):
+    def _check_apply(self, weights: Sequence[NDArray[Any]],
+                     grads: Sequence[ArrayLike]) -> list[NDArray[Any]]:
         """Everything apply() needs, checked before anything changes; returns the grads as
         C-contiguous arrays of their weight's dtype."""
         specs = _check_weight_list(weights)
@@ -259,10 +268,10 @@ class Optimizer(_Configurable):
             raise TypeError(f"grads must be a list of arrays, got {type(grads).__name__}")
         if len(grads) != len(weights):
             raise ValueError(f"grads has {len(grads)} arrays but weights has {len(weights)}")
-        if self.built and specs != self._specs:
+        if self._specs is not None and specs != self._specs:         # built for others
             raise ValueError(f"this {type(self).__name__} was built for weights "
                              f"{_describe(self._specs)}, got {_describe(specs)}")
-        checked = []
+        checked: list[NDArray[Any]] = []
         for i, (w, g) in enumerate(zip(weights, grads)):
             if not w.flags.writeable:
                 raise ValueError(f"weights[{i}] is read-only; it is updated in place")
@@ -297,7 +306,7 @@ class Optimizer(_Configurable):
                 f"infinity in it or its slots; nothing was changed (try a smaller learning "
                 f"rate)")
 
-    def _apply(self, weights, grads):
+    def _apply(self, weights: Sequence[NDArray[Any]], grads: Sequence[NDArray[Any]]) -> int | None:
         """apply() without putting anything back: returns None, or the index of the first
         array whose update left a value that is not finite (every array is updated all the
         same, and iterations counts the step)."""
@@ -333,7 +342,7 @@ class Optimizer(_Configurable):
         iterations = self._check_iterations(state[0])
         names = [name for name, _ in self._slot_specs()]
         arrays = list(state[1:])
-        if self.built:
+        if self._specs is not None:                     # built
             specs = self._specs
         elif not names:
             specs = []
@@ -348,7 +357,7 @@ class Optimizer(_Configurable):
             raise ValueError(f"state must hold 1 + {expected} arrays (the iteration count, then "
                              f"{', '.join(names) or 'no slots'} for {len(specs)} weights), "
                              f"got {len(state)}")
-        slots = {}
+        slots: dict[str, list[NDArray[Any]]] = {}
         for k, name in enumerate(names):
             slots[name] = []
             for i, (shape, dtype) in enumerate(specs):
@@ -387,7 +396,7 @@ class FullBatchOptimizer(_Configurable):
         self.iterations = 0
 
     built = True                 # nothing to build: the model may call build() all the same
-    slots = {}
+    slots: dict[str, list[NDArray[Any]]] = {}
 
     def build(self, weights: Sequence[NDArray[Any]]) -> None:
         """Nothing to make (no slots); kept so that a model treats every optimizer alike."""

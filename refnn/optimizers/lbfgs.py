@@ -80,10 +80,11 @@ class LBFGS(FullBatchOptimizer):
         message = result.message
         if isinstance(message, bytes):
             message = message.decode()
+        n_iterations = int(result.nit)
         info = {"stop_reason": str(message), "success": bool(result.success),
                 "grad_norm": float(np.linalg.norm(grad)),
                 "grad_max": float(np.max(np.abs(grad))) if grad.size else 0.0,
-                "n_iterations": int(result.nit), "n_function_evals": int(result.nfev),
+                "n_iterations": n_iterations, "n_function_evals": int(result.nfev),
                 "loss": float(result.fun)}
-        self.iterations += info["n_iterations"]
+        self.iterations += n_iterations
         return np.array(result.x, dtype=np.float64), info

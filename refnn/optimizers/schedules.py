@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 class LearningRateSchedule:
     """schedule(step) -> the learning rate of the step after `step` steps; get_config()."""
 
+    _keys: tuple[str, ...]          # the constructor's arguments, as get_config() names them
+
     def __call__(self, step: int) -> float:
         raise NotImplementedError
 

@@ -15,13 +15,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
+Vector = NDArray[np.float64]           # a layer's weights or their gradient, flattened
 
 # each generator yields, per gradient, the new w and its slots by Keras's names
 Steps = Iterator[tuple[NDArray[Any], dict[str, NDArray[Any]]]]
 
-def sgd_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: float = 0.01,
+def sgd_reference(w: Vector, grads: Iterable[Vector], learning_rate: float = 0.01,
                   momentum: float = 0.0,
                   nesterov: bool = False) -> Steps:
     """Lecture form: v = gamma v + eta g, w' = w - v   (Nesterov: w' = w - (gamma v + eta g)).
@@ -37,7 +38,7 @@ def sgd_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: float
         yield w, ({"momentum": -v} if gamma else {})
 
 
-def adagrad_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: float = 0.001,
+def adagrad_reference(w: Vector, grads: Iterable[Vector], learning_rate: float = 0.001,
                       initial_accumulator_value: float = 0.1,
                       epsilon: float = 1e-7) -> Steps:
     """a = a0 + sum of g^2;  w' = w - eta g / sqrt(a + adagrad_epsilon)"""
@@ -49,7 +50,7 @@ def adagrad_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: f
         yield w, {"accumulator": a}
 
 
-def rmsprop_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: float = 0.001,
+def rmsprop_reference(w: Vector, grads: Iterable[Vector], learning_rate: float = 0.001,
                       rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
                       centered: bool = False) -> Steps:
     """ms = rho ms + (1-rho) g^2;  step = eta g / sqrt(ms + rmsprop_epsilon);
@@ -77,7 +78,7 @@ def rmsprop_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: f
         yield w, slots
 
 
-def adam_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: float = 0.001,
+def adam_reference(w: Vector, grads: Iterable[Vector], learning_rate: float = 0.001,
                    beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
                    amsgrad: bool = False) -> Steps:
     """Kingma & Ba, Algorithm 1 with bias-corrected moments; Keras's keyword epsilon is the
@@ -97,7 +98,7 @@ def adam_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: floa
         yield w, slots
 
 
-def nadam_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: float = 0.001,
+def nadam_reference(w: Vector, grads: Iterable[Vector], learning_rate: float = 0.001,
                     beta_1: float = 0.9, beta_2: float = 0.999,
                     epsilon: float = 1e-7) -> Steps:
     """Dozat (2016) as Keras 3 writes it: the momentum schedule u_t = beta_1 (1 - 0.5 0.96^t)
@@ -120,7 +121,7 @@ def nadam_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: flo
         yield w, {"momentum": m, "velocity": v}
 
 
-def adamax_reference(w: ArrayLike, grads: Iterable[ArrayLike], learning_rate: float = 0.001,
+def adamax_reference(w: Vector, grads: Iterable[Vector], learning_rate: float = 0.001,
                      beta_1: float = 0.9, beta_2: float = 0.999,
                      epsilon: float = 1e-7) -> Steps:
     """Kingma & Ba, Algorithm 2 (Keras 3's form, epsilon added to u):

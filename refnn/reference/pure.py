@@ -26,7 +26,7 @@ Vector = list[float]
 Matrix = list[list[float]]
 
 
-def _vector(name, a):
+def _vector(name: str, a: list) -> Vector:       # a: any sequence of numbers
     """a as a list of Python floats"""
     try:
         return [float(v) for v in a]
@@ -34,7 +34,7 @@ def _vector(name, a):
         raise ValueError(f"{name} must be a vector (a sequence of numbers)") from None
 
 
-def _matrix(name, a):
+def _matrix(name: str, a: list) -> Matrix:       # a: any sequence of rows
     """a as a list of rows of Python floats, every row of one length"""
     try:
         rows = [[float(v) for v in row] for row in a]
@@ -46,14 +46,14 @@ def _matrix(name, a):
     return rows
 
 
-def _is_matrix(a):
+def _is_matrix(a: list) -> bool:
     """True for a sequence of rows, False for a sequence of numbers"""
     for first in a:
         return hasattr(first, "__iter__")
     return False
 
 
-def _shape(rows):
+def _shape(rows: Matrix) -> tuple[int, int]:
     """(number of rows, number of columns) of a list of rows"""
     return (len(rows), len(rows[0]) if rows else 0)
 
@@ -62,7 +62,7 @@ def _shape(rows):
 # Activations g = f(h), and their derivatives f'(h) written from the output g
 
 
-def _sigmoid(h):
+def _sigmoid(h: float) -> float:
     """g = 1 / (1 + e^-h), without overflow for any finite h"""
     if h >= 0.0:
         return 1.0 / (1.0 + math.exp(-h))      # e^-h in (0, 1]
@@ -70,19 +70,19 @@ def _sigmoid(h):
     return e / (1.0 + e)                        # g = e^h / (1 + e^h)
 
 
-def _relu(h):
+def _relu(h: float) -> float:
     return max(h, 0.0)                          # g = max(h, 0)
 
 
-def _linear(h):
+def _linear(h: float) -> float:
     return h                                    # g = h
 
 
-def _step(h):
+def _step(h: float) -> float:
     return 1.0 if h >= 0.0 else 0.0             # g = [h >= 0]; the bias carries the threshold
 
 
-def _softmax(h):
+def _softmax(h: Vector) -> Vector:
     """g_k = e^(h_k - m) / sum_j e^(h_j - m),  m = max_j h_j   (every exponent <= 0: no overflow)"""
     m = max(h)
     e = [math.exp(h_k - m) for h_k in h]
@@ -94,19 +94,19 @@ _FORWARD = {"sigmoid": _sigmoid, "tanh": math.tanh, "relu": _relu, "linear": _li
             "step": _step}
 
 
-def _sigmoid_derivative(g):
+def _sigmoid_derivative(g: float) -> float:
     return g * (1.0 - g)                        # f'(h) = g (1 - g)
 
 
-def _tanh_derivative(g):
+def _tanh_derivative(g: float) -> float:
     return 1.0 - g * g                          # f'(h) = 1 - g^2
 
 
-def _relu_derivative(g):
+def _relu_derivative(g: float) -> float:
     return 1.0 if g > 0.0 else 0.0              # f'(h) = [h > 0] = [g > 0]
 
 
-def _linear_derivative(g):
+def _linear_derivative(g: float) -> float:
     return 1.0                                  # f'(h) = 1
 
 
@@ -125,8 +125,8 @@ def activation_forward(h: Vector | Matrix, activation: str) -> Vector | Matrix:
     else:
         f = _FORWARD[activation]
 
-        def f_row(row):
-            return [f(h_j) for h_j in row]
+        def f_row(h: Vector) -> Vector:            # the signature of _softmax
+            return [f(h_j) for h_j in h]
     if _is_matrix(h):
         return [f_row(row) for row in _matrix("h", h)]
     return f_row(_vector("h", h))
@@ -148,7 +148,7 @@ def activation_derivative(g: Vector | Matrix, activation: str) -> Vector | Matri
 # Dense layer
 
 
-def _weighted_sum(g, W, b):
+def _weighted_sum(g: Vector, W: Matrix, b: Vector) -> Vector:
     """h_j = b_j + sum_i g_i w_ij, for every unit j of the layer (one sample g)"""
     h = []
     for j in range(len(b)):
@@ -159,7 +159,7 @@ def _weighted_sum(g, W, b):
     return h
 
 
-def _back(epsilon, W):
+def _back(epsilon: Vector, W: Matrix) -> Vector:
     """sum_k epsilon_k w_jk, for every unit j of the layer below (one sample)"""
     back = []
     for W_j in W:                               # W_j: the weights leaving unit j
@@ -238,7 +238,7 @@ def epsilon_backward(epsilon: Vector | Matrix, W: Vector | Matrix, g_prev: Vecto
 # Output layer: loss per sample and epsilon = dE/dh
 
 
-def _check_targets(h_name, h, y):
+def _check_targets(h_name: str, h: Matrix, y: Matrix) -> None:
     _expect(f"y shape ({h_name}'s shape)", _shape(y), _shape(h))
 
 
@@ -306,7 +306,7 @@ def squared_error_output(g: Vector | Matrix, y: Vector | Matrix,
 # Training
 
 
-def _layers(weights):
+def _layers(weights: list[Vector | Matrix]) -> tuple[list[Matrix], list[Vector]]:
     """[W1, b1, W2, b2, ...] -> ([W1, W2, ...], [b1, b2, ...]) as fresh lists, shapes checked"""
     if len(weights) == 0 or len(weights) % 2:
         raise ValueError(f"weights must be [W1, b1, W2, b2, ...], received {len(weights)} arrays")
@@ -370,7 +370,7 @@ def sgd_per_sample(weights: list[Vector | Matrix], X: Vector | Matrix, Y: Vector
             for j, eps_j in enumerate(eps):
                 b[j] -= eta * eps_j            # the bias: a weight on a constant-1 input
 
-    new_weights = []
+    new_weights: list[Vector | Matrix] = []
     for W, b in zip(Ws, bs):
         new_weights += [W, b]
     return new_weights, E

@@ -44,7 +44,8 @@ OUTPUTS = {"categorical_crossentropy": ("softmax",), "binary_crossentropy": ("si
 # The checks of a configuration and of data, shared with the contender (refnn.contender)
 
 
-def _float_array(name, a, ndim, dtype=None):
+def _float_array(name: str, a: ArrayLike, ndim: int,
+                 dtype: DTypeLike | None = None) -> NDArray[Any]:
     a = np.asarray(a)
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold numbers, received dtype {a.dtype}")
@@ -55,14 +56,14 @@ def _float_array(name, a, ndim, dtype=None):
     return a
 
 
-def _fraction(name, value):
+def _fraction(name: str, value: float) -> float:
     value = float(value)
     if not 0 <= value < 1:
         raise ValueError(f"{name} must be in [0, 1), received {value!r}")
     return value
 
 
-def _positive(name, value):
+def _positive(name: str, value: float) -> float:
     value = float(value)
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a finite number > 0, received {value!r}")
@@ -178,6 +179,7 @@ def sgd_update(w: NDArray[Any], grad: NDArray[Any], m: NDArray[Any] | None, eta:
     m is None without momentum. Returns the new (w, m)."""
     if momentum == 0:
         return w - eta * grad, None
+    assert m is not None, "SGD with momentum keeps its slot m"
     m = momentum * m - eta * grad
     w = w + (momentum * m - eta * grad if nesterov else m)
     return w, m
@@ -248,7 +250,7 @@ class FitOracle:
             E, epsilon = vectorized.squared_error_output(g[L], y, f[L - 1])
             losses, epsilon = 2 * E / k, 2 * epsilon / (m * k)   # 2 (yhat - y) f'(h) / (m k)
         # backward, from the output side inwards
-        grads = [None] * (2 * L)
+        grads: list[Any] = [None] * (2 * L)        # every entry set below
         for l in range(L - 1, -1, -1):
             W = self.params[2 * l]
             grads[2 * l], grads[2 * l + 1], _ = vectorized.dense_backward(g[l], W, epsilon)
@@ -261,6 +263,7 @@ class FitOracle:
         c = self.config
         eta, t = c["learning_rate"], self.iterations + 1
         for i, (w, grad) in enumerate(zip(self.params, grads)):
+            m: NDArray[Any] | None
             if self.optimizer == "adam":
                 m, v = self.slots["momentum"][i], self.slots["velocity"][i]
                 w_new, m, v = adam_update(w, grad, m, v, t, eta, c["beta_1"], c["beta_2"],
@@ -269,7 +272,7 @@ class FitOracle:
             else:
                 m = self.slots["momentum"][i] if self.slots else None
                 w_new, m = sgd_update(w, grad, m, eta, c["momentum"], c["nesterov"])
-                if self.slots:
+                if m is not None:                      # there is a slot: momentum > 0
                     self.slots["momentum"][i] = m
             self.params[i] = w_new.astype(self.dtype, copy=False)
         self.iterations = t

@@ -21,7 +21,7 @@ from ._names import _check_activation, _check_differentiable, _expect
 # they return new NumPy arrays. Annotations from NumPy alone, the one module imported here.
 Values = np.ndarray | list[float] | list[list[float]]
 
-def _as_float(name, a, ndim=None):
+def _as_float(name: str, a: Values, ndim: int | None = None) -> np.ndarray:
     """a as an array in its own floating dtype (anything else becomes float64)"""
     a = np.asarray(a)
     if a.dtype.kind != "f":
@@ -35,7 +35,7 @@ def _as_float(name, a, ndim=None):
 # Activations g = f(h), and their derivatives f'(h) written from the output g
 
 
-def _sigmoid(h):
+def _sigmoid(h: np.ndarray) -> np.ndarray:
     """g = 1 / (1 + e^-h) without overflow: with z = e^-|h| <= 1,
     g = 1 / (1 + z) where h >= 0 and z / (1 + z) where h < 0"""
     z = np.exp(-np.abs(h))
@@ -43,42 +43,46 @@ def _sigmoid(h):
     return np.where(h >= 0, g, z * g)
 
 
-def _softmax(h):
+def _softmax(h: np.ndarray) -> np.ndarray:
     """g_k = e^(h_k - m) / sum_j e^(h_j - m),  m = the row's max   (exponents <= 0: no overflow)"""
     e = np.exp(h - h.max(axis=-1, keepdims=True))
     e /= e.sum(axis=-1, keepdims=True)
     return e
 
 
-def _relu(h):
+def _tanh(h: np.ndarray) -> np.ndarray:
+    return np.tanh(h)                           # g = tanh h
+
+
+def _relu(h: np.ndarray) -> np.ndarray:
     return np.maximum(h, 0)                     # g = max(h, 0)
 
 
-def _linear(h):
+def _linear(h: np.ndarray) -> np.ndarray:
     return h                                    # g = h
 
 
-def _step(h):
+def _step(h: np.ndarray) -> np.ndarray:
     return (h >= 0).astype(h.dtype)             # g = [h >= 0]; the bias carries the threshold
 
 
-_FORWARD = {"sigmoid": _sigmoid, "tanh": np.tanh, "relu": _relu, "linear": _linear,
+_FORWARD = {"sigmoid": _sigmoid, "tanh": _tanh, "relu": _relu, "linear": _linear,
             "softmax": _softmax, "step": _step}
 
 
-def _sigmoid_derivative(g):
+def _sigmoid_derivative(g: np.ndarray) -> np.ndarray:
     return g * (1 - g)                          # f'(h) = g (1 - g)
 
 
-def _tanh_derivative(g):
+def _tanh_derivative(g: np.ndarray) -> np.ndarray:
     return 1 - g * g                            # f'(h) = 1 - g^2
 
 
-def _relu_derivative(g):
+def _relu_derivative(g: np.ndarray) -> np.ndarray:
     return (g > 0).astype(g.dtype)              # f'(h) = [h > 0] = [g > 0]
 
 
-def _linear_derivative(g):
+def _linear_derivative(g: np.ndarray) -> np.ndarray:
     return np.ones_like(g)                      # f'(h) = 1
 
 
@@ -165,7 +169,7 @@ def epsilon_backward(epsilon: Values, W: Values, g_prev: Values,
 # Output layer: loss per sample and epsilon = dE/dh
 
 
-def _targets(h_name, h, y):
+def _targets(h_name: str, h: np.ndarray, y: Values) -> np.ndarray:
     y = _as_float("y", y, ndim=2)
     _expect(f"y shape ({h_name}'s shape)", y.shape, h.shape)
     return y
@@ -223,7 +227,7 @@ def squared_error_output(g: Values, y: Values,
 # Training
 
 
-def _layers(weights):
+def _layers(weights: list[Values]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """[W1, b1, W2, b2, ...] -> ([W1, W2, ...], [b1, b2, ...]) as fresh copies in one dtype"""
     if len(weights) == 0 or len(weights) % 2:
         raise ValueError(f"weights must be [W1, b1, W2, b2, ...], received {len(weights)} arrays")
@@ -291,7 +295,7 @@ def sgd_per_sample(weights: list[Values], X: Values, Y: Values, eta: float,
             W -= buf
             b -= epsilon
 
-    new_weights = []
+    new_weights: list[np.ndarray] = []
     for W, b in zip(Ws, bs):
         new_weights += [W, b]
     return new_weights, E
