@@ -1,5 +1,6 @@
 """predict on refnn's threads against NumPy's forward pass on OpenBLAS's threads: the lecture's
-784-128-10 model (sigmoid + softmax, float32) on 10,000 rows, samples/s, best of 7, in one run;
+784-128-10 model (sigmoid + softmax, float32) on 10,000 rows, samples/s, best of 9 rounds
+(interleaved) in one run;
 --busy N beside N processes that each keep a core busy.
 
     python benchmarks/predict_threads.py [--busy N]
@@ -15,13 +16,16 @@ from refnn import benchmarking, scaling
 from refnn.layers import Dense
 
 
-def best_rate(fn, n, repeat=7):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return n / min(times)
+def best_rates(runs, n, rounds=9):
+    """{label: samples/s}: the best of `rounds` rounds, the runs interleaved within each round
+    (a passing disturbance of the machine then spoils one round of each, not all of one)."""
+    best = {label: float("inf") for label in runs}
+    for _ in range(rounds):
+        for label, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            best[label] = min(best[label], time.perf_counter() - start)
+    return {label: n / seconds for label, seconds in best.items()}
 
 
 def numpy_forward(weights, x):
@@ -43,25 +47,24 @@ def main(argv=None):
                               Dense(10, activation="softmax")], seed=0, dtype="float32")
     model.build((784,))
     weights = model.get_weights()
-    rows = []
+    runs = {}
+    for threads in (1, 2):
+        for batch in (32, 1024):
+            def run(threads=threads, batch=batch):
+                with refnn.num_threads(threads):
+                    model.predict(x, batch_size=batch, verbose=0)
+            runs[f"refnn predict, {threads} thread(s), batch_size={batch}"] = run
+    for threads in (1, 2):
+        for batch in (32, 1024):
+            def run(threads=threads, batch=batch):
+                with threadpool_limits(threads, user_api="blas"):
+                    for s in range(0, len(x), batch):
+                        numpy_forward(weights, x[s:s + batch])
+            runs[f"NumPy, OpenBLAS on {threads} thread(s), batches of {batch}"] = run
     with scaling.busy_cores(args.busy):
-        for threads in (1, 2):
-            with refnn.num_threads(threads):
-                for batch in (32, 1024):
-                    def run(batch=batch):
-                        model.predict(x, batch_size=batch, verbose=0)
-                    rows.append((f"refnn predict, {threads} thread(s), batch_size={batch}",
-                                 best_rate(run, len(x))))
-        for threads in (1, 2):
-            with threadpool_limits(threads, user_api="blas"):
-                for batch in (32, 1024):
-                    def run(batch=batch):
-                        for s in range(0, len(x), batch):
-                            numpy_forward(weights, x[s:s + batch])
-                    rows.append((f"NumPy, OpenBLAS on {threads} thread(s), batches of {batch}",
-                                 best_rate(run, len(x))))
+        rates = best_rates(runs, len(x))
     print(f"predict, 784-128-10 float32, 10,000 rows, beside {args.busy} busy process(es)")
-    for label, rate in rows:
+    for label, rate in rates.items():
         print(f"  {label:<52}{rate:>12,.0f} samples/s")
 
 
