@@ -31,8 +31,6 @@ NOT_YET_ANNOTATED = ["refnn.benchmarking", "refnn.callbacks_keras",
                      "refnn.experiments.overparameterization", "refnn.experiments.results",
                      "refnn.experiments.stats", "refnn.experiments.sweep",
                      "refnn.experiments.vanishing_gradients", "refnn.gradcheck",
-                     "refnn.kernels", "refnn.kernels.blas",
-                     "refnn.kernels.threads", "refnn.kernels.trainer", "refnn.kernels.updates",
                      "refnn.scaling", "refnn.training"]
 
 
