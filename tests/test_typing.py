@@ -31,7 +31,7 @@ NOT_YET_ANNOTATED = ["refnn.benchmarking", "refnn.callbacks_keras",
                      "refnn.experiments.overparameterization", "refnn.experiments.results",
                      "refnn.experiments.stats", "refnn.experiments.sweep",
                      "refnn.experiments.vanishing_gradients", "refnn.gradcheck",
-                     "refnn.scaling", "refnn.training"]
+                     "refnn.scaling"]
 
 
 def modules_under(prefixes, public_only=True):
