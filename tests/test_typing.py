@@ -30,7 +30,7 @@ NOT_YET_ANNOTATED = ["refnn.benchmarking", "refnn.callbacks_keras",
                      "refnn.experiments.flatness", "refnn.experiments.lottery_ticket",
                      "refnn.experiments.overparameterization", "refnn.experiments.results",
                      "refnn.experiments.stats", "refnn.experiments.sweep",
-                     "refnn.experiments.vanishing_gradients", "refnn.gradcheck",
+                     "refnn.experiments.vanishing_gradients",
                      "refnn.scaling"]
 
 
