@@ -23,12 +23,7 @@ ROOT = Path(refnn.__file__).parent.parent
 NOT_YET_ANNOTATED = ["refnn.benchmarking", "refnn.cli", "refnn.cli.bench", "refnn.cli.budget",
                      "refnn.cli.demo", "refnn.cli.experiment", "refnn.cli.flags",
                      "refnn.cli.gradcheck", "refnn.cli.parsing", "refnn.cli.running",
-                     "refnn.cli.trace", "refnn.cli.train", "refnn.cli.xor",
-                     "refnn.experiments.approximation_rate", "refnn.experiments.depth",
-                     "refnn.experiments.double_descent", "refnn.experiments.dropout",
-                     "refnn.experiments.flatness", "refnn.experiments.lottery_ticket",
-                     "refnn.experiments.overparameterization",
-                     "refnn.experiments.vanishing_gradients", "refnn.scaling"]
+                     "refnn.cli.trace", "refnn.cli.train", "refnn.cli.xor", "refnn.scaling"]
 
 
 def modules_under(prefixes, public_only=True):

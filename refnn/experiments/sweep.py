@@ -21,9 +21,11 @@ from __future__ import annotations
 import importlib
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn, cast
+
+from numpy.typing import ArrayLike
 
 from . import PerSeed, PlotPath, Settings, Task, TaskResult
 from . import module as _module
@@ -55,7 +57,7 @@ class WholeRun:
     def run_task(self, settings: Settings, task: Task, seed: int) -> TaskResult:
         result = self.module.run(quick=settings["quick"], seed=seed)
         out: TaskResult = {k: float(v) for k, v in result.findings.items()
-               if isinstance(v, numbers.Real) and math.isfinite(v)}
+                           if isinstance(v, numbers.Real) and math.isfinite(v)}
         out["conclusion"] = result.conclusion
         return out
 
@@ -216,7 +218,7 @@ def by_task(per_seed: PerSeed) -> list[tuple[Task, dict[str, list[float]]]]:
     return out
 
 
-def cells(values: Sequence[float]) -> list[float]:
+def cells(values: ArrayLike) -> list[float]:
     """[mean, half-width of its 95 % interval] of the per-seed values: two table cells (the
     half-width is NaN for one seed; see stats.mean_interval). Seeds that agree up to rounding
     (a seed-free quantity) get a half-width of exactly 0."""
@@ -231,7 +233,7 @@ def interval_columns(*names: str) -> list[str]:
     return [c for n in names for c in (n, f"{n} ±")]
 
 
-def findings_of(prefix: str, values: Sequence[float]) -> dict[str, float]:
+def findings_of(prefix: str, values: ArrayLike) -> dict[str, float]:
     """{prefix: mean, prefix_ci: half-width} of the per-seed values (the findings' convention)."""
     mean, half = cells(values)
     return {prefix: mean, f"{prefix}_ci": half}
