@@ -23,7 +23,7 @@ ROOT = Path(refnn.__file__).parent.parent
 NOT_YET_ANNOTATED = ["refnn.cli", "refnn.cli.bench", "refnn.cli.budget", "refnn.cli.demo",
                      "refnn.cli.experiment", "refnn.cli.flags", "refnn.cli.gradcheck",
                      "refnn.cli.parsing", "refnn.cli.running", "refnn.cli.trace", "refnn.cli.train",
-                     "refnn.cli.xor", "refnn.scaling"]
+                     "refnn.cli.xor"]
 
 
 def modules_under(prefixes, public_only=True):
