@@ -8,22 +8,33 @@ changing them has no effect (THREAD_VARIABLES names them); refnn.scaling runs ea
 setting in its own interpreter. `blas_threads()` reports what the BLAS libraries actually use,
 when threadpoolctl happens to be installed.
 """
+from __future__ import annotations
+
 import math
 import os
 import textwrap
 import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from . import kernels
 from .contender import NumpyMLP
 from .reference import vectorized
 from .textbook import BackpropNetwork
 
+if TYPE_CHECKING:
+    from .model import Sequential
+    from .optimizers import Optimizer
+
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def mnist_like(n, n_features=784, n_classes=10, zero_fraction=0.5, seed=0, dtype=np.float32):
+def mnist_like(n: int, n_features: int = 784, n_classes: int = 10, zero_fraction: float = 0.5,
+               seed: int = 0, dtype: DTypeLike = np.float32
+               ) -> tuple[NDArray[Any], NDArray[Any]]:
     """n random samples shaped like MNIST: X (n, n_features) and one-hot Y (n, n_classes).
 
     Each input is, independently, exactly 0 with probability `zero_fraction` (the blank
@@ -32,20 +43,22 @@ def mnist_like(n, n_features=784, n_classes=10, zero_fraction=0.5, seed=0, dtype
     """
     rng = np.random.default_rng(seed)
     dtype = np.dtype(dtype)
-    X = rng.random((n, n_features), dtype=dtype)
-    X[rng.random((n, n_features), dtype=dtype) < zero_fraction] = 0
+    # NumPy's stubs take one literal float dtype per overload of random(); it is a float dtype
+    X = rng.random((n, n_features), dtype=dtype)  # type: ignore[arg-type]
+    X[rng.random((n, n_features), dtype=dtype) < zero_fraction] = 0  # type: ignore[arg-type]
     labels = rng.integers(0, n_classes, n)
     Y = np.zeros((n, n_classes), dtype)
     Y[np.arange(n), labels] = 1
     return X, Y
 
 
-def textbook_weights(sizes, seed=0, dtype=np.float32):
+def textbook_weights(sizes: Sequence[int], seed: int = 0, dtype: DTypeLike = np.float32
+                     ) -> list[NDArray[Any]]:
     """[W1, b1, W2, b2, ...] for `sizes`, initialised as BackpropNetwork does (step 1)."""
     return BackpropNetwork(sizes, seed=seed, dtype=np.dtype(dtype).name).get_weights()
 
 
-def _time_once(fn, setup=None):
+def _time_once(fn: Callable[..., object], setup: Callable[[], Any] | None = None) -> float:
     """Seconds taken by fn() (or fn(setup()), setup not timed)."""
     args = () if setup is None else (setup(),)
     start = time.perf_counter()
@@ -53,7 +66,8 @@ def _time_once(fn, setup=None):
     return time.perf_counter() - start
 
 
-def best_time(fn, repeat=3, setup=None):
+def best_time(fn: Callable[..., object], repeat: int = 3,
+              setup: Callable[[], Any] | None = None) -> float:
     """The shortest of `repeat` wall-clock times of fn(), in seconds (time.perf_counter).
 
     With `setup`, each run is fn(setup()): setup prepares fresh inputs (e.g. copies of weights
@@ -65,7 +79,8 @@ def best_time(fn, repeat=3, setup=None):
     return min(_time_once(fn, setup) for _ in range(repeat))
 
 
-def textbook_epoch_ratio(n_samples=60000, n_numpy=6000, hidden=128, repeat=3, seed=0):
+def textbook_epoch_ratio(n_samples: int = 60000, n_numpy: int = 6000, hidden: int = 128,
+                         repeat: int = 3, seed: int = 0) -> dict[str, Any]:
     """Samples per second of one per-sample SGD epoch (the textbook algorithm, sigmoid, eta 0.1,
     float32) on a 784-hidden-10 network: the compiled kernels.sgd_per_sample over n_samples
     MNIST-like samples, and the NumPy twin vectorized.sgd_per_sample over the first n_numpy
@@ -86,16 +101,17 @@ def textbook_epoch_ratio(n_samples=60000, n_numpy=6000, hidden=128, repeat=3, se
     X_numpy, Y_numpy = X[:n_numpy], Y[:n_numpy]
     weights = textbook_weights(sizes, seed=seed)
 
-    def fresh_weights():
+    def fresh_weights() -> list[NDArray[Any]]:
         return [w.copy() for w in weights]
 
-    def run_c(w):
+    def run_c(w: list[NDArray[Any]]) -> None:
         kernels.sgd_per_sample(w, X, Y, eta=0.1, activation="sigmoid")     # updates w in place
 
-    def run_numpy(w):
+    def run_numpy(w: list[vectorized.Values]) -> None:
         vectorized.sgd_per_sample(w, X_numpy, Y_numpy, eta=0.1, activation="sigmoid")
 
-    c_times, numpy_times = [], []
+    c_times: list[float] = []
+    numpy_times: list[float] = []
     for _ in range(repeat):
         c_times.append(_time_once(run_c, fresh_weights))
         numpy_times.append(_time_once(run_numpy, fresh_weights))
@@ -106,7 +122,7 @@ def textbook_epoch_ratio(n_samples=60000, n_numpy=6000, hidden=128, repeat=3, se
             "n_samples": n_samples, "n_numpy": n_numpy, "sizes": sizes}
 
 
-def blas_threads():
+def blas_threads() -> dict[str, int] | None:
     """{library: threads} for each BLAS/OpenMP library loaded in this process, as threadpoolctl
     reports them; None when threadpoolctl is not installed (it is optional)."""
     try:
@@ -121,7 +137,8 @@ def blas_threads():
 # The speed workloads, side by side: refnn, its NumPy twin, PyTorch and scikit-learn when
 # installed, and the GEMM-only cap (the matrix products of the epoch, timed alone with NumPy).
 
-WORKLOADS = {
+Workload = dict[str, Any]           # one of WORKLOADS (its "n" shrunk by workload(quick=True))
+WORKLOADS: dict[str, Workload] = {
     "W1": {"title": "the lecture's Keras model: 784-128-10, sigmoid + softmax, CE, Adam, batch 200",
            "hidden": [128], "activation": "sigmoid", "optimizer": "adam", "batch_size": 200,
            "dtype": "float32", "n": 60000},
@@ -140,22 +157,26 @@ WORKLOADS = {
 }
 LEARNING_RATE = {"adam": 0.001, "sgd": 0.01}
 
+# an implementation's (epoch(state), or epoch() without setup; setup() -> state, or None;
+# samples per epoch)
+Run = tuple[Callable[..., object], Union[Callable[[], Any], None], int]
 
-def _sizes(w):
+
+def _sizes(w: Workload) -> list[int]:
     return [784] + list(w["hidden"]) + [10]
 
 
-def _glorot(sizes, dtype, seed):
+def _glorot(sizes: Sequence[int], dtype: DTypeLike, seed: int) -> list[NDArray[Any]]:
     """Keras's initial weights (glorot_uniform kernels, zero biases), shared by every impl."""
     rng = np.random.default_rng(seed)
-    weights = []
+    weights: list[NDArray[Any]] = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         limit = np.sqrt(6 / (n_in + n_out))
         weights += [rng.uniform(-limit, limit, (n_in, n_out)).astype(dtype), np.zeros(n_out, dtype)]
     return weights
 
 
-def gemm_cap_epoch(X, sizes, batch_size):
+def gemm_cap_epoch(X: NDArray[Any], sizes: Sequence[int], batch_size: int) -> Callable[[], None]:
     """A function running the matrix products of one epoch alone, with NumPy's BLAS: per batch
     the forward products g_{l-1} W_l, the weight gradients g_{l-1}^T epsilon_l and the error
     products epsilon_l W_l^T (not for the input layer), on preallocated arrays, nothing else
@@ -169,7 +190,7 @@ def gemm_cap_epoch(X, sizes, batch_size):
     dW = [np.empty_like(w) for w in W]
     dE = [np.empty((batch_size, s), dtype) for s in sizes[1:-1]]
 
-    def epoch():
+    def epoch() -> None:
         for start in range(0, n - batch_size + 1, batch_size):
             A = X[start:start + batch_size]
             for l, w in enumerate(W):
@@ -183,19 +204,20 @@ def gemm_cap_epoch(X, sizes, batch_size):
     return epoch
 
 
-def _optimizer(w):
+def _optimizer(w: Workload) -> Optimizer:
     """the workload's refnn optimizer: Adam, or SGD with momentum 0.9"""
     from .optimizers import SGD, Adam
     return Adam(LEARNING_RATE["adam"]) if w["optimizer"] == "adam" else \
         SGD(LEARNING_RATE["sgd"], momentum=0.9)
 
 
-def _run_refnn(w, X, Y, seed):
+def _run_refnn(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int
+               ) -> tuple[Callable[[Sequential], object], Callable[[], Sequential]]:
     from .layers import Dense
     from .model import Sequential
     sizes = _sizes(w)
 
-    def setup():
+    def setup() -> Sequential:
         model = Sequential([Dense(s, activation=w["activation"]) for s in sizes[1:-1]]
                            + [Dense(10, activation="softmax")], seed=seed, dtype=w["dtype"])
         model.build((784,))
@@ -205,7 +227,8 @@ def _run_refnn(w, X, Y, seed):
     return lambda m: m.fit(X, Y, batch_size=w["batch_size"], epochs=1, verbose=0), setup
 
 
-def epoch_phases(w, X, Y, seed=0):
+def epoch_phases(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int = 0
+                 ) -> tuple[dict[str, float], float]:
     """Where an epoch of refnn's mini-batch training goes: one epoch of the workload run as
     fit runs it (training.CompiledStep, the compiled step with the optimizer's update fused
     into it, batch after batch), timed by phase. Returns ({phase: seconds}, epoch seconds):
@@ -371,7 +394,8 @@ def _per_sample_runs(w, X, Y, seed, threads):
     return runs
 
 
-def workload(name, quick=False, seed=0):
+def workload(name: str, quick: bool = False, seed: int = 0
+             ) -> tuple[Workload, NDArray[Any], NDArray[Any]]:
     """The settings and the data of workload `name`: (settings dict, X, Y)."""
     if name not in WORKLOADS:
         raise ValueError(f"unknown workload {name!r}; valid: {', '.join(WORKLOADS)}")
@@ -382,7 +406,8 @@ def workload(name, quick=False, seed=0):
     return w, X, Y
 
 
-def workload_runs(name, w, X, Y, threads=1, seed=0):
+def workload_runs(name: str, w: Workload, X: NDArray[Any], Y: NDArray[Any], threads: int = 1,
+                  seed: int = 0) -> tuple[dict[str, Run], dict[str, str]]:
     """{impl: (epoch(state), setup() -> state, samples per epoch)} for every implementation
     that is installed, and {impl: why not} for the others."""
     if name == "W2":
@@ -403,7 +428,7 @@ def workload_runs(name, w, X, Y, threads=1, seed=0):
     return runs, missing
 
 
-def fit_peak_mib(w, X, Y, seed=0):
+def fit_peak_mib(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int = 0) -> float:
     """tracemalloc's peak during refnn's fit (one epoch), in MiB: what fit allocates beyond
     its inputs (the data are in memory, float32, before it starts)."""
     import tracemalloc
@@ -417,13 +442,15 @@ def fit_peak_mib(w, X, Y, seed=0):
         tracemalloc.stop()
 
 
-def run_workload(name, threads=1, quick=False, repeat=5, seed=0):
+def run_workload(name: str, threads: int = 1, quick: bool = False, repeat: int = 5,
+                 seed: int = 0) -> dict[str, Any]:
     """Measure one workload: {impl: samples/s}, the GEMM-only cap (timed in the same rounds),
     where refnn's epoch goes (epoch_phases, the least disturbed of `repeat` epochs), and on W1
     fit's memory peak."""
     w, X, Y = workload(name, quick, seed)
     repeat = 1 if quick else repeat
-    result = {"name": name, "title": w["title"], "threads": threads, "n": w["n"], "rates": {}}
+    result: dict[str, Any] = {"name": name, "title": w["title"], "threads": threads,
+                              "n": w["n"], "rates": {}}
     runs, result["missing"] = workload_runs(name, w, X, Y, threads, seed)
     if not runs:
         return result                    # nothing installed to measure
@@ -449,7 +476,7 @@ def run_workload(name, threads=1, quick=False, repeat=5, seed=0):
     return result
 
 
-def format_result(r):
+def format_result(r: Mapping[str, Any]) -> str:
     lines = [f"{r['name']}: {r['title']}  ({r['n']} samples, {r['threads']} thread"
              f"{'s' if r['threads'] != 1 else ''})"]
     if "refnn" not in r["rates"]:
@@ -479,7 +506,7 @@ def format_result(r):
     return "\n".join(lines)
 
 
-def format_phases(phases):
+def format_phases(phases: Mapping[str, float]) -> str:
     """'refnn's epoch, by phase: matrix products 322 ms (82%), gather 28 ms (7%), ...':
     the two matrix-product phases together, then the others, largest first."""
     products = sum(v for k, v in phases.items() if k.endswith("matrix products"))

@@ -72,8 +72,11 @@ import math
 import numbers
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ._validate import as_array
 from .gradcheck_report import GradcheckEntry, GradcheckReport, GradcheckRow
@@ -91,10 +94,18 @@ DEFAULT_MAX_ENTRIES = 100
 # Above this many entries in all, the check prints a line per tensor to stderr (progress="auto").
 PROGRESS_AFTER = 2000
 
+Params = list[NDArray[np.float64]]
+# f(params) -> (loss, grads) and kink_signature(params) -> arrays, as check_function takes them
+LossFunction = Callable[[Params], tuple[ArrayLike, Sequence[ArrayLike]]]
+KinkSignature = Callable[[Params], Sequence[ArrayLike]]
 
-def check_function(f, params, *, step=1e-6, tolerance=1e-6, tiny=1e-3, kink_signature=None,
-                   names=None, max_entries_per_tensor=DEFAULT_MAX_ENTRIES, seed=0,
-                   progress="auto"):
+
+def check_function(f: LossFunction, params: Sequence[ArrayLike], *, step: float = 1e-6,
+                   tolerance: float = 1e-6, tiny: float = 1e-3,
+                   kink_signature: KinkSignature | None = None,
+                   names: Sequence[str] | None = None,
+                   max_entries_per_tensor: int | None = DEFAULT_MAX_ENTRIES, seed: int = 0,
+                   progress: bool | Literal["auto"] = "auto") -> GradcheckReport:
     """Compare the gradients returned by f with central differences of its loss.
 
     f(params) -> (loss, grads): params is a list of float64 arrays, grads a list of arrays
@@ -130,9 +141,11 @@ def check_function(f, params, *, step=1e-6, tolerance=1e-6, tiny=1e-3, kink_sign
                   seed=seed, progress=_check_progress(progress))
 
 
-def gradcheck(model, X, Y, *, step=1e-6, tolerance=1e-6, tiny=1e-3,
-              max_entries_per_tensor=DEFAULT_MAX_ENTRIES, seed=0, names=None, progress="auto",
-              sample_weight=None):
+def gradcheck(model: Any, X: ArrayLike, Y: ArrayLike, *, step: float = 1e-6,
+              tolerance: float = 1e-6, tiny: float = 1e-3,
+              max_entries_per_tensor: int | None = DEFAULT_MAX_ENTRIES, seed: int = 0,
+              names: Sequence[str] | None = None, progress: bool | Literal["auto"] = "auto",
+              sample_weight: ArrayLike | None = None) -> GradcheckReport:
     """Check model.loss_and_gradients(X, Y) against central differences in float64.
 
     sample_weight (n,): check the weighted loss 1/n sum_i w_i l_i instead, through
@@ -161,7 +174,7 @@ def gradcheck(model, X, Y, *, step=1e-6, tolerance=1e-6, tiny=1e-3,
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"X and Y must have the same number of samples; "
                          f"received X with {X.shape[0]} and Y with {Y.shape[0]}")
-    weighted = {}
+    weighted: dict[str, ArrayLike] = {}
     if sample_weight is not None:
         if "sample_weight" not in inspect.signature(model.loss_and_gradients).parameters:
             raise TypeError(f"sample_weight was given, but {type(model).__name__}."
@@ -182,11 +195,11 @@ def gradcheck(model, X, Y, *, step=1e-6, tolerance=1e-6, tiny=1e-3,
         what = "names"
     names = _check_names(names, len(params), what=what)
 
-    def f(params):
+    def f(params: Params) -> tuple[ArrayLike, Sequence[ArrayLike]]:
         model.set_weights(params)
         return model.loss_and_gradients(X, Y, **weighted)
 
-    def kinks(params):
+    def kinks(params: Params) -> Sequence[ArrayLike]:
         model.set_weights(params)
         return model.kink_signature(X, Y)
 
@@ -202,8 +215,10 @@ def gradcheck(model, X, Y, *, step=1e-6, tolerance=1e-6, tiny=1e-3,
     return report
 
 
-def _check(f, params, names, *, step, tolerance, tiny, kink_signature, max_entries, seed,
-           progress="auto"):
+def _check(f: LossFunction, params: Params, names: list[str], *, step: float,
+           tolerance: float, tiny: float, kink_signature: KinkSignature | None,
+           max_entries: int | None, seed: int, progress: bool | str = "auto"
+           ) -> GradcheckReport:
     """The one loop: every selected entry of every tensor, perturbed by +-step in turn."""
     loss, analytic = _loss_and_grads(f, params)
     signature = None if kink_signature is None else _signature(kink_signature, params)
@@ -213,9 +228,12 @@ def _check(f, params, names, *, step, tolerance, tiny, kink_signature, max_entri
         progress = total > PROGRESS_AFTER
     started = time.perf_counter()
 
-    rows, kinks, failures, entries = [], [], [], []
+    rows: list[GradcheckRow] = []
+    kinks: list[GradcheckEntry] = []
+    failures: list[GradcheckEntry] = []
+    entries: list[GradcheckEntry] = []
     for t, (name, w, a) in enumerate(zip(names, params, analytic)):
-        worst = None                       # the compared entry with the largest r
+        worst: GradcheckEntry | None = None      # the compared entry with the largest r
         n_checked = n_kinks = n_failed = 0
         chosen = list(_entries_to_check(a, max_entries, rng))
         if progress:
@@ -230,10 +248,10 @@ def _check(f, params, names, *, step, tolerance, tiny, kink_signature, max_entri
                                  f"{name}{list(idx)} = {w_idx!r}: w + step == w - step")
             w[idx] = w_plus
             loss_plus = _loss_only(f, params)
-            crossed_plus = signature is not None and _crossed(signature, kink_signature, params)
+            crossed_plus = _crossed(signature, kink_signature, params)
             w[idx] = w_minus
             loss_minus = _loss_only(f, params)
-            crossed_minus = signature is not None and _crossed(signature, kink_signature, params)
+            crossed_minus = _crossed(signature, kink_signature, params)
             w[idx] = w_idx
             # divide by the step actually taken: w +- step is rounded to the nearest float64
             n = float((loss_plus - loss_minus) / (w_plus - w_minus))
@@ -267,7 +285,8 @@ def _check(f, params, names, *, step, tolerance, tiny, kink_signature, max_entri
                            loss=loss, entries=entries)
 
 
-def _entries_to_check(a, max_entries, rng):
+def _entries_to_check(a: NDArray[np.float64], max_entries: int | None,
+                      rng: np.random.Generator) -> Iterator[tuple[int, ...]]:
     """Indices (tuples) of the entries to perturb, in C order.
 
     All entries, or max_entries of them: the entry with the largest |a| (a wrong gradient
@@ -285,7 +304,7 @@ def _entries_to_check(a, max_entries, rng):
         yield tuple(int(k) for k in np.unravel_index(int(i), a.shape))
 
 
-def _loss_and_grads(f, params):
+def _loss_and_grads(f: LossFunction, params: Params) -> tuple[float, Params]:
     """The loss and the analytic gradients at the unperturbed parameters, validated."""
     result = f(params)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
@@ -310,23 +329,27 @@ def _loss_and_grads(f, params):
     return loss, analytic
 
 
-def _loss_only(f, params):
+def _loss_only(f: LossFunction, params: Params) -> float:
     return _as_loss(f(params)[0])
 
 
-def _as_loss(value):
+def _as_loss(value: object) -> float:
     try:
         return float(np.asarray(value).reshape(()))
     except (TypeError, ValueError):
         raise TypeError(f"the loss must be a real scalar; received {value!r}") from None
 
 
-def _signature(kink_signature, params):
+def _signature(kink_signature: KinkSignature, params: Params) -> list[NDArray[Any]]:
     return [np.array(s, copy=True) for s in kink_signature(params)]
 
 
-def _crossed(signature, kink_signature, params):
-    """True when the kink signature at params differs from the one at the unperturbed w."""
+def _crossed(signature: list[NDArray[Any]] | None, kink_signature: KinkSignature | None,
+             params: Params) -> bool:
+    """True when the kink signature at params differs from the one at the unperturbed w
+    (False without a kink signature)."""
+    if signature is None or kink_signature is None:
+        return False
     other = kink_signature(params)
     return len(other) != len(signature) or not all(
         np.array_equal(s, o) for s, o in zip(signature, other))
@@ -336,12 +359,13 @@ def _crossed(signature, kink_signature, params):
 # Validation: name the argument, the expected and the received value
 # ---------------------------------------------------------------------------------------
 
-def _check_settings(step, tolerance, tiny):
+def _check_settings(step: object, tolerance: object, tiny: object
+                    ) -> tuple[float, float, float]:
     return (_positive("step", step), _positive("tolerance", tolerance),
             _positive("tiny", tiny))
 
 
-def _positive(name, value):
+def _positive(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a positive real number; "
                         f"received {type(value).__name__} {value!r}")
@@ -351,13 +375,13 @@ def _positive(name, value):
     return value
 
 
-def _check_progress(progress):
+def _check_progress(progress: object) -> bool | str:
     if progress != "auto" and not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True, False or 'auto'; received {progress!r}")
-    return progress if progress == "auto" else bool(progress)
+    return "auto" if progress == "auto" else bool(progress)
 
 
-def _check_max_entries(k):
+def _check_max_entries(k: object) -> int | None:
     if k is None:
         return None
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
@@ -368,17 +392,18 @@ def _check_max_entries(k):
     return int(k)
 
 
-def _check_names(names, n_tensors, what="names"):
+def _check_names(names: Sequence[object] | None, n_tensors: int, what: str = "names"
+                 ) -> list[str]:
     if names is None:
         return [f"param{t}" for t in range(n_tensors)]
-    names = [str(name) for name in names]
-    if len(names) != n_tensors:
+    checked = [str(name) for name in names]
+    if len(checked) != n_tensors:
         raise ValueError(f"{what} must give one name per parameter tensor: expected "
-                         f"{n_tensors}, received {len(names)}")
-    return names
+                         f"{n_tensors}, received {len(checked)}")
+    return checked
 
 
-def _as_float64_params(params, what="params"):
+def _as_float64_params(params: object, what: str = "params") -> Params:
     """Float64 copies of the parameter tensors; they are the arrays that get perturbed."""
     if isinstance(params, np.ndarray) or not isinstance(params, (list, tuple)):
         raise TypeError(f"{what} must be a list of arrays; received {type(params).__name__}")
@@ -397,7 +422,7 @@ def _as_float64_params(params, what="params"):
     return copies
 
 
-def _as_float64_data(name, A):
+def _as_float64_data(name: str, A: ArrayLike) -> NDArray[np.float64]:
     A = as_array(name, A, dtype=np.float64, allow_empty=True)
     if A.ndim == 0:
         raise ValueError(f"{name} must have a sample axis; received a scalar")
@@ -406,7 +431,7 @@ def _as_float64_data(name, A):
     return A
 
 
-def _as_float64_model(model):
+def _as_float64_model(model: Any) -> tuple[Any, str | None]:
     """The model itself if it computes in float64, else a float64 copy made by astype.
 
     The dtype is the model's `dtype` attribute, or, without one, that of its weights.

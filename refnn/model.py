@@ -63,6 +63,7 @@ class Sequential:
     output_shape: tuple[int, ...]
     loss: Loss
     optimizer: Optimizer | FullBatchOptimizer
+    _initial_epoch: int | None              # where fit resumes (BackupAndRestore sets it)
     _fit_thread: tuple[int, int] | None     # (the thread inside fit, depth): safeguards.fitting
 
     def __init__(self, layers: Sequence[Layer] | None = None, seed: int | None = None,

@@ -13,22 +13,29 @@ its ratio to the first.
 priority) for the whole measurement: the condition of a notebook beside a running job. The
 ratios are measured with the same busy processes running throughout.
 """
+from __future__ import annotations
+
 import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TextIO, Union
 
 from .benchmarking import THREAD_VARIABLES, WORKLOADS, format_result, run_workload
 
 SETTING_VARIABLES = ("REFNN_NUM_THREADS",) + THREAD_VARIABLES
 BUSY_LOOP = "while True: pass"
 
+Setting = Union[int, str]       # a thread count, or "default"
+Result = dict[str, Any]         # refnn.benchmarking.run_workload's
 
-def parse_settings(text):
+
+def parse_settings(text: str) -> list[Setting]:
     """'1,2' -> [1, 2]; 'default,1' -> ['default', 1]. ValueError names what is wrong."""
-    settings = []
+    settings: list[Setting] = []
     for part in str(text).split(","):
         part = part.strip().lower()
         if part == "default":
@@ -43,7 +50,8 @@ def parse_settings(text):
     return settings
 
 
-def setting_environment(setting, environ=None):
+def setting_environment(setting: Setting, environ: Mapping[str, str] | None = None
+                        ) -> dict[str, str]:
     """The environment of the interpreter that measures `setting`."""
     env = {k: v for k, v in (os.environ if environ is None else environ).items()
            if k not in SETTING_VARIABLES}
@@ -53,7 +61,7 @@ def setting_environment(setting, environ=None):
 
 
 @contextlib.contextmanager
-def busy_cores(n):
+def busy_cores(n: int) -> Iterator[list[subprocess.Popen[bytes]]]:
     """n processes, each keeping one core busy, for the duration of the with block."""
     procs = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP], stdin=subprocess.DEVNULL)
              for _ in range(n)]
@@ -66,7 +74,7 @@ def busy_cores(n):
             p.wait()
 
 
-def _cpu_seconds(pids=()):
+def _cpu_seconds(pids: Iterable[int] = ()) -> tuple[float | None, float, float]:
     """(seconds the whole machine's CPUs were busy, seconds the processes `pids` used, seconds
     this process's finished children used); the first is None where /proc/stat is missing."""
     import resource
@@ -89,7 +97,8 @@ def _cpu_seconds(pids=()):
     return machine, own, children.ru_utime + children.ru_stime
 
 
-def measure_setting(workloads, setting, out, quick=False, seed=0, busy_pids=()):
+def measure_setting(workloads: Sequence[str], setting: Setting, out: TextIO, quick: bool = False,
+                    seed: int = 0, busy_pids: Sequence[int] = ()) -> list[Result]:
     """Run the workloads in a fresh interpreter at `setting`, passing its tables through to
     `out`; returns its results (refnn.benchmarking.run_workload's dicts), each with "others":
     the cores other processes kept busy meanwhile, on average (None where not known)."""
@@ -117,7 +126,7 @@ def measure_setting(workloads, setting, out, quick=False, seed=0, busy_pids=()):
     return measured
 
 
-def format_scaling(measured, busy=0):
+def format_scaling(measured: Mapping[Setting, Sequence[Result]], busy: int = 0) -> str:
     """refnn's samples/s per workload and setting, and each setting's ratio to the first."""
     settings = list(measured)
     condition = (f"beside {busy} process{'es' if busy != 1 else ''} keeping a core busy"
@@ -141,7 +150,9 @@ def format_scaling(measured, busy=0):
     return "\n".join(lines)
 
 
-def run_workloads(workloads=None, threads=(1,), out=None, quick=False, seed=0, busy=0):
+def run_workloads(workloads: Iterable[str] | None = None, threads: Iterable[Setting] = (1,),
+                  out: TextIO | None = None, quick: bool = False, seed: int = 0, busy: int = 0
+                  ) -> dict[Setting, list[Result]]:
     """Measure the workloads (default all) at each thread setting (see parse_settings), each
     in its own interpreter, beside `busy` busy processes; print the tables, then the scaling
     when there is more than one setting. Returns {setting: [result, ...]}."""
@@ -151,7 +162,7 @@ def run_workloads(workloads=None, threads=(1,), out=None, quick=False, seed=0, b
         if name not in WORKLOADS:
             raise ValueError(f"unknown workload {name!r}; valid: {', '.join(WORKLOADS)}")
     settings = parse_settings(",".join(str(t) for t in threads))
-    measured = {}
+    measured: dict[Setting, list[Result]] = {}
     with busy_cores(busy) as procs:
         for setting in settings:
             measured[setting] = measure_setting(workloads, setting, out, quick, seed,
@@ -161,7 +172,7 @@ def run_workloads(workloads=None, threads=(1,), out=None, quick=False, seed=0, b
     return measured
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """The measuring interpreter: the workloads at the thread setting of its environment."""
     import argparse
     from . import get_num_threads

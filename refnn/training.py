@@ -30,10 +30,15 @@ the model, from the loss's own declaration (Loss.compiled_kind) and the activati
 The compiled and the layer-by-layer steps compute the same numbers (tests hold them to 1e-12
 in float64).
 """
+from __future__ import annotations
+
 import math
 import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Union, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import activations, kernels, regularizers
 from . import optimizers as optimizers_module
@@ -44,9 +49,19 @@ from .layers import Context, Dense, Flatten
 from .safeguards import (OVERFLOWED, Diverged, StopOnInterrupt, diverged_error, epoch_state,
                          put_back)
 
+if TYPE_CHECKING:
+    from .callbacks import Callback
+    from .model import Sequential
+    from .optimizers import FullBatchOptimizer, Optimizer
+
+# compiled_plan's answer: the Dense layers, their activations, the compiled loss kind
+Plan = tuple[list[Dense], list[str], str]
+# a step's (loss, yhat, logs): yhat None and logs given for a full-batch step
+StepResult = tuple[float, Union[NDArray[Any], None], Union[dict[str, Any], None]]
+
 
 # --------------------------------------------------------------------------- strategies
-def compiled_plan(model):
+def compiled_plan(model: Sequential) -> Plan | None:
     """(dense layers, their activations, the compiled loss kind) when fit can take the
     compiled step, else None: Dense layers only (after an optional Flatten), with biases, no
     batch normalisation, no kernel mask, none frozen (the step updates every W and b); hidden
@@ -63,11 +78,12 @@ def compiled_plan(model):
     # will take)
     if not all(model._trainable_mask if model.built else model._live_trainable_mask()):
         return None
-    acts = [l.activation for l in layers]
+    dense = cast(list[Dense], layers)                   # each one checked: type(l) is Dense
+    acts = [l.activation for l in dense]
     if any(a not in activations.DIFFERENTIABLE for a in acts[:-1]):
         return None
     kind = model.loss.compiled_kind(acts[-1])
-    return None if kind is None else (layers, acts, kind)
+    return None if kind is None else (dense, acts, kind)
 
 
 class CompiledStep:
@@ -84,8 +100,9 @@ class CompiledStep:
 
     full_batch = False
 
-    def __init__(self, weights, X, Y, activations, kind, batch_size, optimizer,
-                 check_rows=False, sample_weight=None):
+    def __init__(self, weights: list[NDArray[Any]], X: NDArray[Any], Y: NDArray[Any],
+                 activations: Sequence[str], kind: str, batch_size: int, optimizer: Optimizer,
+                 check_rows: bool = False, sample_weight: NDArray[Any] | None = None) -> None:
         self.trainer = kernels.DenseTrainer(weights, X, Y, activations, kind, batch_size,
                                             sample_weight=sample_weight)
         self.weights = weights
@@ -93,12 +110,13 @@ class CompiledStep:
         optimizer.build(weights)
         rule = optimizer.fused_rule()            # the update run inside the step, if it can
         self.fused = rule is not None
-        if self.fused:
+        if rule is not None:
             self.trainer.set_update(*rule)
         self._unchecked = X.shape[0] if check_rows else 0    # rows still to check
 
     @classmethod
-    def for_model(cls, model, plan, x, y, batch_size, sample_weight=None):
+    def for_model(cls, model: Sequential, plan: Plan, x: NDArray[Any], y: NDArray[Any],
+                  batch_size: int, sample_weight: NDArray[Any] | None = None) -> CompiledStep:
         """The step for `model` on its checked data (x, y) and the samples' weights (None:
         all 1), following compiled_plan's `plan`."""
         layers, acts, kind = plan
@@ -110,10 +128,11 @@ class CompiledStep:
             Y[np.arange(n), y.astype(np.intp)] = 1
         Y = np.ascontiguousarray(model.loss.smooth(Y), dtype=model.dtype)   # label smoothing
         weights = [w for l in layers for w in (l.W, l.b)]
-        return cls(weights, X, Y, acts, kind, min(batch_size, n), model.optimizer,
+        optimizer = cast("Optimizer", model.optimizer)       # stochastic: strategy_for's choice
+        return cls(weights, X, Y, acts, kind, min(batch_size, n), optimizer,
                    check_rows=True, sample_weight=sample_weight)
 
-    def step(self, idx):
+    def step(self, idx: NDArray[np.intp]) -> StepResult:
         trainer, optimizer = self.trainer, self.optimizer
         check = self._unchecked > 0
         self._unchecked -= len(idx)
@@ -127,11 +146,12 @@ class CompiledStep:
         else:
             _, yhat = trainer.step(idx, check_finite=check)
         # the losses' mean, from the sum the step judged: it updated exactly when it is finite
-        if not math.isfinite(trainer.mean_loss):
-            raise Diverged(f"the loss was {trainer.mean_loss}", changed=False)
+        mean_loss = cast(float, trainer.mean_loss)           # set by the step just run
+        if not math.isfinite(mean_loss):
+            raise Diverged(f"the loss was {mean_loss}", changed=False)
         if not self.fused and optimizer._apply(self.weights, trainer.grads) is not None:
             raise Diverged(OVERFLOWED, changed=True)
-        return trainer.mean_loss, yhat, None
+        return mean_loss, yhat, None
 
 
 class LayerStep:
@@ -140,11 +160,12 @@ class LayerStep:
 
     full_batch = False
 
-    def __init__(self, model, x, y, w=None):
+    def __init__(self, model: Sequential, x: NDArray[Any], y: NDArray[Any],
+                 w: NDArray[Any] | None = None) -> None:
         self.model, self.x, self.y, self.w = model, x, y, w
         model.optimizer.build(model._trainable)     # its state exists before the first step
 
-    def step(self, idx):
+    def step(self, idx: NDArray[np.intp]) -> StepResult:
         model = self.model
         xb, yb = self.x[idx], self.y[idx]                     # the batch, gathered
         wb = None if self.w is None else self.w[idx]          # (m,) its samples' weights
@@ -160,7 +181,8 @@ class LayerStep:
                 loss = regularizers.total_loss(model, per_sample, wb)
                 if not math.isfinite(loss):
                     raise Diverged(f"the loss was {loss}", changed=True)
-                if model.optimizer._apply(
+                optimizer = cast("Optimizer", model.optimizer)   # stochastic: strategy_for
+                if optimizer._apply(
                         model._trainable,
                         [g for g, m in zip(grads, model._trainable_mask) if m]) is not None:
                     raise Diverged(OVERFLOWED, changed=True)
@@ -176,16 +198,17 @@ class FullBatch:
 
     full_batch = True
 
-    def __init__(self, model, x, y, w=None):
+    def __init__(self, model: Sequential, x: NDArray[Any], y: NDArray[Any],
+                 w: NDArray[Any] | None = None) -> None:
         self.model, self.x, self.y, self.w = model, x, y, w
         self.shapes = [w.shape for w in model._trainable]
         self.sizes = [w.size for w in model._trainable]
 
-    def _unpack(self, v):
+    def _unpack(self, v: NDArray[np.float64]) -> list[NDArray[np.float64]]:
         parts = np.split(v, np.cumsum(self.sizes)[:-1])
         return [p.reshape(s) for p, s in zip(parts, self.shapes)]
 
-    def _fun(self, v):
+    def _fun(self, v: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         """(L(v), dL/dv) for the packed trainable weights v, in float64."""
         model = self.model
         for w, p in zip(model._trainable, self._unpack(v)):
@@ -198,11 +221,12 @@ class FullBatch:
         loss = regularizers.total_loss(model, per_sample, self.w)
         return loss, flat.astype(np.float64)
 
-    def step(self, idx):
+    def step(self, idx: NDArray[np.intp]) -> StepResult:
         model = self.model
         if model._trainable:
             x0 = np.concatenate([w.ravel() for w in model._trainable]).astype(np.float64)
-            v, info = model.optimizer.minimize(self._fun, x0)
+            optimizer = cast("FullBatchOptimizer", model.optimizer)  # not stochastic
+            v, info = optimizer.minimize(self._fun, x0)
             v = np.asarray(v)
             if not np.isfinite(v).all():
                 raise Diverged(f"{type(model.optimizer).__name__} returned weights that are "
@@ -225,7 +249,8 @@ class FullBatch:
         return values[0], None, logs
 
 
-def strategy_for(model, x, y, batch_size, w=None):
+def strategy_for(model: Sequential, x: NDArray[Any], y: NDArray[Any], batch_size: int,
+                 w: NDArray[Any] | None = None) -> CompiledStep | LayerStep | FullBatch:
     """The strategy that trains `model` on its checked data (x, y) with the samples' weights w
     (None: every weight 1). Each strategy takes the weights: the compiled step weighs each
     sample's loss and error term inside its one call (kernels.DenseTrainer's sample_weight),
@@ -240,9 +265,17 @@ def strategy_for(model, x, y, batch_size, w=None):
 
 
 # --------------------------------------------------------------------------- the loop
-def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0.0,
-        validation_data=None, shuffle=True, callbacks=None, initial_epoch=0,
-        sample_weight=None, class_weight=None):
+# the validation data checked: (x_val, y_val, sample weights or None)
+Validation = tuple[NDArray[Any], NDArray[Any], Union[NDArray[Any], None]]
+# what fit changes: the weights, the optimizer's state, the shuffling generator's state
+Snapshot = tuple[list[NDArray[Any]], Union[list[NDArray[Any]], None], Mapping[str, Any]]
+
+def fit(model: Sequential, x: ArrayLike, y: ArrayLike, batch_size: int = 32, epochs: int = 1,
+        verbose: int | str = "auto", validation_split: float = 0.0,
+        validation_data: tuple[ArrayLike, ...] | None = None, shuffle: bool = True,
+        callbacks: Callback | Sequence[Callback] | None = None, initial_epoch: int = 0,
+        sample_weight: ArrayLike | None = None,
+        class_weight: Mapping[int, float] | None = None) -> History:
     """Sequential.fit: everything checked before any weight moves, then epochs of steps."""
     model._require_compiled("fit")
     model._warn_if_trainable_changed()
@@ -311,8 +344,10 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", validation_split=0
     return history
 
 
-def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, val, callbacks,
-            interrupt=None, w=None):
+def _epochs(model: Sequential, strategy: CompiledStep | LayerStep | FullBatch, x: NDArray[Any],
+            y: NDArray[Any], batch_size: int, epochs: int, initial_epoch: int, shuffle: bool,
+            val: Validation | None, callbacks: Sequence[Callback],
+            interrupt: StopOnInterrupt | None = None, w: NDArray[Any] | None = None) -> None:
     """Epochs of strategy.step over the batches; a full-batch strategy gets every sample in
     order as its one batch. `interrupt` (a StopOnInterrupt) holds a second Ctrl-C until the
     step it comes in has finished, so that the weights and the optimizer's state are never
@@ -351,28 +386,29 @@ def _epochs(model, strategy, x, y, batch_size, epochs, initial_epoch, shuffle, v
                 # state after the batch before, not with NaN weights)
                 print(f"refnn: {error}", file=sys.stderr)
                 batch_loss, yhat, logs = math.nan, None, None
-            if logs is None and yhat is None:             # diverged: the loss is not finite
+            if logs is not None:                          # a full-batch step's own logs
+                batch_logs = logs
+            elif yhat is None:                            # diverged: the loss is not finite
                 batch_logs = logs = {"loss": batch_loss}
-            elif logs is None:
+            else:
                 wb = None if w is None else w[idx]
                 for m in metrics:
                     m.update(y[idx], yhat, checked=True, sample_weight=wb if m.weighted else None)
                 loss_sum += batch_loss * len(idx)
                 seen += len(idx)
-                batch_logs = logs = {"loss": loss_sum / seen,
-                                     **{m.name: m.result() for m in metrics}}
-            else:
-                batch_logs = logs
+                batch_logs = logs = {"loss": loss_sum / seen,     # metrics.compiled names each
+                                     **{cast(str, m.name): m.result() for m in metrics}}
             for cb in callbacks:
                 cb.on_train_batch_end(batch, batch_logs)
             if model.stop_training:
                 break
-        _end_epoch(model, epoch, logs, val, callbacks)
+        _end_epoch(model, epoch, batch_logs, val, callbacks)   # the last batch's logs
         if model.stop_training:
             break
 
 
-def _end_epoch(model, epoch, logs, val, callbacks):
+def _end_epoch(model: Sequential, epoch: int, logs: Mapping[str, Any],
+               val: Validation | None, callbacks: Sequence[Callback]) -> None:
     logs = dict(logs)
     if val is not None:
         try:
@@ -388,7 +424,7 @@ def _end_epoch(model, epoch, logs, val, callbacks):
         cb.on_epoch_end(epoch, logs)
 
 
-def _validation_data(model, data):
+def _validation_data(model: Sequential, data: object) -> Validation:
     """fit's validation_data checked: (x_val, y_val) or (x_val, y_val, sample_weight_val), as
     (x, y, w) with w None or (n_val,) float64."""
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
@@ -396,19 +432,19 @@ def _validation_data(model, data):
                if isinstance(data, (tuple, list)) else f"{type(data).__name__}")
         raise ValueError(f"validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
                          f"sample_weight_val), got {got}")
-    x, y = model._prepare_xy(*data[:2], "x_val", "y_val")
+    x, y = model._prepare_xy(data[0], data[1], "x_val", "y_val")
     w = data[2] if len(data) == 3 else None
     return x, y, sample_weights(w, x.shape[0], "sample_weight_val", scalar=False)
 
 
-def _snapshot(model):
+def _snapshot(model: Sequential) -> Snapshot:
     """What fit changes: the weights, the optimizer's state, the shuffling generator."""
     return (model.get_weights(),
             model.optimizer.get_state() if model.optimizer.built else None,
             model._shuffle_rng.bit_generator.state)
 
 
-def _restore(model, snapshot):
+def _restore(model: Sequential, snapshot: Snapshot) -> None:
     weights, state, rng = snapshot
     model.set_weights(weights)
     if state is not None:
@@ -418,7 +454,7 @@ def _restore(model, snapshot):
     model._shuffle_rng.bit_generator.state = rng
 
 
-def verbosity(verbose):
+def verbosity(verbose: int | str) -> int:
     """verbose as Keras takes it: 0 silent, 1 progress bar, 2 one line per epoch, "auto": the
     live bar on a terminal or in a notebook (an IPython kernel is running: its output shows
     the bar redrawn in place, as Keras's does), one line per epoch in a log file."""

@@ -23,8 +23,11 @@ flags (flag groups and the defaults per kind of data), running (the data the fla
 with progress lines, output files). Data preparation and network building are library code
 (refnn.preprocessing, refnn.networks) that the commands call.
 """
+from __future__ import annotations
+
 import os
 import sys
+from collections.abc import Sequence
 
 from ..plotting import DEFAULT_DPI, FIGSIZE, MissingMatplotlibError
 from . import bench, demo, experiment, gradcheck, trace, train, xor
@@ -38,7 +41,7 @@ __all__ = ["main", "make_parser", "run_xor", "available_experiments", "UsageErro
 COMMANDS = (demo, train, gradcheck, trace, bench, experiment)      # in the order --help lists
 
 
-def make_parser():
+def make_parser() -> Parser:
     """The program's parser: the XOR run's flags, then one subparser per command."""
     parser = Parser(
         prog=PROG, formatter_class=Formatter,
@@ -67,7 +70,7 @@ def make_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     check_flags(parser, argv)

@@ -1,14 +1,22 @@
 """python -m refnn bench: the C core against NumPy and its peers, at one or more thread
 settings, on an idle or a busy machine (refnn.scaling.run_workloads)."""
+from __future__ import annotations
+
 import argparse
 import os
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import parsing
 from .parsing import UsageError, one_line
 
+if TYPE_CHECKING:
+    from .parsing import Subparsers
+    from ..scaling import Setting
 
-def thread_settings(text):
+
+def thread_settings(text: str) -> list[Setting]:
     """--threads '1,2' -> [1, 2] (argparse type: the message says what was expected)."""
     from ..scaling import parse_settings
     try:
@@ -17,7 +25,7 @@ def thread_settings(text):
         raise argparse.ArgumentTypeError(f"--{one_line(e)}") from None
 
 
-def register(subparsers):
+def register(subparsers: Subparsers) -> None:
     p = parsing.add_command(
         subparsers, "bench", help="time the C core against NumPy",
         description=(
@@ -43,7 +51,7 @@ def register(subparsers):
     p.set_defaults(run=run)
 
 
-def bench_threads(requested):
+def bench_threads(requested: Sequence[Setting] | None) -> Sequence[Setting]:
     """--threads, else a thread count already fixed in the environment, else [1]."""
     from ..benchmarking import THREAD_VARIABLES
     if requested is not None:
@@ -55,7 +63,7 @@ def bench_threads(requested):
     return [1]
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     from .. import benchmarking, scaling
     workloads = args.workload
     if workloads is not None:

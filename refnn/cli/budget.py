@@ -7,10 +7,14 @@ more than the memory available now (MemAvailable of /proc/meminfo; the physical 
 that is not known). The estimates are upper bounds of the large arrays, not of Python's
 overhead; what they leave out is small beside them.
 """
+from __future__ import annotations
+
 import math
 import os
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .parsing import UsageError
 
@@ -20,7 +24,7 @@ from .parsing import UsageError
 BYTES_PER_TOY_POINT = 200
 
 
-def available_bytes():
+def available_bytes() -> int | None:
     """The memory available to a new allocation now, in bytes; None when unknown."""
     try:
         with open("/proc/meminfo") as f:
@@ -35,14 +39,14 @@ def available_bytes():
         return None
 
 
-def _size(nbytes):
+def _size(nbytes: float) -> str:
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
         if nbytes >= scale:
             return f"{nbytes / scale:,.1f} {unit}"
     return f"{nbytes:,} bytes"
 
 
-def require(nbytes, what):
+def require(nbytes: int, what: str) -> None:
     """Refuse a run whose estimate, nbytes, is more than the memory available now."""
     available = available_bytes()
     if available is not None and nbytes > available:
@@ -50,11 +54,11 @@ def require(nbytes, what):
                          f"{_size(available)} available")
 
 
-def toy_points(n):
+def toy_points(n: int) -> None:
     require(n * BYTES_PER_TOY_POINT, f"--samples {n}: generating {n:,} points")
 
 
-def training(sizes, batch_size, dtype, flag_text):
+def training(sizes: Sequence[int], batch_size: int, dtype: DTypeLike, flag_text: str) -> None:
     """A network of layer sizes `sizes` (inputs first) trained on batches of batch_size:
     its weights, their gradients and up to three optimizer slots (5 copies of the P weights),
     the float64 draw of the largest weight matrix as it is initialised (2 copies), and a
@@ -68,5 +72,5 @@ def training(sizes, batch_size, dtype, flag_text):
                     f"of {batch_size}")
 
 
-def _count(n):
+def _count(n: int) -> str:
     return f"{n:,}" if n < 10**15 else f"over 10^{int(math.log10(n))}"

@@ -1,16 +1,24 @@
 """python -m refnn demo: a small network learns a 2-D data set; progress, accuracy, and the
 decision boundary drawn in the terminal."""
+from __future__ import annotations
+
+import argparse
 import sys
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import terminal
 from ..plotting import save_plot
 from ..preprocessing import TOY_SETS, prepare_toy
 from . import budget, flags, parsing, running
 
+if TYPE_CHECKING:
+    from .parsing import Subparsers
 
-def register(subparsers):
+
+def register(subparsers: Subparsers) -> None:
     p = parsing.add_command(
         subparsers, "demo", help="a small network learns a 2-D data set",
         description=(
@@ -42,7 +50,7 @@ def register(subparsers):
     p.set_defaults(run=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     flags.resolve_profile(args, "toy")
     running.require_matplotlib(args.plot)
     budget.toy_points(args.samples)
@@ -62,8 +70,9 @@ def run(args):
           f"{test_scores[1]:.4f} on the {data.x_test.shape[0]} test points "
           f"(trained in {seconds:.1f} s)")
     print("")
-    Xa, ya = data.raw_train
-    Xb, yb = data.raw_test
+    # a 2-D set keeps its points as generated
+    Xa, ya = cast("tuple[NDArray[Any], NDArray[Any]]", data.raw_train)
+    Xb, yb = cast("tuple[NDArray[Any], NDArray[Any]]", data.raw_test)
     classify = running.classifier(model, data)
     print("the learned decision boundary, with the training points:")
     print(terminal.render(classify, Xa, ya, width=args.width, height=args.height,

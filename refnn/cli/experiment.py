@@ -1,15 +1,24 @@
 """python -m refnn experiment: the theory lab (refnn.experiments): one experiment (or all) over
 seeds, in parallel, saved; the list; or docs/experiments.md regenerated from saved results."""
+from __future__ import annotations
+
+import argparse
 import textwrap
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from . import parsing, running
 from .parsing import PROG, UsageError, one_line
 
+if TYPE_CHECKING:
+    from .parsing import Subparsers
+    from ..experiments import ExperimentResult
+
 ALL = "all"
 
 
-def register(subparsers):
+def register(subparsers: Subparsers) -> None:
     p = parsing.add_command(
         subparsers, "experiment",
         help="run one of the theory lab's experiments (or list them)",
@@ -51,7 +60,7 @@ def register(subparsers):
     p.set_defaults(run=run)
 
 
-def available_experiments():
+def available_experiments() -> list[tuple[str, str]]:
     """(name, claim) of each experiment module that imports."""
     from .. import experiments
     found = []
@@ -64,7 +73,7 @@ def available_experiments():
     return found
 
 
-def _list():
+def _list() -> int:
     found = available_experiments()
     if not found:
         print("no experiments are available yet")
@@ -78,7 +87,7 @@ def _list():
     return 0
 
 
-def _regenerate(args):
+def _regenerate(args: argparse.Namespace) -> int:
     from ..experiments import results
     if args.name is not None:
         raise UsageError("--regenerate-docs takes no experiment name: it writes every "
@@ -100,7 +109,7 @@ def _regenerate(args):
     return 0
 
 
-def _module(name):
+def _module(name: str) -> ModuleType:
     from .. import experiments
     try:
         return experiments.module(name)
@@ -109,7 +118,7 @@ def _module(name):
                          f"({one_line(e)})") from None
 
 
-def _sweep(name, args):
+def _sweep(name: str, args: argparse.Namespace) -> ExperimentResult:
     """Every seed's tasks through refnn.experiments.sweep; the result, saved when --out."""
     from ..experiments import results, sweep
     seeds = list(range(args.seed, args.seed + args.seeds))
@@ -124,7 +133,7 @@ def _sweep(name, args):
     return result
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     from .. import experiments
     if args.regenerate_docs is not None:
         return _regenerate(args)

@@ -1,15 +1,21 @@
 """Flag groups that several commands share (the data, the network, its training, the pictures),
 and the defaults each kind of data gives the flags left out."""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from .. import activations, datasets
 from ..networks import LOSSES
 from ..optimizers import OPTIMIZERS
 from ..plotting import DEFAULT_DPI, FIGSIZE
 from ..preprocessing import IMAGE_SETS, TOY_SETS
 from . import parsing
-from .parsing import UsageError
+from .parsing import Parser, UsageError
 
 # defaults per kind of data (a flag left out takes these)
-PROFILES = {
+PROFILES: dict[str, dict[str, Any]] = {
     "images": dict(layers=(128,), optimizer="adam", lr=0.001, batch_size=128, epochs=5),
     "toy": dict(layers=(32, 32), optimizer="adam", lr=0.01, batch_size=50, epochs=300),
     "csv": dict(layers=(64, 64), optimizer="adam", lr=0.003, batch_size=32, epochs=100),
@@ -17,7 +23,7 @@ PROFILES = {
 KIND_NAMES = {"images": "images", "toy": "2-D sets", "csv": "CSV"}
 
 
-def _default_text(key, kinds, show=str):
+def _default_text(key: str, kinds: Sequence[str], show: Callable[[Any], str] = str) -> str:
     """'(default: 0.01)' for one kind of data, '(default: 0.001 for images, ...)' for several."""
     if len(kinds) == 1:
         return f" (default: {show(PROFILES[kinds[0]][key])})"
@@ -25,7 +31,7 @@ def _default_text(key, kinds, show=str):
                                       for k in kinds) + ")"
 
 
-def add_model_flags(p, kinds):
+def add_model_flags(p: Parser, kinds: Sequence[str]) -> None:
     """The flags describing a network; a flag left out takes the default of the kind of data."""
     p.add_argument("--layers", type=parsing.sizes, default=None, metavar="SIZES",
                    help="hidden layer sizes, comma-separated; '' for none"
@@ -47,7 +53,7 @@ def add_model_flags(p, kinds):
                    help="fixes the data split, the initial weights, shuffling and dropout")
 
 
-def add_training_flags(p, kinds):
+def add_training_flags(p: Parser, kinds: Sequence[str]) -> None:
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=None,
                    help="the update rule" + _default_text("optimizer", kinds[:1]))
     p.add_argument("--lr", type=parsing.positive_float, default=None, metavar="ETA",
@@ -64,14 +70,14 @@ def add_training_flags(p, kinds):
                         "REFNN_NUM_THREADS / OMP_NUM_THREADS / OPENBLAS_NUM_THREADS when set)")
 
 
-def add_toy_flags(p, default_samples, samples_help=None):
+def add_toy_flags(p: Parser, default_samples: int, samples_help: str | None = None) -> None:
     p.add_argument("--samples", type=parsing.positive_int, default=default_samples,
                    metavar="N", help=samples_help or "points generated for a 2-D set")
     p.add_argument("--noise", type=parsing.nonnegative_float, default=0.1,
                    help="noise of a 2-D set, as the Playground's slider (0 to 0.5)")
 
 
-def add_plot_flags(p):
+def add_plot_flags(p: Parser) -> None:
     p.add_argument("--plot", metavar="FILE.png",
                    help="write the pictures (decision boundary for 2-D data, training curves) "
                         "to a PNG; needs matplotlib: pip install -e '.[plot]'")
@@ -80,7 +86,8 @@ def add_plot_flags(p):
                         f"inches times this")
 
 
-def add_data_flags(p, default_dataset, samples, samples_help=None):
+def add_data_flags(p: Parser, default_dataset: str, samples: int,
+                   samples_help: str | None = None) -> None:
     p.add_argument("dataset", nargs="?", default=None, choices=IMAGE_SETS + TOY_SETS,
                    metavar="DATASET",
                    help=f"fashion-mnist or mnist (IDX files), or a generated 2-D set: "
@@ -108,7 +115,7 @@ def add_data_flags(p, default_dataset, samples, samples_help=None):
     add_toy_flags(p, samples, samples_help)
 
 
-def resolve_profile(args, kind):
+def resolve_profile(args: argparse.Namespace, kind: str) -> None:
     """Fill the flags left out with the defaults for the kind of data. L-BFGS is full batch
     with its own step sizes: no --lr or --batch-size, and one epoch (a run to convergence)."""
     if getattr(args, "optimizer", None) == "lbfgs":
@@ -125,7 +132,7 @@ def resolve_profile(args, kind):
             setattr(args, key, value)
 
 
-def training_text(args):
+def training_text(args: argparse.Namespace) -> str:
     epochs = f"{args.epochs} epoch{'s' if args.epochs > 1 else ''}"
     if args.optimizer == "lbfgs":
         return f"lbfgs (full batch), {epochs}"

@@ -1,12 +1,20 @@
 """python -m refnn gradcheck: every parameter tensor of a network described by flags, against
 central finite differences (refnn.gradcheck)."""
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..gradcheck import gradcheck
 from . import flags, parsing, running
 
+if TYPE_CHECKING:
+    from .parsing import Subparsers
 
-def register(subparsers):
+
+def register(subparsers: Subparsers) -> None:
     p = parsing.add_command(
         subparsers, "gradcheck",
         help="check every gradient of a network against finite differences",
@@ -33,7 +41,7 @@ def register(subparsers):
     p.set_defaults(run=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     data = running.load_data(args)
     flags.resolve_profile(args, data.kind)
     model, loss, metrics, targets = running.build_network(data, args, args.samples, "float64")

@@ -7,14 +7,23 @@ say the same thing: `--epochs 0` ends in "--epochs must be > 0, got 0" as
 adapter: it parses the flag's text (int, float or a comma-separated list), hands the value to the
 check under the flag's name, and turns the check's ValueError or TypeError into argparse's error.
 """
+from __future__ import annotations
+
 import argparse
 import difflib
 import re
 import sys
 import textwrap
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from .. import _validate
 from ..kernels.threads import MAX_THREADS
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction["Parser"]     # what register(subparsers) is given
+
+T = TypeVar("T")
 
 PROG = "python -m refnn"
 # a value, not a flag: -1, -0.5, -1e-3, and lists such as -1,0.5
@@ -26,7 +35,7 @@ class UsageError(Exception):
     """A command line that cannot run: reported on one line, exit status 2."""
 
 
-def one_line(message):
+def one_line(message: object) -> str:
     return " ".join(str(message).split())
 
 
@@ -38,14 +47,15 @@ class Checked:
     message says what was expected and what was received. The flag's name is bound when the
     flag is added (Parser.add_argument)."""
 
-    def __init__(self, parse, check, name="value", **options):
+    def __init__(self, parse: Callable[[str], Any], check: Callable[..., Any],
+                 name: str = "value", **options: Any) -> None:
         self.parse, self.check, self.name, self.options = parse, check, name, options
         self.__name__ = check.__name__
 
-    def named(self, name):
+    def named(self, name: str) -> Checked:
         return Checked(self.parse, self.check, name, **self.options)
 
-    def __call__(self, text):
+    def __call__(self, text: str) -> Any:
         try:
             value = self.parse(text)
         except ValueError:
@@ -56,9 +66,9 @@ class Checked:
             raise argparse.ArgumentTypeError(one_line(e)) from None
 
 
-def _list_of(parse):
+def _list_of(parse: Callable[[str], T]) -> Callable[[str], list[T]]:
     """'128,64' -> [128, 64]; '' or 'none' -> [] (no hidden layer)."""
-    def parse_list(text):
+    def parse_list(text: str) -> list[T]:
         text = text.strip()
         if not text or text.lower() == "none":
             return []
@@ -84,13 +94,15 @@ class Parser(argparse.ArgumentParser):
     """argparse that reports a wrong command line on one line (exit status 2), and takes
     flags only as spelled (no abbreviations: --layer is an error, not --layers)."""
 
-    def __init__(self, *args, **kwargs):
+    commands: dict[str, Parser]     # the program's parser: each command's (make_parser)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         # `--x -1,0.5` takes -1,0.5 as the value (argparse alone knows only -1 and -0.5)
         self._negative_number_matcher = NUMBER
 
-    def add_argument(self, *names, **kwargs):
+    def add_argument(self, *names: str, **kwargs: Any) -> argparse.Action:
         """As argparse's; a Checked type gets the flag's name for its messages."""
         kind = kwargs.get("type")
         if isinstance(kind, Checked):
@@ -99,7 +111,7 @@ class Parser(argparse.ArgumentParser):
                                         else kwargs.get("metavar", names[0]))
         return super().add_argument(*names, **kwargs)
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         # "argument --epochs: --epochs must be > 0, got 0" -> "--epochs must be > 0, got 0"
         message = re.sub(r"^argument (\S+): (?=\1)", "", one_line(message))
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -110,7 +122,7 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
     """Descriptions and examples as written (see wrap); a flag's default shown unless its
     help already says it or it has none."""
 
-    def _get_help_string(self, action):
+    def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         if ("default" not in text and action.option_strings
                 and not any(action.default is v for v in (None, False, argparse.SUPPRESS))):
@@ -118,13 +130,14 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
-def wrap(text, width=88):
+def wrap(text: str, width: int = 88) -> str:
     """Paragraphs (separated by blank lines) filled to `width` columns."""
     return "\n\n".join(textwrap.fill(" ".join(par.split()), width)
                        for par in text.split("\n\n"))
 
 
-def add_command(subparsers, name, help, description, examples):
+def add_command(subparsers: Subparsers, name: str, help: str, description: str,
+                examples: Iterable[str]) -> Parser:
     """A subcommand's parser: its one-line help, a description (wrapped) and examples, each
     the text after `python -m refnn ` on its line."""
     return subparsers.add_parser(
@@ -132,7 +145,7 @@ def add_command(subparsers, name, help, description, examples):
         epilog="examples:\n" + "\n".join(f"  {PROG} {example}" for example in examples))
 
 
-def check_flags(parser, argv):
+def check_flags(parser: Parser, argv: Sequence[str]) -> None:
     """Name an unknown flag before argparse would take its value for a positional argument
     (`train --layer 128` is about --layer, not about a data set called 128)."""
     target = parser

@@ -1,11 +1,17 @@
 """What the training commands share once parsed: the data the flags name (through
 refnn.preprocessing), fitting with progress lines, the checks of output files, the classifier
 of 2-D points that the drawings use."""
+from __future__ import annotations
+
+import argparse
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .. import datasets, preprocessing
 from ..callbacks import Callback
@@ -14,11 +20,17 @@ from ..networks import build_model, make_optimizer, output_layer
 from . import budget
 from .parsing import UsageError
 
+if TYPE_CHECKING:
+    from ..callbacks import History, Logs
+    from ..model import Sequential
+    from ..networks import Network
+    from ..preprocessing import PreparedData
+
 # datasets.load_csv's errors name these flags instead of its arguments path, target, drop
 CSV_FLAGS = {"path": "--csv {}", "target": "--target {}", "drop": "--drop {}"}
 
 
-def _images(name, folder, limit):
+def _images(name: str, folder: str | None, limit: int | None) -> PreparedData:
     """prepare_images, its missing files told as flags: where it looked and how to get them."""
     try:
         return preprocessing.prepare_images(name, folder, limit)
@@ -39,7 +51,7 @@ def _images(name, folder, limit):
         raise UsageError(f"{where}; {how}") from None
 
 
-def load_data(args):
+def load_data(args: argparse.Namespace) -> PreparedData:
     """The PreparedData that the data flags name (a data set, --csv, their options)."""
     if args.csv is not None:
         if args.dataset is not None:
@@ -64,7 +76,8 @@ def load_data(args):
                                      args.test_fraction, args.limit)
 
 
-def build_network(data, args, batch_size, dtype="float32"):
+def build_network(data: PreparedData, args: argparse.Namespace, batch_size: int,
+                  dtype: str = "float32") -> Network:
     """networks.build_model for the model flags, once the memory its training on batches of
     batch_size needs is known to be there (budget.training)."""
     sizes = [data.n_inputs, *args.layers, output_layer(data, args.loss).units]
@@ -74,7 +87,10 @@ def build_network(data, args, batch_size, dtype="float32"):
                        args.batchnorm, args.seed, dtype)
 
 
-def fit(model, data, args, loss, metrics, targets, callbacks=(), verbose=0):
+def fit(model: Sequential, data: PreparedData, args: argparse.Namespace, loss: str,
+        metrics: Sequence[str], targets: Callable[[NDArray[Any]], NDArray[Any]],
+        callbacks: Iterable[Callback] = (), verbose: int = 0
+        ) -> tuple[History, float, list[float], list[float]]:
     """Compile, fit on the training part (the test part measured after every epoch), evaluate
     both parts: (history, seconds, train scores, test scores)."""
     learning_rate = None if args.optimizer == "lbfgs" else args.lr
@@ -87,8 +103,11 @@ def fit(model, data, args, loss, metrics, targets, callbacks=(), verbose=0):
                             epochs=args.epochs, verbose=verbose,
                             validation_data=(data.x_test, y_test), callbacks=list(callbacks))
     seconds = time.perf_counter() - start
-    train_scores = model.evaluate(data.x_train, y_train, batch_size=4096, verbose=0)
-    test_scores = model.evaluate(data.x_test, y_test, batch_size=4096, verbose=0)
+    # [loss, metric]: build_model gives every network a metric
+    train_scores = cast("list[float]",
+                        model.evaluate(data.x_train, y_train, batch_size=4096, verbose=0))
+    test_scores = cast("list[float]",
+                       model.evaluate(data.x_test, y_test, batch_size=4096, verbose=0))
     return history, seconds, train_scores, test_scores
 
 
@@ -96,14 +115,14 @@ class EpochLines(Callback):
     """One line every `every` epochs (and the first and last); on a terminal a status line
     redrawn after each epoch in between."""
 
-    def __init__(self, epochs, every, stream=None):
+    def __init__(self, epochs: int, every: int, stream: TextIO | None = None) -> None:
         self.epochs, self.every, self.stream = epochs, every, stream or sys.stdout
         self.live = bool(getattr(stream, "isatty", lambda: False)())
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         self.start = time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         e = epoch + 1
         logs = logs or {}
         text = (f"epoch {e:>{len(str(self.epochs))}}/{self.epochs}  "
@@ -117,24 +136,26 @@ class EpochLines(Callback):
         self.stream.flush()
 
 
-def classifier(model, data):
+def classifier(model: Sequential, data: PreparedData
+               ) -> Callable[[ArrayLike], NDArray[np.int64] | NDArray[np.intp]]:
     """points (n, 2) as generated -> predicted class indices (the model sees them scaled)."""
-    mean, std = data.scale
+    mean, std = cast("tuple[NDArray[Any], NDArray[Any]]", data.scale)    # 2-D data have one
 
-    def classify(points):
+    def classify(points: ArrayLike) -> NDArray[np.int64] | NDArray[np.intp]:
         out = model.predict((np.asarray(points) - mean) / std, batch_size=4096)
         return (out[:, 0] > 0.5).astype(np.int64) if out.shape[1] == 1 else out.argmax(axis=1)
     return classify
 
 
-def class_one_probability(model, data, points):
+def class_one_probability(model: Sequential, data: PreparedData, points: ArrayLike
+                          ) -> NDArray[Any] | None:
     """P(class 1) of each point as generated, for a one-unit output; else None."""
-    mean, std = data.scale
+    mean, std = cast("tuple[NDArray[Any], NDArray[Any]]", data.scale)    # 2-D data have one
     out = model.predict((np.asarray(points) - mean) / std, batch_size=4096)
     return out[:, 0] if out.shape[1] == 1 else None
 
 
-def check_output_path(path, flag, suffixes):
+def check_output_path(path: str, flag: str, suffixes: Sequence[str]) -> None:
     """Refuse, before any work, an output file that could not be written."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -148,7 +169,7 @@ def check_output_path(path, flag, suffixes):
                          f"{' or '.join(suffixes)}")
 
 
-def require_matplotlib(path):
+def require_matplotlib(path: str | None) -> None:
     """Fail before any training when --plot cannot be honoured."""
     if path is None:
         return

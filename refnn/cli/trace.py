@@ -1,11 +1,21 @@
 """python -m refnn trace: one textbook backprop step, h, g, epsilon per layer, the gradient and
 the update, each gradient entry beside its central finite difference (refnn.gradcheck)."""
-import numpy as np
+from __future__ import annotations
 
-from ..gradcheck import check_function
-from ..textbook import BackpropNetwork
+import argparse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..gradcheck import GradcheckReport, check_function
+from ..textbook import BackpropNetwork, Trace
 from . import parsing
 from .parsing import UsageError
+
+if TYPE_CHECKING:
+    from .parsing import Subparsers
 
 # trace prints a line per checked entry and takes two forward passes for each: a check of
 # every entry is offered up to this many weights; larger networks name --max-entries
@@ -14,7 +24,7 @@ FULL_CHECK_LIMIT = 2_000
 MAX_WEIGHTS = 5_000_000
 
 
-def register(subparsers):
+def register(subparsers: Subparsers) -> None:
     p = parsing.add_command(
         subparsers, "trace",
         help="one textbook backprop step in the lecture's notation, with finite differences",
@@ -52,7 +62,7 @@ def register(subparsers):
     p.set_defaults(run=run)
 
 
-def n_weights(sizes):
+def n_weights(sizes: Sequence[int]) -> int:
     """Weights and biases of a fully connected network: sum of (n_in + 1) n_out."""
     return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
 
@@ -73,7 +83,7 @@ def _check_size(sizes, max_entries):
                          f"{FULL_CHECK_LIMIT:,} weights")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     sizes = list(args.sizes)
     _check_size(sizes, args.max_entries)
     net = BackpropNetwork(sizes, activation=args.activation, seed=args.seed,
@@ -108,7 +118,8 @@ def run(args):
     return 0 if report.ok else 1
 
 
-def _check(trace, sizes, names, args):
+def _check(trace: Trace, sizes: Sequence[int], names: Sequence[str], args: argparse.Namespace
+           ) -> GradcheckReport:
     """The step's gradient against central differences of E(w) of the one sample, by
     refnn.gradcheck.check_function; E is computed by the NumPy twin, independent of the
     backend that made the step. A relu entry whose step crosses h = 0 is a kink: listed,
@@ -116,13 +127,14 @@ def _check(trace, sizes, names, args):
     X, Y = trace.x.reshape(1, -1), trace.y.reshape(1, -1)
     twin = BackpropNetwork(sizes, activation=args.activation, backend="numpy")
 
-    def E_and_step_gradient(params):
+    def E_and_step_gradient(params: list[NDArray[np.float64]]
+                            ) -> tuple[float, list[NDArray[Any]]]:
         """E at params; the gradient is the step's, which check_function reads only at the
         unperturbed weights (where the step computed it)."""
         twin.set_weights(params)
         return twin.evaluate(X, Y), trace.grads
 
-    def relu_masks(params):
+    def relu_masks(params: list[NDArray[np.float64]]) -> Sequence[ArrayLike]:
         twin.set_weights(params)
         return twin.kink_signature(X, Y)
 
@@ -131,7 +143,8 @@ def _check(trace, sizes, names, args):
                           max_entries_per_tensor=args.max_entries, seed=args.seed)
 
 
-def _print_entries(trace, report, names, step):
+def _print_entries(trace: Trace, report: GradcheckReport, names: Sequence[str],
+                   step: float) -> None:
     """One line per checked entry: dE/dw_ij = epsilon_j g_i, the factors, both values."""
     print(f"each gradient entry beside the central difference "
           f"(E(w + s) - E(w - s)) / (2 s), s = {step:g}:")

@@ -1,17 +1,24 @@
 """python -m refnn train: a network described by flags, on Fashion-MNIST, MNIST, a CSV file or
 a 2-D set; evaluated on the test split, optionally saved and plotted."""
+from __future__ import annotations
+
+import argparse
 import importlib.util
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..plotting import save_plot
 from . import flags, parsing, running
 
+if TYPE_CHECKING:
+    from .parsing import Subparsers
 
-def register(subparsers):
+
+def register(subparsers: Subparsers) -> None:
     p = parsing.add_command(
         subparsers, "train", help="train a network described by flags",
         description=(
@@ -46,7 +53,7 @@ def register(subparsers):
     p.set_defaults(run=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     running.require_matplotlib(args.plot)
     if args.save is not None:
         running.check_output_path(args.save, "--save", (".npz",))

@@ -1,6 +1,10 @@
 """python -m refnn (no subcommand): a 2-2-1 sigmoid network learns XOR by the textbook's
 per-sample backpropagation; one step is traced and every gradient checked."""
+from __future__ import annotations
+
+import argparse
 import sys
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -14,7 +18,7 @@ XOR_Y = np.array([[0], [1], [1], [0]], dtype=np.float64)
 DEFAULTS = {"seed": 0, "eta": 0.5, "epochs": 5000, "backend": "c"}
 
 
-def register(parser):
+def register(parser: parsing.Parser) -> None:
     """The XOR run's flags, on the program's own parser (before any subcommand)."""
     parser.add_argument("--seed", dest="xor_seed", type=parsing.nonnegative_int, default=None,
                         metavar="SEED", help="XOR run: initial weights (default 0)")
@@ -27,13 +31,13 @@ def register(parser):
                                            "numbers; default c)")
 
 
-def given(args):
+def given(args: argparse.Namespace) -> dict[str, Any]:
     """{name: value} of the XOR flags on the command line."""
     return {name: getattr(args, f"xor_{name}") for name in DEFAULTS
             if getattr(args, f"xor_{name}") is not None}
 
 
-def refuse_before(args):
+def refuse_before(args: argparse.Namespace) -> None:
     """XOR flags given before a subcommand belong to the XOR run: say where they go."""
     flags = [f"--{name}" for name in given(args)]
     if flags:
@@ -42,11 +46,12 @@ def refuse_before(args):
                          f"{flags[0]} ...")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     return run_xor(**{**DEFAULTS, **given(args)})
 
 
-def run_xor(seed=0, eta=0.5, epochs=5000, backend="c", out=None):
+def run_xor(seed: int = 0, eta: float = 0.5, epochs: int = 5000, backend: str = "c",
+            out: TextIO | None = None) -> int:
     """Train 2-2-1 on XOR; print the trace of one step and the gradient check. Returns 0 if
     XOR was learned and every gradient agrees with finite differences, else 1."""
     p = lambda *a: print(*a, file=out or sys.stdout)           # noqa: E731

@@ -15,12 +15,17 @@
 The experiments' tables depend on these functions operation for operation (the order of the
 random draws, of the layers, of the sums): a change here changes the numbers of every user.
 """
+from __future__ import annotations
+
 import functools
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .. import datasets
-from ..layers import Dense, Residual
+from ..layers import Dense, Layer, Residual
 from ..layers.base import INITIALIZERS
 from ..model import Sequential
 
@@ -30,7 +35,7 @@ N_CLASSES = 10
 
 # ---------------------------------------------------------------- data
 @functools.lru_cache(maxsize=1)
-def _fashion_mnist_uint8():
+def _fashion_mnist_uint8() -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
     """Fashion-MNIST's (x, y, x_test, y_test) as stored (uint8 pixels, (n, 784)), read once and
     made read-only; FileNotFoundError when it is not installed."""
     (x, y), (x_test, y_test) = datasets.fashion_mnist(normalize=False, flatten=True)
@@ -39,7 +44,8 @@ def _fashion_mnist_uint8():
     return x, y, x_test, y_test
 
 
-def generated_images(n, seed, n_classes=N_CLASSES, latent=16, noise=1.0):
+def generated_images(n: int, seed: int, n_classes: int = N_CLASSES, latent: int = 16,
+                     noise: float = 1.0) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """A stand-in for Fashion-MNIST: (n, 784) inputs in (0, 1) and labels 0..n_classes-1.
     Class k draws a latent point z = mu_k + noise N(0, I) (the prototypes mu_k ~ N(0, I) are fixed),
     and the 784 inputs are sigmoid(A z) for one fixed random A: overlapping classes on a
@@ -53,7 +59,9 @@ def generated_images(n, seed, n_classes=N_CLASSES, latent=16, noise=1.0):
     return 1.0 / (1.0 + np.exp(-(z @ A))), y
 
 
-def fashion_mnist_subset(n_train, n_test, seed):
+def fashion_mnist_subset(n_train: int, n_test: int, seed: int
+                         ) -> tuple[NDArray[Any], NDArray[np.int64], NDArray[Any],
+                                    NDArray[np.int64], str]:
     """(x_train, y_train, x_test, y_test, description): random subsets (fixed by seed) of
     Fashion-MNIST as (n, 784) float64 in [0, 1] with int64 labels, drawn from its training and
     test splits; a generated stand-in (see generated_images) when Fashion-MNIST is absent."""
@@ -72,7 +80,7 @@ def fashion_mnist_subset(n_train, n_test, seed):
             f"Fashion-MNIST: {n_train} training images, {n_test} test images")
 
 
-def average_pool(x, block):
+def average_pool(x: NDArray[Any], block: int) -> NDArray[Any]:
     """(n, 784) 28x28 images -> (n, (28 / block)^2): the mean of each block x block square
     (block 4: 7x7 images, d = 49; block 2: 14x14 images, d = 196)."""
     if IMAGE_SIDE % block:
@@ -82,7 +90,7 @@ def average_pool(x, block):
 
 
 # ---------------------------------------------------------------- networks
-def classifier(n_inputs, hidden, seed):
+def classifier(n_inputs: int, hidden: Sequence[int], seed: int) -> Sequential:
     """n_inputs -> hidden[0] -> hidden[1] ... (relu) -> 10 (softmax), Keras's default
     initialisation, float32."""
     layers = [Dense(hidden[0], activation="relu", input_shape=(n_inputs,))]
@@ -91,15 +99,17 @@ def classifier(n_inputs, hidden, seed):
     return Sequential(layers, seed=seed)
 
 
-def deep_network(n_inputs, depth, width, activation, residual=False, batch_norm=False, seed=0):
+def deep_network(n_inputs: int, depth: int, width: int, activation: str, residual: bool = False,
+                 batch_norm: bool = False, seed: int = 0) -> Sequential:
     """`depth` Dense layers in all, the 1-unit sigmoid output included, float64:
         plain      Dense(width, f) x (depth - 1)
         residual   Dense(width, f), then (depth - 2) // 2 blocks Residual([Dense(width, f),
                    Dense(width)]), and one more Dense(width, f) when depth is odd
     (the same layers and parameters either way), then Dense(1, sigmoid). batch_norm puts batch
     normalisation between h and f in every Dense(width, f)."""
-    def hidden(**kw):
+    def hidden(**kw: Any) -> Dense:
         return Dense(width, activation=activation, batch_norm=batch_norm, **kw)
+    layers: list[Layer]
     if not residual:
         layers = [hidden(input_shape=(n_inputs,)) if i == 0 else hidden()
                   for i in range(depth - 1)]
@@ -113,7 +123,7 @@ def deep_network(n_inputs, depth, width, activation, residual=False, batch_norm=
     return Sequential(layers, seed=seed, dtype="float64")
 
 
-def with_initializer(model, initializer, seed):
+def with_initializer(model: Sequential, initializer: str, seed: int) -> Sequential:
     """`model` with every kernel but the output layer's drawn anew from `initializer` (a Keras
     name, e.g. "he_normal": N(0, 2 / fan_in) truncated, He et al. 2015), from the input side
     on, with a generator of its own ([seed, 11]); biases and batch-norm weights are kept."""
@@ -127,6 +137,6 @@ def with_initializer(model, initializer, seed):
 
 
 # ---------------------------------------------------------------- measurements
-def log_log_slope(x, y):
+def log_log_slope(x: ArrayLike, y: ArrayLike) -> float:
     """The least-squares slope of log y against log x: the exponent of y ~ C x^slope."""
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])

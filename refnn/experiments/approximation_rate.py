@@ -30,17 +30,24 @@ error 4^-m with O(m) weights, so depth DOES improve rates for smooth functions. 
 continuous function gets within half the jump in the sup-norm (e_inf >= 1/2 always): its rate is
 read in L2, where the interpolant with knots h apart gives e_2 ~ sqrt(h), alpha = 1/2.
 """
+from __future__ import annotations
+
 import functools
 import math
 import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import LBFGS
-from . import ExperimentResult, sweep
+from . import ExperimentResult, PerSeed, PlotPath, Settings, Task, TaskResult, sweep
 from ._common import log_log_slope
+
+Findings = dict[str, Any]         # an ExperimentResult's findings
 
 NAME = "approximation_rate"
 CLAIM = ("Depth cannot improve the approximation rate alpha (error ~ C W^-alpha in the number "
@@ -93,7 +100,7 @@ FULL = {"targets": list(TARGETS), "shallow_widths": [8, 16, 32, 64, 128],
 
 
 # ---------------------------------------------------------------- points
-def points(singular, n_uniform, levels=24):
+def points(singular: Iterable[float], n_uniform: int, levels: int = 24) -> NDArray[np.float64]:
     """n_uniform equispaced points of [-1, 1], plus x0 and x0 +- 2^-k (k = 1 .. levels) for each
     singular point x0 (kept inside [-1, 1]), sorted, without repeats."""
     x = [np.linspace(-1.0, 1.0, n_uniform)]
@@ -104,7 +111,7 @@ def points(singular, n_uniform, levels=24):
     return np.unique(np.concatenate(x))
 
 
-def grid_2d(side):
+def grid_2d(side: int) -> NDArray[np.float64]:
     """side x side equispaced points of [-1, 1]^2 as (side^2, 2)."""
     t = np.linspace(-1.0, 1.0, side)
     a, b = np.meshgrid(t, t, indexing="ij")
@@ -133,7 +140,7 @@ def _data(name, n_train, n_train_2d, eval_points, eval_side_2d):
 
 
 # ---------------------------------------------------------------- networks
-def interpolant(f, knots):
+def interpolant(f: Callable[[NDArray[np.float64]], ArrayLike], knots: ArrayLike) -> Sequential:
     """The piecewise-linear interpolant of f at the sorted 1-D `knots`, as the shallow ReLU
     network s(x) = f(t_0) + sum_j (m_j - m_(j-1)) relu(x - t_j), j = 0 .. n-2 (m_j the slope on
     [t_j, t_(j+1)], m_-1 = 0): 1 -> n-1 (relu) -> 1, float64."""
@@ -147,7 +154,7 @@ def interpolant(f, knots):
     return model
 
 
-def knots(n, graded_at=None):
+def knots(n: int, graded_at: float | None = None) -> NDArray[np.float64]:
     """n knots on [-1, 1]: uniform, or graded towards `graded_at` (0): t = sign(u) |u|^4."""
     u = np.linspace(-1.0, 1.0, n)
     if graded_at is None:
@@ -155,7 +162,8 @@ def knots(n, graded_at=None):
     return np.sign(u) * np.abs(u) ** 4
 
 
-def network(widths, seed, x, y):
+def network(widths: Sequence[int], seed: int, x: NDArray[np.float64], y: NDArray[np.float64]
+            ) -> Sequential:
     """A float64 ReLU network d -> widths... -> 1, set up for the fit of y on x.
 
     The first layer's kinks are spread over the domain (with the default zero biases every
@@ -195,13 +203,13 @@ def _errors(model, x_eval, y_eval, uniform):
             "l2_error": float(np.sqrt(np.mean(r[uniform] ** 2)))}
 
 
-def rate(W, errors):
+def rate(W: ArrayLike, errors: ArrayLike) -> float:
     """alpha of the least-squares line log e = log C - alpha log W."""
     return -log_log_slope(W, errors)
 
 
 # ---------------------------------------------------------------- the protocol
-def families(s, name):
+def families(s: Settings, name: str) -> dict[str, list[int]]:
     """The families measured on target `name`, each a list of sizes."""
     out = {}
     if TARGETS[name][1] == 1:
@@ -213,14 +221,14 @@ def families(s, name):
     return out
 
 
-def tasks(settings):
+def tasks(settings: Settings) -> list[Task]:
     """One task per (target, family, size); the constructed interpolants do not depend on the
     seed but run per seed all the same (they cost milliseconds)."""
     return [{"target": name, "family": fam, "size": size} for name in settings["targets"]
             for fam, sizes in families(settings, name).items() for size in sizes]
 
 
-def run_task(s, task, seed):
+def run_task(s: Settings, task: Task, seed: int) -> TaskResult:
     name, fam, size = task["target"], task["family"], task["size"]
     x, y, x_eval, y_eval, uniform = _data(name, s["n_train"], s["n_train_2d"],
                                           s["eval_points"], s["eval_side_2d"])
@@ -238,11 +246,11 @@ def run_task(s, task, seed):
             "iterations": int(model.optimizer.iterations)}
 
 
-def run(quick=True, seed=0):
+def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
     return sweep.run_single(sys.modules[__name__], quick, seed)
 
 
-def summarize(s, per_seed):
+def summarize(s: Settings, per_seed: PerSeed) -> ExperimentResult:
     """Per (target, family): W, the errors at the largest W and the rates alpha (sup, L2), per
     seed then mean ± interval. Findings: alpha_{sup,l2}_{target}_{family}, the depth gain
     (deep minus shallow alpha, per seed), and the trained shallow network's sup error over the
@@ -320,7 +328,7 @@ def _ratio_findings(prefix, ratios):
             **sweep.findings_of(f"log10_{prefix}", [math.log10(r) for r in ratios])}
 
 
-def _ci(f, key, digits=2):
+def _ci(f: Findings, key: str, digits: int = 2) -> str:
     half = f.get(f"{key}_ci", math.nan)
     return f"{f[key]:.{digits}f}" + ("" if math.isnan(half) else f" ± {half:.2f}")
 
@@ -349,7 +357,7 @@ def _conclusion(f, s):
     return " ".join(out)
 
 
-def report(result):
+def report(result: ExperimentResult) -> str:
     """The section of docs/experiments.md."""
     from .results import markdown_table
     f, s = result.findings, result.settings
@@ -415,7 +423,7 @@ def report(result):
         "cannot fall below 1/2, so their rates are read in L2.", ""])
 
 
-def plot(result, path):
+def plot(result: ExperimentResult, path: PlotPath) -> PlotPath:
     """Log-log panels, one per target: the error (sup; L2 for the jumps) against W for every
     family, mean over the seeds."""
     from ..plotting import pyplot

@@ -22,17 +22,23 @@ own spirals, initial weights and batch order): the training loss and accuracy af
 (mean and 95 % interval), and the fraction of seeds whose network "learns", i.e. reaches
 training accuracy `learned_acc` (whether a deep plain network learns depends on the seed).
 """
+from __future__ import annotations
+
 import math
 import sys
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import datasets
 from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import Adam
-from . import ExperimentResult, sweep
+from . import ExperimentResult, PerSeed, PlotPath, Settings, Task, TaskResult, sweep
 from ._common import deep_network, with_initializer
+
+Findings = dict[str, Any]         # an ExperimentResult's findings
 
 NAME = "depth"
 CLAIM = ("Past some depth a plain network stops learning (a deeper one trains worse than a "
@@ -46,15 +52,15 @@ FULL = {"depths": [4, 8, 16, 24, 32, 48], "width": 32, "n_samples": 500, "epochs
         "batch_size": 16, "learning_rate": 1e-3, "learned_acc": 0.9}
 
 
-def spirals(n_samples, seed):
+def spirals(n_samples: int, seed: int) -> tuple[NDArray[Any], NDArray[np.float64]]:
     X, y = datasets.spirals(n_samples, seed=seed)
     return X / 2.5, y.astype(np.float64)[:, None]
 
 
-def without_skips(residual):
+def without_skips(residual: Sequential) -> Sequential:
     """A plain Sequential of the residual network's own Dense layers (the same units,
     activations and weights), one after the other: h' = F(h) where it had h' = h + F(h)."""
-    layers = []
+    layers: list[Dense] = []
     for layer in residual.layers:
         for dense in getattr(layer, "layers", [layer]):
             layers.append(Dense(dense.units, activation=dense.activation))
@@ -65,7 +71,7 @@ def without_skips(residual):
     return model
 
 
-def build(arm, depth, width, seed):
+def build(arm: str, depth: int, width: int, seed: int) -> Sequential:
     """`depth` Dense layers in all (the output included), float64."""
     if depth < 2 or depth % 2:
         raise ValueError(f"depth must be an even number >= 2, got {depth}")
@@ -78,12 +84,12 @@ def build(arm, depth, width, seed):
     return with_initializer(model, "he_normal", seed) if arm == "he" else model
 
 
-def tasks(settings):
+def tasks(settings: Settings) -> list[Task]:
     """One task per (arm, depth)."""
     return [{"arm": arm, "depth": d} for arm in ARMS for d in settings["depths"]]
 
 
-def run_task(s, task, seed):
+def run_task(s: Settings, task: Task, seed: int) -> TaskResult:
     """Train one network on the seed's spirals: its final training loss and accuracy, whether
     it learned, and its loss curve."""
     X, y = spirals(s["n_samples"], seed)
@@ -91,22 +97,23 @@ def run_task(s, task, seed):
     model.compile(loss="binary_crossentropy", optimizer=Adam(learning_rate=s["learning_rate"]),
                   metrics=["acc"])
     history = model.fit(X, y, batch_size=s["batch_size"], epochs=s["epochs"], verbose=0)
-    loss, acc = model.evaluate(X, y, batch_size=1024, verbose=0)
+    loss, acc = cast("list[float]", model.evaluate(X, y, batch_size=1024, verbose=0))
     return {"loss": float(loss), "acc": float(acc), "learned": float(acc >= s["learned_acc"]),
             "curve": [float(v) for v in history.history["loss"]]}
 
 
-def run(quick=True, seed=0):
+def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
     return sweep.run_single(sys.modules[__name__], quick, seed)
 
 
-def summarize(s, per_seed):
+def summarize(s: Settings, per_seed: PerSeed) -> ExperimentResult:
     """Rows: per depth, for each arm the loss and accuracy (mean ± interval) and the fraction of
     seeds that learned. Findings: ARM_DEPTH_loss / _acc (and _ci), ARM_DEPTH_learned (the
     fraction), ARM_deepest_all_learning (the deepest depth at which every seed learned, 0 if
     none). series: per arm and depth the mean loss curve."""
     seeds = list(per_seed)
-    findings, series = {}, {}
+    findings: Findings = {}
+    series: dict[str, Any] = {}
     for i, (task, v) in enumerate(sweep.by_task(per_seed)):
         key = f"{task['arm']}_{task['depth']}"
         findings.update(sweep.findings_of(f"{key}_loss", v["loss"]))
@@ -116,7 +123,7 @@ def summarize(s, per_seed):
         series[f"{task['arm']}/{task['depth']}"] = [float(x) for x in curves.mean(axis=0)]
     rows = []
     for d in s["depths"]:
-        row = [d]
+        row: list[Any] = [d]
         for arm in ARMS:
             row += [findings[f"{arm}_{d}_acc"], findings[f"{arm}_{d}_acc_ci"],
                     findings[f"{arm}_{d}_learned"]]
@@ -142,16 +149,16 @@ def summarize(s, per_seed):
                             settings=settings, series=series)
 
 
-def _ci(f, key, digits=3):
+def _ci(f: Findings, key: str, digits: int = 3) -> str:
     half = f[f"{key}_ci"]
     return f"{f[key]:.{digits}g}" + ("" if math.isnan(half) else f" ± {half:.2g}")
 
 
-def _seeds_text(f, key, n):
+def _seeds_text(f: Findings, key: str, n: int) -> str:
     return f"{round(f[key] * n)} of {n} seeds"
 
 
-def _conclusion(f, s, seeds):
+def _conclusion(f: Findings, s: Settings, seeds: list[int]) -> str:
     n, deepest, shallow = len(seeds), s["depths"][-1], s["depths"][0]
     return (
         f"Training accuracy (≥ {s['learned_acc']} counts as learning) at depth {shallow}: plain "
@@ -169,16 +176,16 @@ def _conclusion(f, s, seeds):
         + ", ".join(f"{arm} {f[f'{arm}_deepest_all_learning'] or 'none'}" for arm in ARMS) + ".")
 
 
-def report(result):
+def report(result: ExperimentResult) -> str:
     """The section of docs/experiments.md."""
     from .results import markdown_table
     f, s = result.findings, result.settings
     deepest, shallow = s["depths"][-1], s["depths"][0]
 
-    def learns(arm):
+    def learns(arm: str) -> bool:
         return f[f"{arm}_{deepest}_learned"] == 1.0
 
-    def fails(arm):
+    def fails(arm: str) -> bool:
         return f[f"{arm}_{deepest}_learned"] == 0.0
     shows = []
     if fails("plain") and f[f"plain_{shallow}_learned"] == 1.0:
@@ -241,7 +248,7 @@ def report(result):
         "momentum; no batch normalisation inside the residual blocks.", ""])
 
 
-def plot(result, path):
+def plot(result: ExperimentResult, path: PlotPath) -> PlotPath:
     """Final training accuracy against depth per arm (left) and the plain and residual mean
     loss curves (right)."""
     from ..plotting import pyplot

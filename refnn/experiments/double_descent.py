@@ -22,17 +22,24 @@ the test error peaks there, between a first descent (below) and a second one (ab
 controls: clean labels (ν = 0) and ridge (λ > 0), which the theory says shrinks the peak.
 When Fashion-MNIST is not installed, a generated data set stands in (settings["dataset"] says so).
 """
+from __future__ import annotations
+
 import functools
 import math
 import sys
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import LBFGS
-from . import ExperimentResult, sweep
+from . import ExperimentResult, PerSeed, PlotPath, Settings, Task, TaskResult, sweep
 from ._common import average_pool, fashion_mnist_subset
+
+Findings = dict[str, Any]         # an ExperimentResult's findings
 
 NAME = "double_descent"
 CLAIM = ("With label noise and no regularisation, test error against model size falls, rises to "
@@ -55,7 +62,8 @@ FAMILIES = ("random_features", "network")
 
 
 # ---------------------------------------------------------------- data
-def noisy_labels(y, fraction, rng):
+def noisy_labels(y: NDArray[Any], fraction: float, rng: np.random.Generator
+                 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """A copy of y with round(fraction n) labels, chosen at random, moved to another class."""
     y = y.copy()
     flip = rng.choice(y.shape[0], int(round(fraction * y.shape[0])), replace=False)
@@ -64,7 +72,11 @@ def noisy_labels(y, fraction, rng):
 
 
 @functools.lru_cache(maxsize=8)
-def data(n_train, n_test, label_noise, seed):
+def data(n_train: int, n_test: int, label_noise: float, seed: int
+         ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any], str, NDArray[Any]]:
+    """(x, y with a fraction label_noise relabelled, x_test, y_test, the data's description,
+    the relabelled samples' indices), read-only: the seed's subset, 7x7-pooled, centred and
+    scaled by one number."""
     x, y, x_test, y_test, description = fashion_mnist_subset(n_train, n_test, seed)
     x, x_test = average_pool(x, 4), average_pool(x_test, 4)         # 7x7: d = 49
     mean, scale = x.mean(axis=0), x.std()
@@ -77,16 +89,17 @@ def data(n_train, n_test, label_noise, seed):
 
 
 # ---------------------------------------------------------------- the two families
-def _scores(yhat, Y, y):
+def _scores(yhat: NDArray[Any], Y: NDArray[Any], y: NDArray[Any]) -> tuple[float, float]:
     return float(np.mean((yhat - Y) ** 2)), float(np.mean(np.argmax(yhat, axis=1) != y))
 
 
-def tag(noise, ridge):
+def tag(noise: float, ridge: float) -> str:
     """The key of one (label noise, ridge) curve: 'noise=0.2,ridge=0.01'."""
     return f"noise={noise:g},ridge={ridge:g}"
 
 
-def random_features(h, x, x_test, seed):
+def random_features(h: int, x: NDArray[Any], x_test: NDArray[Any], seed: int
+                    ) -> list[NDArray[Any]]:
     """G and G_test: [relu(X W1 + b1), 1] for the seed's fixed He-normal hidden layer."""
     features = Sequential([Dense(h, activation="relu", kernel_initializer="he_normal",
                                  input_shape=(x.shape[1],))], seed=seed, dtype="float64")
@@ -94,14 +107,15 @@ def random_features(h, x, x_test, seed):
             for a in (x, x_test)]
 
 
-def ridge_solutions(G, Y, ridges):
+def ridge_solutions(G: NDArray[np.float64], Y: NDArray[np.float64], ridges: Iterable[float]
+                    ) -> dict[float, NDArray[np.float64]]:
     """{λ: β_λ} minimising |G β - Y|²/n + λ|β|² (λ = 0: the minimum-norm solution G⁺ Y, with
     singular values below lstsq's cut-off treated as 0)."""
     n = G.shape[0]
     U, S, Vt = np.linalg.svd(G, full_matrices=False)
     UtY = U.T @ Y
     keep = S > S.max() * max(G.shape) * np.finfo(np.float64).eps
-    out = {}
+    out: dict[float, NDArray[np.float64]] = {}
     for lam in ridges:
         if lam == 0:
             factor = np.where(keep, 1.0 / np.where(keep, S, 1.0), 0.0)     # s⁺
@@ -111,12 +125,12 @@ def ridge_solutions(G, Y, ridges):
     return out
 
 
-def fit_random_features(s, h, seed):
+def fit_random_features(s: Settings, h: int, seed: int) -> TaskResult:
     """Every (label noise, ridge) fit of the width-h random-features model (and which data
     it saw: the data set, the inputs' dimension d, the number of relabelled samples)."""
     x, _, _, _, description, flipped = data(s["n_train"], s["n_test"], s["label_noise"], seed)
-    out = {"params": (h + 1) * K, "d": x.shape[1], "flipped_labels": int(flipped.shape[0]),
-           "dataset": description}
+    out: TaskResult = {"params": (h + 1) * K, "d": x.shape[1],
+                       "flipped_labels": int(flipped.shape[0]), "dataset": description}
     for noise in s["noise_levels"]:
         x, y, x_test, y_test, _, _ = data(s["n_train"], s["n_test"], noise, seed)
         G, G_test = random_features(h, x, x_test, seed)
@@ -130,7 +144,7 @@ def fit_random_features(s, h, seed):
     return out
 
 
-def fit_network(s, h, seed):
+def fit_network(s: Settings, h: int, seed: int) -> TaskResult:
     """Both layers trained: d -> h (relu) -> K (linear), L-BFGS on the noisy labels."""
     x, y, x_test, y_test, _, _ = data(s["n_train"], s["n_test"], s["label_noise"], seed)
     Y, Y_test = np.eye(K)[y], np.eye(K)[y_test]
@@ -147,22 +161,22 @@ def fit_network(s, h, seed):
             "iterations": int(model.optimizer.iterations)}
 
 
-def tasks(settings):
+def tasks(settings: Settings) -> list[Task]:
     """One task per (family, width)."""
     return [{"family": family, "width": h} for family in FAMILIES
             for h in settings[f"{family}_widths"]]
 
 
-def run_task(s, task, seed):
+def run_task(s: Settings, task: Task, seed: int) -> TaskResult:
     fit = fit_random_features if task["family"] == "random_features" else fit_network
     return fit(s, task["width"], seed)
 
 
-def run(quick=True, seed=0):
+def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
     return sweep.run_single(sys.modules[__name__], quick, seed)
 
 
-def summarise(P, test_error, nK):
+def summarise(P: ArrayLike, test_error: ArrayLike, nK: float) -> dict[str, float]:
     """The shape of one curve: the peak among the sizes with P/(nK) in [1/4, 4] (among all when
     none is), the best test error below that peak (first descent), and the error of the largest
     model (second descent)."""
@@ -185,18 +199,19 @@ def summarise(P, test_error, nK):
 CURVE = ("peak_error", "peak_params_over_nK", "rise", "second_fall", "largest_error")
 
 
-def _curve_values(per_seed_curves, P, nK):
+def _curve_values(per_seed_curves: Iterable[ArrayLike], P: ArrayLike, nK: float
+                  ) -> dict[str, list[float]]:
     """{stat: [value per seed]} of summarise() over each seed's curve."""
     shapes = [summarise(P, curve, nK) for curve in per_seed_curves]
     return {k: [shape[k] for shape in shapes] for k in CURVE}
 
 
-def _ci(f, key, digits=3):
+def _ci(f: Findings, key: str, digits: int = 3) -> str:
     half = f.get(f"{key}_ci", math.nan)
     return f"{f[key]:.{digits}g}" + ("" if math.isnan(half) else f" ± {half:.2g}")
 
 
-def summarize(s, per_seed):
+def summarize(s: Settings, per_seed: PerSeed) -> ExperimentResult:
     """Random features: per width, the test error of the minimum-norm fit with noisy and clean
     labels and of the strongest ridge, and per (noise, ridge) curve the shape of the test error
     (peak, its place, rise above the best smaller model, fall to the largest one), each per seed
@@ -215,7 +230,8 @@ def summarize(s, per_seed):
                     + [c for key in (f"test_error@{main}", f"test_error@{clean}",
                                      f"test_error@{tag(noisy, strongest)}", f"train_error@{main}",
                                      f"norm@{main}") for c in sweep.cells(v[key])])
-    findings, series = {}, {"random_features": {}, "network": {}}
+    findings: Findings = {}
+    series: dict[str, Any] = {"random_features": {}, "network": {}}
     P_rf = [v["params"][0] for _, v in rf]
     curves_rows = []
     for noise in s["noise_levels"]:
@@ -325,7 +341,7 @@ def _conclusion(f, s):
     return " ".join(out)
 
 
-def report(result):
+def report(result: ExperimentResult) -> str:
     """The section of docs/experiments.md."""
     from .results import markdown_table
     f, s = result.findings, result.settings
@@ -397,7 +413,7 @@ def report(result):
         "threshold is not always a global minimum.", ""])
 
 
-def plot(result, path):
+def plot(result: ExperimentResult, path: PlotPath) -> PlotPath:
     """Test error against P/(nK): random features (minimum-norm, noisy and clean; strongest
     ridge) and the trained networks, mean ± interval over the seeds."""
     from ..plotting import pyplot

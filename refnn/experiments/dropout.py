@@ -28,16 +28,23 @@ inference values:
 and the twin check: the inverted network converted to scale_at_inference (kernels after a
 dropout divided by k) gives the same inference outputs and the same training loss on one mask.
 """
+from __future__ import annotations
+
 import math
 import sys
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import datasets
-from ..layers import Context, Dense, Dropout
+from ..layers import Context, Dense, Dropout, Layer
 from ..model import Sequential
 from ..optimizers import Adam
-from . import ExperimentResult, stats, sweep
+from . import ExperimentResult, PerSeed, PlotPath, Settings, Task, TaskResult, stats, sweep
+
+Findings = dict[str, Any]         # an ExperimentResult's findings
 
 NAME = "dropout"
 CLAIM = ("Dropout reduces over-fitting (a higher training loss but a lower test loss), and its "
@@ -59,18 +66,20 @@ PAIRED = ("test_loss", "test_acc", "es_test_loss", "es_test_acc")   # dropout - 
 CHECKS = ("hidden_rel_err", "hidden_z_rms", "output_rel_err", "output_z_rms")
 
 
-def noisy_blobs(n_train, n_val, n_test, noise, seed):
+def noisy_blobs(n_train: int, n_val: int, n_test: int, noise: float, seed: int
+                ) -> tuple[NDArray[Any], ...]:
     """Two Gaussian classes centred at (2, 2) and (-2, -2), overlapping (Bayes accuracy about
     0.92 at noise 0.5); inputs scaled by 1/5. (x, y) of the training, validation and test sets."""
-    X, y = datasets.blobs(n_train + n_val + n_test, noise=noise, seed=seed)
+    X, labels = datasets.blobs(n_train + n_val + n_test, noise=noise, seed=seed)
     X = X / 5.0
-    y = y.astype(np.float64)[:, None]
+    y = labels.astype(np.float64)[:, None]
     cut = np.cumsum([n_train, n_val])
     return tuple(a for part in zip(np.split(X, cut), np.split(y, cut)) for a in part)
 
 
-def build(variant, width, rate, seed):
+def build(variant: str, width: int, rate: float, seed: int | None) -> Sequential:
     hidden = lambda **kw: Dense(width, activation="relu", **kw)       # noqa: E731
+    layers: list[Layer]
     if variant == "none":
         layers = [hidden(input_shape=(2,)), hidden()]
     else:
@@ -79,27 +88,34 @@ def build(variant, width, rate, seed):
     return Sequential(layers + [Dense(1, activation="sigmoid")], seed=seed, dtype="float64")
 
 
-def train(variant, data, s, seed):
+def train(variant: str, data: Sequence[NDArray[Any]], s: Settings, seed: int
+          ) -> tuple[Sequential, dict[str, list[float]]]:
     """Train; every `eval_every` epochs the inference-mode training, validation and test loss
     and the test accuracy. Returns the model and {"epochs": [...], "train": [...], ...}."""
     Xtr, ytr, Xval, yval, Xte, yte = data
     model = build(variant, s["width"], s["rate"], seed)
     model.compile(loss="binary_crossentropy", optimizer=Adam(learning_rate=s["learning_rate"]),
                   metrics=["acc"])
-    curves = {"epochs": [], "train": [], "val": [], "test": [], "test_acc": []}
+    curves: dict[str, list[float]] = {"epochs": [], "train": [], "val": [], "test": [],
+                                      "test_acc": []}
     for start in range(0, s["epochs"], s["eval_every"]):
         model.fit(Xtr, ytr, batch_size=s["batch_size"],
                   epochs=min(s["eval_every"], s["epochs"] - start), verbose=0)
         curves["epochs"].append(min(start + s["eval_every"], s["epochs"]))
-        curves["train"].append(float(model.evaluate(Xtr, ytr, batch_size=1024, verbose=0)[0]))
-        curves["val"].append(float(model.evaluate(Xval, yval, batch_size=1024, verbose=0)[0]))
-        test_loss, test_acc = model.evaluate(Xte, yte, batch_size=1024, verbose=0)
+        # evaluate gives [loss, acc]: the model has a metric
+        curves["train"].append(float(cast("list[float]", model.evaluate(
+            Xtr, ytr, batch_size=1024, verbose=0))[0]))
+        curves["val"].append(float(cast("list[float]", model.evaluate(
+            Xval, yval, batch_size=1024, verbose=0))[0]))
+        test_loss, test_acc = cast("list[float]",
+                                   model.evaluate(Xte, yte, batch_size=1024, verbose=0))
         curves["test"].append(float(test_loss))
         curves["test_acc"].append(float(test_acc))
     return model, curves
 
 
-def _training_forward(model, X, rng):
+def _training_forward(model: Sequential, X: NDArray[Any], rng: np.random.Generator
+                      ) -> NDArray[Any]:
     """The training-mode output (dropout active, masks from rng); each Dense keeps its h."""
     ctx = Context(training=True, rng=rng)
     g = X
@@ -108,7 +124,8 @@ def _training_forward(model, X, rng):
     return g
 
 
-def expectation_check(model, X, n_masks, seed, chunk=100):
+def expectation_check(model: Sequential, X: NDArray[Any], n_masks: int, seed: int,
+                      chunk: int = 100) -> dict[str, tuple[float, float]]:
     """E over dropout masks of the training-mode h (the Dense layer after the first dropout) and
     yhat, by Monte Carlo, against their inference values. Returns {name: (rel_err, z_rms)}."""
     after = next(i for i, l in enumerate(model.layers) if isinstance(l, Dropout)) + 1
@@ -133,7 +150,7 @@ def expectation_check(model, X, n_masks, seed, chunk=100):
             d = draw - inference[name]
             sums[name] += d.sum(axis=0)
             squares[name] += (d * d).sum(axis=0)
-    check = {}
+    check: dict[str, tuple[float, float]] = {}
     for name, value in inference.items():
         bias = sums[name] / n_masks                         # mean over masks - inference value
         var = np.maximum(squares[name] / n_masks - bias * bias, 0.0) * n_masks / (n_masks - 1)
@@ -145,11 +162,13 @@ def expectation_check(model, X, n_masks, seed, chunk=100):
     return check
 
 
-def twin_check(model, rate, X, y):
+def twin_check(model: Sequential, rate: float, X: NDArray[Any], y: NDArray[Any]
+               ) -> tuple[float, float]:
     """The inverted network as a scale_at_inference network (each kernel after a dropout divided
     by k = 1 - rate): max |difference| of inference outputs and of the training loss (same mask)."""
     keep = 1.0 - rate
-    twin = build("scale_at_inference", model.layers[0].units, rate, model.seed)
+    units = cast(Dense, model.layers[0]).units                 # build's first layer
+    twin = build("scale_at_inference", units, rate, model.seed)
     twin.compile(loss="binary_crossentropy", optimizer="adam")
     weights = model.get_weights()
     i = 0
@@ -170,20 +189,21 @@ def twin_check(model, rate, X, y):
     return inference_diff, abs(loss_a - loss_b)
 
 
-def tasks(settings):
+def tasks(settings: Settings) -> list[Task]:
     """One task per variant: no dropout, inverted, scale at inference."""
     return [{"variant": v} for v in VARIANTS]
 
 
-def run_task(s, task, seed):
+def run_task(s: Settings, task: Task, seed: int) -> TaskResult:
     """Train one network on the seed's data set: its final and early-stopped numbers, its
     curves, and for a dropout network the expectation and twin checks."""
     variant = task["variant"]
     data = noisy_blobs(s["n_train"], s["n_val"], s["n_test"], s["noise"], seed)
     Xtr, ytr, Xval, yval, Xte, yte = data
     model, curves = train(variant, data, s, seed)
-    train_loss, train_acc = model.evaluate(Xtr, ytr, batch_size=1024, verbose=0)
-    test_loss, test_acc = model.evaluate(Xte, yte, batch_size=1024, verbose=0)
+    train_loss, train_acc = cast("list[float]",
+                                 model.evaluate(Xtr, ytr, batch_size=1024, verbose=0))
+    test_loss, test_acc = cast("list[float]", model.evaluate(Xte, yte, batch_size=1024, verbose=0))
     best = int(np.argmin(curves["val"]))            # early stopping: the lowest validation loss
     out = {"train_loss": float(train_loss), "test_loss": float(test_loss),
            "gap": float(test_loss - train_loss), "train_acc": float(train_acc),
@@ -201,22 +221,24 @@ def run_task(s, task, seed):
     return out
 
 
-def run(quick=True, seed=0):
+def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
     return sweep.run_single(sys.modules[__name__], quick, seed)
 
 
-def summarize(s, per_seed):
+def summarize(s: Settings, per_seed: PerSeed) -> ExperimentResult:
     """Rows: per variant, mean ± interval over the seeds of the final and early-stopped numbers
     and of the expectation checks. Findings: VARIANT_KEY (and _ci) of those; for each dropout
     variant VARIANT_minus_none_KEY (paired by seed) for KEY in PAIRED, with _separated (its
     interval excludes 0) and the fraction of seeds with a lower final test loss; the twin
     checks' largest value over the seeds."""
     seeds = list(per_seed)
-    rows, findings, series = [], {}, {"epochs": None}
+    rows: list[list[Any]] = []
+    findings: Findings = {}
+    series: dict[str, Any] = {"epochs": None}
     v_of = dict((t["variant"], v) for t, v in sweep.by_task(per_seed))
     for i, variant in enumerate(VARIANTS):
         v = v_of[variant]
-        row = [variant]
+        row: list[Any] = [variant]
         for k in FINAL + EARLY + CHECKS:
             if k in v:
                 findings.update(sweep.findings_of(f"{variant}_{k}", v[k]))
@@ -255,7 +277,7 @@ def summarize(s, per_seed):
         settings=settings, series=series)
 
 
-def _ci(f, key, digits=3):
+def _ci(f: Findings, key: str, digits: int = 3) -> str:
     half = f[f"{key}_ci"]
     return f"{f[key]:.{digits}g}" + ("" if math.isnan(half) else f" ± {half:.2g}")
 
@@ -299,7 +321,7 @@ def _claim_of(f, variant, key, what, lower_is_better):
         "" if lower == lower_is_better else " (worse)")
 
 
-def report(result):
+def report(result: ExperimentResult) -> str:
     """The section of docs/experiments.md."""
     from .results import markdown_table
     f, s = result.findings, result.settings
@@ -350,7 +372,7 @@ def report(result):
         "on a fixed grid of epochs.", ""])
 
 
-def plot(result, path):
+def plot(result: ExperimentResult, path: PlotPath) -> PlotPath:
     """Training (solid), test (dashed) and validation (dotted) loss against the epoch, for each
     variant (means over the seeds)."""
     from ..plotting import pyplot

@@ -32,15 +32,23 @@ The lecture's claim: large batches end in sharper minima, and those generalise w
 Data: a Fashion-MNIST subset, 2x2 average-pooled to 14x14 inputs (a generated stand-in when
 Fashion-MNIST is not installed; settings["dataset"]).
 """
+from __future__ import annotations
+
 import math
 import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-from ..callbacks import Callback
+from ..callbacks import Callback, Logs
+from ..model import Sequential
 from ..optimizers import SGD
-from . import ExperimentResult, sweep
+from . import ExperimentResult, PerSeed, PlotPath, Settings, Task, TaskResult, sweep
 from ._common import average_pool, classifier, fashion_mnist_subset
+
+Findings = dict[str, Any]         # an ExperimentResult's findings
 
 NAME = "flatness"
 CLAIM = ("Small-batch training ends in flat minima and large-batch training in sharp ones "
@@ -66,20 +74,21 @@ ARMS = ("small", "large")
 class StopAtLoss(Callback):
     """Stop training at the end of the first epoch whose logged `monitor` is <= target."""
 
-    def __init__(self, target, monitor="loss"):
+    def __init__(self, target: float, monitor: str = "loss") -> None:
         self.target = target
         self.monitor = monitor
         self.epochs = 0
         self.reached = False
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         self.epochs = epoch + 1
         if logs is not None and logs.get(self.monitor, np.inf) <= self.target:
             self.reached = True
             self.model.stop_training = True
 
 
-def direction(weights, names, rng, normalisation="filter"):
+def direction(weights: Sequence[NDArray[Any]], names: Sequence[str], rng: np.random.Generator,
+              normalisation: str = "filter") -> list[NDArray[Any]]:
     """A random direction in weight space, normalised per filter (kernel column) or per layer
     to the weights' own norms; 0 for the biases."""
     d = []
@@ -98,27 +107,31 @@ def direction(weights, names, rng, normalisation="filter"):
     return d
 
 
-def loss_slice(model, x, y, d, ts):
+def loss_slice(model: Sequential, x: NDArray[Any], y: NDArray[Any], d: Sequence[NDArray[Any]],
+               ts: Iterable[float]) -> list[float]:
     """L(theta* + t d) on (x, y) for each t; the model's weights are restored afterwards."""
     theta = model.get_weights()
     out = []
     try:
         for t in ts:
             model.set_weights([w + t * dw for w, dw in zip(theta, d)])
-            out.append(float(model.evaluate(x, y, batch_size=x.shape[0], verbose=0)[0]))
+            scores = cast("list[float]",             # [loss, acc]: the model has a metric
+                          model.evaluate(x, y, batch_size=x.shape[0], verbose=0))
+            out.append(float(scores[0]))
     finally:
         model.set_weights(theta)
     return out
 
 
-def hessian_top(model, x, y, iterations, step, seed):
+def hessian_top(model: Sequential, x: ArrayLike, y: ArrayLike, iterations: int, step: float,
+                seed: int) -> float:
     """The largest eigenvalue of the Hessian of the training loss at the model's weights, by
     power iteration on finite-difference Hessian-vector products (float64 copy of the model)."""
     twin = model.astype("float64")
     theta = [w.astype(np.float64) for w in twin.get_weights()]
     x = np.asarray(x, dtype=np.float64)
 
-    def gradient(v, t):
+    def gradient(v: list[NDArray[Any]], t: float) -> list[NDArray[Any]]:
         twin.set_weights([w + t * dw for w, dw in zip(theta, v)])
         return twin.loss_and_gradients(x, y)[1]
 
@@ -134,7 +147,8 @@ def hessian_top(model, x, y, iterations, step, seed):
     return eigenvalue
 
 
-def input_sensitivity(model, x, noise, draws, seed):
+def input_sensitivity(model: Sequential, x: NDArray[Any], noise: float, draws: int,
+                      seed: int) -> float:
     """E ||yhat(x + delta) - yhat(x)|| / ||delta||, delta ~ N(0, noise^2 I), over the rows of x
     and `draws` perturbations of each."""
     rng = np.random.default_rng([seed, 29])
@@ -147,19 +161,20 @@ def input_sensitivity(model, x, noise, draws, seed):
     return float(np.mean(ratios))
 
 
-def data(s, seed):
+def data(s: Settings, seed: int
+         ) -> tuple[NDArray[Any], NDArray[np.int64], NDArray[Any], NDArray[np.int64], str]:
     """The seed's training and test images, 14x14, float32."""
     x, y, x_test, y_test, description = fashion_mnist_subset(s["n_train"], s["n_test"], seed)
     x, x_test = (average_pool(a, 2).astype(np.float32) for a in (x, x_test))
     return x, y, x_test, y_test, description
 
 
-def tasks(settings):
+def tasks(settings: Settings) -> list[Task]:
     """One task per batch size: the small one, then the large one."""
     return [{"arm": arm, "batch_size": b} for arm, b in zip(ARMS, settings["batch_sizes"])]
 
 
-def run_task(s, task, seed):
+def run_task(s: Settings, task: Task, seed: int) -> TaskResult:
     """Train the seed's network with the task's batch size until the target loss; its scores,
     its three measures of flatness, and its loss slices (for the plot)."""
     x, y, x_test, y_test, _ = data(s, seed)
@@ -173,12 +188,15 @@ def run_task(s, task, seed):
     stop = StopAtLoss(s["target_loss"], monitor="val_loss")
     model.fit(x, y, batch_size=batch_size, epochs=s["max_epochs"], verbose=0, callbacks=[stop],
               validation_data=(x, y))
-    train_loss, train_acc = model.evaluate(x, y, batch_size=x.shape[0], verbose=0)
-    test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=x_test.shape[0], verbose=0)
-    out = {"reached": float(stop.reached), "epochs": stop.epochs,
-           "steps": stop.epochs * -(-x.shape[0] // batch_size), "train_loss": float(train_loss),
-           "train_acc": float(train_acc), "test_loss": float(test_loss),
-           "test_acc": float(test_acc)}
+    train_loss, train_acc = cast("list[float]",
+                                 model.evaluate(x, y, batch_size=x.shape[0], verbose=0))
+    test_loss, test_acc = cast("list[float]", model.evaluate(x_test, y_test,
+                                                             batch_size=x_test.shape[0],
+                                                             verbose=0))
+    out: TaskResult = {"reached": float(stop.reached), "epochs": stop.epochs,
+                       "steps": stop.epochs * -(-x.shape[0] // batch_size),
+                       "train_loss": float(train_loss), "train_acc": float(train_acc),
+                       "test_loss": float(test_loss), "test_acc": float(test_acc)}
     names, theta = model.weight_names(), model.get_weights()
     i0 = int(np.argmin(np.abs(ts)))
     near = np.flatnonzero(np.isclose(np.abs(ts), T_SHARPNESS))
@@ -194,21 +212,21 @@ def run_task(s, task, seed):
     return out
 
 
-def slice_points(s):
+def slice_points(s: Settings) -> NDArray[np.float64]:
     """t in [-1, 1] at s["points"] points, with -1/4, 0 and 1/4 among them."""
     return np.union1d(np.linspace(-1.0, 1.0, s["points"]), [-T_SHARPNESS, 0.0, T_SHARPNESS])
 
 
-def run(quick=True, seed=0):
+def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
     return sweep.run_single(sys.modules[__name__], quick, seed)
 
 
-def _mean_ci(values):
+def _mean_ci(values: Sequence[float]) -> list[float]:
     """(mean, half-width) over the values, (NaN, NaN) when there are none."""
     return sweep.cells(values) if len(values) else [math.nan, math.nan]
 
 
-def summarize(s, per_seed):
+def summarize(s: Settings, per_seed: PerSeed) -> ExperimentResult:
     """Rows: per batch size, over the runs that reached the target, mean ± interval of every
     score and measure, and how many runs missed the target. Findings: ARM_KEY (and _ci) over
     the reached runs; ARM_missed (the count); pairs (the seeds where both reached);
@@ -220,19 +238,19 @@ def summarize(s, per_seed):
     reached = {arm: [r for r in runs[arm] if r["reached"]] for arm in ARMS}
     pairs = [k for k in range(len(seeds))
              if runs["small"][k]["reached"] and runs["large"][k]["reached"]]
-    findings = {"pairs": len(pairs), "seeds": len(seeds)}
+    findings: Findings = {"pairs": len(pairs), "seeds": len(seeds)}
     rows = []
     for arm, batch_size in zip(ARMS, s["batch_sizes"]):
         findings[f"{arm}_batch_size"] = batch_size
         findings[f"{arm}_missed"] = len(runs[arm]) - len(reached[arm])
-        row = [arm, batch_size, len(reached[arm]), findings[f"{arm}_missed"]]
+        row: list[Any] = [arm, batch_size, len(reached[arm]), findings[f"{arm}_missed"]]
         for key in SCORES + MEASURES:
             findings[f"{arm}_{key}"], findings[f"{arm}_{key}_ci"] = _mean_ci(
                 [r[key] for r in reached[arm]])
             row += [findings[f"{arm}_{key}"], findings[f"{arm}_{key}_ci"]]
         rows.append(row)
 
-    def paired(name, values):
+    def paired(name: str, values: list[float]) -> None:
         findings[name], findings[f"{name}_ci"] = _mean_ci(values)
         lo, hi = findings[name] - findings[f"{name}_ci"], findings[name] + findings[f"{name}_ci"]
         findings[f"{name}_separated"] = bool(lo > 0 or hi < 0)     # False with < 2 pairs (NaN)
@@ -244,7 +262,7 @@ def summarize(s, per_seed):
     for key in ("test_acc", "test_loss"):
         paired(f"small_minus_large_{key}", [runs["small"][k][key] - runs["large"][k][key]
                                             for k in pairs])
-    series = {"t": slice_points(s).tolist()}
+    series: dict[str, Any] = {"t": slice_points(s).tolist()}
     first = pairs[0] if pairs else 0
     for arm, batch_size in zip(ARMS, s["batch_sizes"]):
         r = runs[arm][first]
@@ -268,7 +286,7 @@ def summarize(s, per_seed):
                             series=series)
 
 
-def _ci(f, key, digits=3):
+def _ci(f: Findings, key: str, digits: int = 3) -> str:
     half = f[f"{key}_ci"]
     if math.isnan(f[key]):
         return "–"
@@ -306,7 +324,7 @@ def _conclusion(f):
             f"{_ci(f, 'small_train_loss')} vs {_ci(f, 'large_train_loss')}.")
 
 
-def report(result):
+def report(result: ExperimentResult) -> str:
     """The section of docs/experiments.md."""
     from .results import markdown_table
     f, s = result.findings, result.settings
@@ -372,7 +390,7 @@ def report(result):
         "of stability*).", ""])
 
 
-def plot(result, path):
+def plot(result: ExperimentResult, path: PlotPath) -> PlotPath:
     """The 1-D loss slices of the first seed where both runs reached the target: the mean over
     directions (thick) and each direction (thin)."""
     from ..plotting import pyplot

@@ -19,17 +19,26 @@ Masks are Dense.set_kernel_mask: a pruned weight is exactly 0 and stays so throu
 Data: a Fashion-MNIST subset (a generated stand-in when it is not installed; settings["dataset"]).
 Tasks are the levels; each recomputes (or finds cached) the masks of the levels before it.
 """
+from __future__ import annotations
+
 import functools
 import json
 import math
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ..layers import Dense
+from ..model import Sequential
 from ..optimizers import Adam
-from . import ExperimentResult, sweep
+from . import ExperimentResult, PerSeed, PlotPath, Settings, Task, TaskResult, sweep
 from ._common import classifier, fashion_mnist_subset
+
+Findings = dict[str, Any]         # an ExperimentResult's findings
+Mask = NDArray[np.bool_]          # a kernel's mask: True where the weight is kept
 
 NAME = "lottery_ticket"
 CLAIM = ("A network pruned to a small fraction of its weights and rewound to its original "
@@ -43,12 +52,13 @@ FULL = {"n_train": 10000, "n_test": 5000, "hidden": [300, 100], "epochs": 12, "b
 ARMS = ("ticket", "random_reinit", "random_mask")
 
 
-def network(hidden, seed):
+def network(hidden: Sequence[int], seed: int) -> Sequential:
     """784 -> hidden (relu) -> 10 (softmax); see _common.classifier."""
     return classifier(784, hidden, seed)
 
 
-def prune_further(kernels, masks, rate):
+def prune_further(kernels: Sequence[NDArray[Any]], masks: Sequence[Mask], rate: float
+                  ) -> list[Mask]:
     """Per kernel: the mask after pruning the fraction `rate` (the last kernel, the output
     layer's, at rate / 2) of the weights still alive (mask True) with the smallest |w|. Ties
     broken by position."""
@@ -64,7 +74,7 @@ def prune_further(kernels, masks, rate):
     return out
 
 
-def random_masks(masks, rng):
+def random_masks(masks: Sequence[Mask], rng: np.random.Generator) -> list[Mask]:
     """Masks keeping as many weights per kernel as `masks`, at random positions."""
     out = []
     for m in masks:
@@ -74,16 +84,16 @@ def random_masks(masks, rng):
     return out
 
 
-def dense_layers(model):
+def dense_layers(model: Sequential) -> list[Dense]:
     return [layer for layer in model.layers if isinstance(layer, Dense)]
 
 
-def apply_masks(model, masks):
+def apply_masks(model: Sequential, masks: Sequence[Mask]) -> None:
     for layer, mask in zip(dense_layers(model), masks):
         layer.set_kernel_mask(mask)
 
 
-def train(model, x, y, s):
+def train(model: Sequential, x: ArrayLike, y: ArrayLike, s: Settings) -> Sequential:
     """Adam, fixed epochs and batch size (the batch order follows the model's seed: the dense,
     rewound and random networks, all made with one seed, see the same batches)."""
     model.compile(loss="sparse_categorical_crossentropy",
@@ -92,15 +102,15 @@ def train(model, x, y, s):
     return model
 
 
-def accuracy(model, x, y):
+def accuracy(model: Sequential, x: ArrayLike, y: NDArray[Any]) -> float:
     return float(np.mean(np.argmax(model.predict(x, batch_size=2048), axis=1) == y))
 
 
-def kernels_of(model):
+def kernels_of(model: Sequential) -> list[NDArray[Any]]:
     return [layer.W.copy() for layer in dense_layers(model)]
 
 
-def pruned_weights_zero(model, masks):
+def pruned_weights_zero(model: Sequential, masks: Sequence[Mask]) -> bool:
     """True when every pruned kernel entry is exactly 0."""
     return all(not np.any(layer.W[~m]) for layer, m in zip(dense_layers(model), masks))
 
@@ -114,7 +124,8 @@ def _data(n_train, n_test, seed):
     return (*out, description)
 
 
-def _trained(s, seed, masks, initial):
+def _trained(s: Settings, seed: int, masks: Sequence[Mask] | None,
+             initial: Sequence[NDArray[Any]]) -> Sequential:
     """A network with weights `initial`, pruned by `masks` (None: dense), trained."""
     model = network(s["hidden"], seed)
     model.set_weights(initial)
@@ -125,11 +136,13 @@ def _trained(s, seed, masks, initial):
 
 
 @functools.lru_cache(maxsize=16)
-def _imp(settings_json, seed, level):
+def _imp(settings_json: str, seed: int, level: int
+         ) -> tuple[list[Mask] | None, list[NDArray[Any]], list[NDArray[Any]]]:
     """Level `level` of the IMP chain: (mask m_k or None, the ticket's trained kernels W_T^k,
     its trained weights). Cached, so that a serial sweep trains each level once."""
     s = json.loads(settings_json)
     initial = network(s["hidden"], seed).get_weights()
+    masks: list[Mask] | None = None
     if level == 0:
         masks = None
     else:
@@ -141,12 +154,12 @@ def _imp(settings_json, seed, level):
     return masks, kernels_of(model), model.get_weights()
 
 
-def tasks(settings):
+def tasks(settings: Settings) -> list[Task]:
     """One task per pruning level (0: the dense network)."""
     return [{"level": k} for k in range(settings["levels"] + 1)]
 
 
-def run_task(s, task, seed):
+def run_task(s: Settings, task: Task, seed: int) -> TaskResult:
     """Test accuracies at one level: the ticket, its two controls and the pruned network
     before retraining (the dense network's at level 0)."""
     key = json.dumps(s, sort_keys=True)
@@ -156,13 +169,13 @@ def run_task(s, task, seed):
     model = network(s["hidden"], seed)
     model.set_weights(weights)
     ticket = accuracy(model, x_test, y_test)
-    if k == 0:                              # the dense network; which data it was
+    if masks is None:                       # level 0, the dense network; which data it was
         return {"kept": 1.0, "ticket": ticket, "pruned": ticket, "random_reinit": ticket,
                 "random_mask": ticket, "train_accuracy": accuracy(model, x, y),
                 "dataset": _data(s["n_train"], s["n_test"], seed)[4]}
     n_kernel = sum(m.size for m in masks)
-    out = {"kept": sum(int(m.sum()) for m in masks) / n_kernel, "ticket": ticket,
-           "train_accuracy": accuracy(model, x, y)}
+    out: TaskResult = {"kept": sum(int(m.sum()) for m in masks) / n_kernel, "ticket": ticket,
+                       "train_accuracy": accuracy(model, x, y)}
     previous = network(s["hidden"], seed)                       # W_T^(k-1) * m_k, not retrained
     previous.set_weights(_imp(key, seed, k - 1)[2])
     apply_masks(previous, masks)
@@ -180,23 +193,24 @@ def run_task(s, task, seed):
     return out
 
 
-def run(quick=True, seed=0):
+def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
     return sweep.run_single(sys.modules[__name__], quick, seed)
 
 
 VALUES = ("ticket", "random_reinit", "random_mask", "pruned")
 
 
-def summarize(s, per_seed):
+def summarize(s: Settings, per_seed: PerSeed) -> ExperimentResult:
     """Rows per level: the fraction kept and every arm's test accuracy, mean ± interval.
     Findings per level (by % of hidden weights pruned): each arm's accuracy, the ticket minus
     the dense network and minus each control (per seed, then mean and interval)."""
     seeds = list(per_seed)
     grouped = sweep.by_task(per_seed)
     dense = grouped[0][1]["ticket"]
-    rows = [["dense", 0.0, 1.0] + [c for k in VALUES for c in sweep.cells(dense)]]
-    findings = sweep.findings_of("dense_accuracy", dense)
-    series = {"kept": [], "pruned_percent": []}
+    rows: list[list[Any]] = [["dense", 0.0, 1.0] + [c for k in VALUES
+                                                     for c in sweep.cells(dense)]]
+    findings: Findings = sweep.findings_of("dense_accuracy", dense)
+    series: dict[str, Any] = {"kept": [], "pruned_percent": []}
     for arm in VALUES:
         series[arm] = []
     all_zero = True
@@ -276,7 +290,7 @@ def _conclusion(f, series):
     return " ".join(parts)
 
 
-def report(result):
+def report(result: ExperimentResult) -> str:
     """The section of docs/experiments.md."""
     from .results import markdown_table
     f, s = result.findings, result.settings
@@ -326,7 +340,7 @@ def report(result):
         "not at the early-stopping iteration.", ""])
 
 
-def plot(result, path):
+def plot(result: ExperimentResult, path: PlotPath) -> PlotPath:
     """Test accuracy (mean and 95 % interval over the seeds) against the fraction of weights
     kept: the ticket, its two controls, the pruned network before retraining, the dense one."""
     from ..plotting import pyplot

@@ -23,16 +23,22 @@ generalise: the network has to memorise), mean squared error, full-batch gradien
 `steps` steps; per width, the final training loss and the relative movement of the hidden
 kernel, of the output kernel and of all weights together.
 """
+from __future__ import annotations
+
 import math
 import sys
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import SGD
-from . import ExperimentResult, stats, sweep
+from . import ExperimentResult, PerSeed, PlotPath, Settings, Task, TaskResult, stats, sweep
 from ._common import log_log_slope
+
+Findings = dict[str, Any]         # an ExperimentResult's findings
 
 NAME = "overparameterization"
 CLAIM = ("As the width of a network grows, gradient descent drives the training loss to about 0 "
@@ -47,7 +53,8 @@ FULL = {"widths": [4, 16, 64, 256, 1024, 4096, 16384], "n_samples": 40, "n_featu
         "steps": 2000, "ntk_learning_rate": 1.0, "standard_learning_rate": 0.5}
 
 
-def sphere_data(n_samples, n_features, seed):
+def sphere_data(n_samples: int, n_features: int, seed: int
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """x uniform on the unit sphere, y = +-1 at random, both fixed by the seed."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n_samples, n_features))
@@ -56,7 +63,8 @@ def sphere_data(n_samples, n_features, seed):
     return X, y
 
 
-def build(parameterization, width, n_features, s, seed):
+def build(parameterization: str, width: int, n_features: int, s: Settings, seed: int
+          ) -> tuple[Sequential, float, float]:
     """The model, its inputs' scale and its learning rate."""
     if parameterization == "ntk":
         model = Sequential([Dense(width, activation="relu", use_bias=False,
@@ -74,17 +82,17 @@ def build(parameterization, width, n_features, s, seed):
                      f"got {parameterization!r}")
 
 
-def relative_movement(w, w0):
+def relative_movement(w: NDArray[Any], w0: NDArray[Any]) -> float:
     return float(np.linalg.norm(w - w0) / np.linalg.norm(w0))
 
 
-def tasks(settings):
+def tasks(settings: Settings) -> list[Task]:
     """One task per (parameterization, width)."""
     return [{"parameterization": p, "width": m} for p in PARAMETERIZATIONS
             for m in settings["widths"]]
 
 
-def run_task(s, task, seed):
+def run_task(s: Settings, task: Task, seed: int) -> TaskResult:
     """Train one network on the seed's data: its training loss before and after, and the
     relative movement of the hidden kernel, the output kernel and all weights."""
     X, y = sphere_data(s["n_samples"], s["n_features"], seed)
@@ -94,10 +102,10 @@ def run_task(s, task, seed):
     model.compile(loss="mse", optimizer=SGD(learning_rate=learning_rate))
     Xs = X * scale
     w0 = model.get_weights()
-    loss0 = model.evaluate(Xs, y, batch_size=n, verbose=0)
+    loss0 = cast(float, model.evaluate(Xs, y, batch_size=n, verbose=0))   # no metrics: the loss
     model.fit(Xs, y, batch_size=n, epochs=s["steps"], shuffle=False, verbose=0)
     w = model.get_weights()
-    loss = model.evaluate(Xs, y, batch_size=n, verbose=0)
+    loss = cast(float, model.evaluate(Xs, y, batch_size=n, verbose=0))
     kernels = [(a, b) for a, b in zip(w, w0) if b.ndim == 2]      # hidden, output
     total = float(math.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(w, w0)))
                   / math.sqrt(sum(np.sum(b ** 2) for b in w0)))
@@ -106,19 +114,21 @@ def run_task(s, task, seed):
             "movement_output": relative_movement(*kernels[1]), "movement_all": total}
 
 
-def run(quick=True, seed=0):
+def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
     return sweep.run_single(sys.modules[__name__], quick, seed)
 
 
 VALUES = ("loss_init", "loss_final", "movement_hidden", "movement_output", "movement_all")
 
 
-def summarize(s, per_seed):
+def summarize(s: Settings, per_seed: PerSeed) -> ExperimentResult:
     """Rows: per (parameterization, width), mean ± interval over the seeds. Findings: per
     width the final loss and the movement; per parameterization the log-log slope of the
     movement against the width over the widths >= n (one slope per seed, then its mean)."""
     grouped = sweep.by_task(per_seed)
-    rows, findings, series = [], {}, {}
+    rows: list[list[Any]] = []
+    findings: Findings = {}
+    series: dict[str, Any] = {}
     n = s["n_samples"]
     for task, v in grouped:
         p, m = task["parameterization"], task["width"]
@@ -151,7 +161,7 @@ def summarize(s, per_seed):
         series=series)
 
 
-def _ci(f, key):
+def _ci(f: Findings, key: str) -> str:
     half = f[f"{key}_ci"]
     return f"{f[key]:.2g}" + ("" if math.isnan(half) else f" ± {half:.2g}")
 
@@ -181,7 +191,7 @@ def _conclusion(f, s):
            else "; with these seeds the two slopes' intervals overlap."))
 
 
-def report(result):
+def report(result: ExperimentResult) -> str:
     """The section of docs/experiments.md."""
     f, s = result.findings, result.settings
     widest = s["widths"][-1]
@@ -216,12 +226,12 @@ def report(result):
         "number of samples only.", ""])
 
 
-def results_table(result):
+def results_table(result: ExperimentResult) -> str:
     from .results import markdown_table
     return markdown_table(result.columns, result.rows)
 
 
-def plot(result, path):
+def plot(result: ExperimentResult, path: PlotPath) -> PlotPath:
     """Final training loss (left) and relative weight movement (right) against the width."""
     from ..plotting import pyplot
     plt = pyplot()

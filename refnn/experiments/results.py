@@ -15,16 +15,21 @@
 Tables use the sweep's convention: a column "x ±" after a column "x" holds the half-width of the
 95 % interval of x's mean; markdown_table writes the pair as one cell "mean ± half-width".
 """
+from __future__ import annotations
+
 import csv
 import json
 import math
 import os
 import platform
 import subprocess
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-from . import NAMES, ExperimentResult
+from . import NAMES, ExperimentResult, PerSeed, Settings
 from . import module as _module
 from .sweep import WholeRun, is_whole_run, per_seed_from_series, per_seed_series
 
@@ -33,7 +38,7 @@ DOCS_COMMAND = "python -m refnn experiment --regenerate-docs docs/results"
 
 
 # ---------------------------------------------------------------- where it ran
-def _git_commit():
+def _git_commit() -> str | None:
     """The commit of the tree refnn is imported from ("+dirty" with uncommitted changes to the
     code: refnn/, src_c/, setup.py), or None outside a git checkout."""
     here = Path(__file__).resolve().parent
@@ -50,7 +55,7 @@ def _git_commit():
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def _cpu_model():
+def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
@@ -61,7 +66,7 @@ def _cpu_model():
     return platform.processor() or platform.machine()
 
 
-def _build_stamp():
+def _build_stamp() -> Any:
     path = Path(__file__).resolve().parent.parent / "_build_stamp.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -69,7 +74,7 @@ def _build_stamp():
         return None
 
 
-def _blas_threads():
+def _blas_threads() -> dict[str, int] | None:
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -78,7 +83,7 @@ def _blas_threads():
             for i in threadpool_info()}
 
 
-def environment():
+def environment() -> dict[str, Any]:
     """Where and with what a result was computed (plain data, no paths)."""
     import numpy
     import scipy
@@ -104,48 +109,50 @@ class Saved:
     """One saved experiment: its summary, every per-seed number, its settings and environment."""
     name: str
     result: ExperimentResult
-    per_seed: dict
-    settings: dict
-    environment: dict
-    sweep: dict
+    per_seed: PerSeed
+    settings: Settings
+    environment: dict[str, Any]
+    sweep: dict[str, Any]
 
 
-def _summary_dict(result):
+def _summary_dict(result: ExperimentResult) -> dict[str, Any]:
     data = result.to_dict()
     data["series"] = {k: v for k, v in data["series"].items() if k != "per_seed"}
     return data
 
 
-def _write_csv(path, columns, rows):
+def _write_csv(path: str | os.PathLike[str], columns: Sequence[Any],
+               rows: Iterable[Sequence[Any]]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(rows)
 
 
-def save(result, per_seed, directory, sweep=None, settings=None):
+def save(result: ExperimentResult, per_seed: PerSeed, directory: str | os.PathLike[str],
+         sweep: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Path:
     """Write directory/NAME.json and the CSV tables of one experiment; returns the JSON's path.
     settings: what summarize() was given (default: result.settings); sweep: how it ran
     ({"jobs": 2} or {"scheduler": True}), recorded as it is."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
     seeds = list(per_seed)
     data = {"format": FORMAT, "experiment": result.name,
             "settings": result.settings if settings is None else settings,
             "seeds": seeds, "per_seed": per_seed_series(per_seed),
             "summary": _summary_dict(result), "environment": environment(),
             "sweep": dict(sweep or {})}
-    path = directory / f"{result.name}.json"
+    path = folder / f"{result.name}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-    _write_csv(directory / f"{result.name}.csv", result.columns, result.rows)
+    _write_csv(folder / f"{result.name}.csv", result.columns, result.rows)
     for table, t in result.series.get("tables", {}).items():
-        _write_csv(directory / f"{result.name}.{table}.csv", t["columns"], t["rows"])
+        _write_csv(folder / f"{result.name}.{table}.csv", t["columns"], t["rows"])
     return path
 
 
-def load_one(path):
+def load_one(path: str | os.PathLike[str]) -> Saved:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if data.get("format") != FORMAT:
         raise ValueError(f"{Path(path).name}: format {data.get('format')!r}, expected {FORMAT}")
@@ -156,18 +163,18 @@ def load_one(path):
                  data.get("sweep", {}))
 
 
-def load(directory):
+def load(directory: str | os.PathLike[str]) -> dict[str, Saved]:
     """{name: Saved} for every experiment saved in `directory`, in the lab's order."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise FileNotFoundError(f"directory must hold saved results, got {str(directory)!r} "
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"directory must hold saved results, got {str(folder)!r} "
                                 "(not a directory)")
-    return {name: load_one(directory / f"{name}.json") for name in NAMES
-            if (directory / f"{name}.json").is_file()}
+    return {name: load_one(folder / f"{name}.json") for name in NAMES
+            if (folder / f"{name}.json").is_file()}
 
 
 # ---------------------------------------------------------------- markdown
-def number_text(v, digits=3):
+def number_text(v: object, digits: int = 3) -> str:
     if isinstance(v, bool) or not isinstance(v, float):
         return str(v)
     if math.isnan(v):
@@ -175,15 +182,17 @@ def number_text(v, digits=3):
     return f"{v:.{digits}g}"
 
 
-def markdown_table(columns, rows, digits=3):
+def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], digits: int = 3
+                   ) -> str:
     """A markdown table; a column "x" followed by "x ±" becomes one cell "mean ± half-width"."""
-    groups, i = [], 0
+    groups: list[tuple[str, int, bool]] = []
+    i = 0
     while i < len(columns):
         paired = i + 1 < len(columns) and columns[i + 1] == f"{columns[i]} ±"
         groups.append((columns[i], i, paired))
         i += 2 if paired else 1
 
-    def cell(row, j, paired):
+    def cell(row: Sequence[Any], j: int, paired: bool) -> str:
         if not paired:
             return number_text(row[j], digits).replace("|", "\\|")
         mean, half = row[j], row[j + 1]
@@ -197,7 +206,7 @@ def markdown_table(columns, rows, digits=3):
     return "\n".join(lines)
 
 
-def _protocol(saved):
+def _protocol(saved: Saved) -> ModuleType | WholeRun:
     """What summarizes and reports saved results: the module, or WholeRun for results saved
     as whole runs (an experiment saved before it had tasks() keeps being read as it was)."""
     if is_whole_run(saved.per_seed):
@@ -205,14 +214,14 @@ def _protocol(saved):
     return _module(saved.name)
 
 
-def resummarize(saved):
+def resummarize(saved: Saved) -> ExperimentResult:
     """The summary recomputed from the saved per-seed numbers by today's summarize()."""
     settings = {k: v for k, v in saved.settings.items()
                 if not (is_whole_run(saved.per_seed) and k in ("seeds", "protocol"))}
     return _protocol(saved).summarize(settings, saved.per_seed)
 
 
-def _header(loaded):
+def _header(loaded: Mapping[str, Saved]) -> str:
     kinds = {"quick" if s.settings.get("quick") else "full" for s in loaded.values()}
     envs = {(s.environment.get("refnn"), s.environment.get("git_commit"),
              s.environment.get("cpu")) for s in loaded.values()}
@@ -256,7 +265,7 @@ def _header(loaded):
     return "\n".join(lines) + "\n"
 
 
-def markdown(directory, names=NAMES):
+def markdown(directory: str | os.PathLike[str], names: Sequence[str] = NAMES) -> str:
     """docs/experiments.md's text from the results saved in `directory`; every experiment of
     `names` must be there."""
     loaded = load(directory)
@@ -271,7 +280,8 @@ def markdown(directory, names=NAMES):
     return _header(loaded) + "\n" + "\n".join(sections)
 
 
-def write_docs(directory, path, names=NAMES, figures=True):
+def write_docs(directory: str | os.PathLike[str], path: str | os.PathLike[str],
+               names: Sequence[str] = NAMES, figures: bool = True) -> str:
     """Write markdown(directory) to `path` and, when `figures` (it needs matplotlib), each
     experiment's figure to figures/NAME.png beside it; returns the text."""
     text = markdown(directory, names)

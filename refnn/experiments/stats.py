@@ -10,15 +10,18 @@ Student's t interval for the mean (it assumes the x_i roughly normal; with 3 to 
 wide, as it should be). One seed has no interval: its half-width is NaN and it prints as
 "x (1 seed)".
 """
+from __future__ import annotations
+
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats as _scipy_stats
 
 LEVEL = 0.95
 
 
-def mean_interval(values, level=LEVEL):
+def mean_interval(values: ArrayLike, level: float = LEVEL) -> tuple[float, float]:
     """(mean, half_width) of the per-seed `values`: the mean and the half-width of its `level`
     confidence interval by Student's t (NaN for a single value)."""
     x = np.asarray(values, dtype=np.float64).ravel()
@@ -34,7 +37,7 @@ def mean_interval(values, level=LEVEL):
     return mean, t * s / math.sqrt(x.size)
 
 
-def interval_text(values, digits=3, level=LEVEL):
+def interval_text(values: ArrayLike, digits: int = 3, level: float = LEVEL) -> str:
     """'0.812 ± 0.014' (mean ± half-width), or '0.812 (1 seed)'."""
     mean, half = mean_interval(values, level)
     if math.isnan(half):
@@ -42,7 +45,7 @@ def interval_text(values, digits=3, level=LEVEL):
     return f"{mean:.{digits}g} ± {half:.2g}"
 
 
-def separated(a, b, level=LEVEL):
+def separated(a: ArrayLike, b: ArrayLike, level: float = LEVEL) -> bool:
     """True when the `level` intervals of the means of `a` and of `b` do not overlap: the
     smallest claim "a and b differ" that the seeds support (False with a single seed)."""
     ma, ha = mean_interval(a, level)

@@ -16,12 +16,23 @@ the results are put back in (seed, task) order before summarize sees them. Hence
 give the same numbers. joblib and dask.distributed are the optional extra `lab`; a serial sweep
 needs neither.
 """
+from __future__ import annotations
+
 import importlib
 import math
 import numbers
+from collections.abc import Iterable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
+from numpy.typing import ArrayLike
+
+from . import PerSeed, PlotPath, Settings, Task, TaskResult
 from . import module as _module
 from .stats import mean_interval
+
+if TYPE_CHECKING:
+    from . import ExperimentResult
 
 LAB_EXTRA = "pip install 'refnn[lab]' (joblib, dask[distributed])"
 
@@ -35,27 +46,27 @@ class WholeRun:
     the whole run, whose numeric findings are the task's result; summarized as the mean and
     interval of each finding over the seeds."""
 
-    def __init__(self, module, claim=None):
+    def __init__(self, module: ModuleType, claim: str | None = None) -> None:
         self.module = module
         self.NAME = module.__name__.rsplit(".", 1)[-1]
         self.CLAIM = module.CLAIM if claim is None else claim      # saved results keep theirs
 
-    def tasks(self, settings):
+    def tasks(self, settings: Settings) -> list[Task]:
         return [dict(WHOLE_RUN)]
 
-    def run_task(self, settings, task, seed):
+    def run_task(self, settings: Settings, task: Task, seed: int) -> TaskResult:
         result = self.module.run(quick=settings["quick"], seed=seed)
-        out = {k: float(v) for k, v in result.findings.items()
-               if isinstance(v, numbers.Real) and math.isfinite(v)}
+        out: TaskResult = {k: float(v) for k, v in result.findings.items()
+                           if isinstance(v, numbers.Real) and math.isfinite(v)}
         out["conclusion"] = result.conclusion
         return out
 
-    def summarize(self, settings, per_seed):
+    def summarize(self, settings: Settings, per_seed: PerSeed) -> ExperimentResult:
         from . import ExperimentResult
         seeds = list(per_seed)
         (_, values), = by_task(per_seed)
         rows = [[key] + cells(v) for key, v in values.items()]
-        findings = {}
+        findings: dict[str, Any] = {}
         for key, v in values.items():
             findings.update(findings_of(key, v))
         first = per_seed[seeds[0]][0][1]
@@ -66,7 +77,7 @@ class WholeRun:
             settings={**settings, "seeds": seeds, "protocol": "whole run per seed"},
             series={"per_seed": per_seed_series(per_seed)})
 
-    def report(self, result):
+    def report(self, result: ExperimentResult) -> str:
         from .results import markdown_table
         s = result.settings
         return "\n".join([
@@ -79,22 +90,22 @@ class WholeRun:
             markdown_table(result.columns, result.rows), "",
             f"**Result.** {result.conclusion}", ""])
 
-    def plot(self, result, path):
+    def plot(self, result: ExperimentResult, path: PlotPath) -> NoReturn:
         raise ValueError(f"{self.NAME}: a summary of whole runs has no figure")
 
 
-def protocol(name):
+def protocol(name: str) -> ModuleType | WholeRun:
     """Experiment `name`'s module when it splits its run into tasks, else WholeRun(module)."""
     m = _module(name)
     return m if hasattr(m, "tasks") else WholeRun(m)
 
 
-def is_whole_run(per_seed):
+def is_whole_run(per_seed: PerSeed) -> bool:
     return all(len(r) == 1 and r[0][0] == WHOLE_RUN for r in per_seed.values())
 
 
 # ---------------------------------------------------------------- arguments
-def settings_of(name, quick):
+def settings_of(name: str, quick: bool) -> Settings:
     """A copy of experiment `name`'s QUICK or FULL settings, with "quick" set (only "quick" for
     an experiment without tasks())."""
     m = _module(name)
@@ -103,14 +114,14 @@ def settings_of(name, quick):
     return {**(m.QUICK if quick else m.FULL), "quick": bool(quick)}
 
 
-def seed_list(seeds):
+def seed_list(seeds: int | Iterable[int]) -> list[int]:
     """seeds: a number N (the seeds 0 .. N-1) or a sequence of distinct non-negative ints."""
     if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
         if seeds < 1:
             raise ValueError(f"seeds must be >= 1 (how many) or a list of seeds, got {seeds}")
         return list(range(int(seeds)))
     try:
-        values = list(seeds)
+        values = list(cast("Iterable[int]", seeds))     # a whole number went above
     except TypeError:
         raise TypeError(f"seeds must be an int or a list of ints, got {seeds!r}") from None
     if not values or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
@@ -121,7 +132,7 @@ def seed_list(seeds):
     return [int(s) for s in values]
 
 
-def _check_jobs(jobs, scheduler):
+def _check_jobs(jobs: object, scheduler: object) -> None:
     if not isinstance(jobs, numbers.Integral) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
     if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
@@ -129,7 +140,7 @@ def _check_jobs(jobs, scheduler):
                          f"'tcp://127.0.0.1:8786', got {scheduler!r}")
 
 
-def _require(package):
+def _require(package: str) -> ModuleType:
     try:
         return importlib.import_module(package)
     except ImportError:
@@ -138,7 +149,7 @@ def _require(package):
 
 
 # ---------------------------------------------------------------- one run
-def run_one(name, settings, task, seed):
+def run_one(name: str, settings: Settings, task: Task, seed: int) -> TaskResult:
     """experiment `name`'s run_task(settings, task, seed) with one BLAS thread: the unit of work
     a sweep sends to a worker (a module-level function, so that it pickles)."""
     m = protocol(name)
@@ -150,15 +161,16 @@ def run_one(name, settings, task, seed):
         return m.run_task(settings, task, seed)
 
 
-def collect(name, quick=True, seeds=1, jobs=1, scheduler=None):
+def collect(name: str, quick: bool = True, seeds: int | Iterable[int] = 1, jobs: int = 1,
+            scheduler: str | None = None) -> PerSeed:
     """per_seed = {seed: [(task, result), ...]} (tasks in tasks() order) of every (seed, task)
     of experiment `name`: serially (jobs=1, no scheduler), in `jobs` local processes, or
     through joblib's Dask backend on the cluster at `scheduler`."""
-    seeds = seed_list(seeds)
+    seed_values = seed_list(seeds)
     _check_jobs(jobs, scheduler)
     settings = settings_of(name, quick)
     tasks = protocol(name).tasks(settings)
-    calls = [(seed, task) for seed in seeds for task in tasks]
+    calls = [(seed, task) for seed in seed_values for task in tasks]
     if jobs == 1 and scheduler is None:
         results = [run_one(name, settings, task, seed) for seed, task in calls]
     else:
@@ -171,19 +183,20 @@ def collect(name, quick=True, seeds=1, jobs=1, scheduler=None):
             with distributed.Client(scheduler, set_as_default=False) as client:
                 with joblib.parallel_config(backend="dask", client=client):
                     results = joblib.Parallel(n_jobs=-1)(work)
-    per_seed = {seed: [] for seed in seeds}
+    per_seed: PerSeed = {seed: [] for seed in seed_values}
     for (seed, task), result in zip(calls, results):        # joblib keeps the calls' order
         per_seed[seed].append((task, result))
     return per_seed
 
 
-def run(name, quick=True, seeds=1, jobs=1, scheduler=None):
+def run(name: str, quick: bool = True, seeds: int | Iterable[int] = 1, jobs: int = 1,
+        scheduler: str | None = None) -> ExperimentResult:
     """The ExperimentResult of experiment `name` over `seeds` (see collect)."""
     per_seed = collect(name, quick, seeds, jobs, scheduler)
     return protocol(name).summarize(settings_of(name, quick), per_seed)
 
 
-def run_single(module, quick, seed):
+def run_single(module: ModuleType, quick: bool, seed: int) -> ExperimentResult:
     """A module's run(quick, seed): its tasks for one seed, in order, then summarize."""
     settings = {**(module.QUICK if quick else module.FULL), "quick": bool(quick)}
     results = [(task, module.run_task(settings, task, seed)) for task in module.tasks(settings)]
@@ -191,13 +204,13 @@ def run_single(module, quick, seed):
 
 
 # ---------------------------------------------------------------- helpers for summarize
-def by_task(per_seed):
+def by_task(per_seed: PerSeed) -> list[tuple[Task, dict[str, list[float]]]]:
     """[(task, {key: [value of each seed]}), ...] in tasks() order: every numeric entry of the
     tasks' results gathered over the seeds (lists and strings are left out)."""
     seeds = list(per_seed)
     out = []
     for i, (task, first) in enumerate(per_seed[seeds[0]]):
-        values = {}
+        values: dict[str, list[float]] = {}
         for key, v in first.items():
             if isinstance(v, numbers.Real):
                 values[key] = [float(per_seed[s][i][1][key]) for s in seeds]
@@ -205,7 +218,7 @@ def by_task(per_seed):
     return out
 
 
-def cells(values):
+def cells(values: ArrayLike) -> list[float]:
     """[mean, half-width of its 95 % interval] of the per-seed values: two table cells (the
     half-width is NaN for one seed; see stats.mean_interval). Seeds that agree up to rounding
     (a seed-free quantity) get a half-width of exactly 0."""
@@ -215,18 +228,18 @@ def cells(values):
     return [mean, half]
 
 
-def interval_columns(*names):
+def interval_columns(*names: str) -> list[str]:
     """The column names of mean-and-interval cells: "x", "x ±" for each name."""
     return [c for n in names for c in (n, f"{n} ±")]
 
 
-def findings_of(prefix, values):
+def findings_of(prefix: str, values: ArrayLike) -> dict[str, float]:
     """{prefix: mean, prefix_ci: half-width} of the per-seed values (the findings' convention)."""
     mean, half = cells(values)
     return {prefix: mean, f"{prefix}_ci": half}
 
 
-def per_seed_series(per_seed):
+def per_seed_series(per_seed: PerSeed) -> dict[str, Any]:
     """per_seed as plain data for result.series["per_seed"]: {"seeds": [...], "tasks": [...],
     "results": [[result of each task] for each seed]}."""
     seeds = list(per_seed)
@@ -234,13 +247,13 @@ def per_seed_series(per_seed):
             "results": [[r for _, r in per_seed[s]] for s in seeds]}
 
 
-def per_seed_from_series(series):
+def per_seed_from_series(series: dict[str, Any]) -> PerSeed:
     """The inverse of per_seed_series."""
     return {int(s): list(zip(series["tasks"], results))
             for s, results in zip(series["seeds"], series["results"])}
 
 
-def fraction(flags):
+def fraction(flags: Iterable[object]) -> float:
     """The fraction of seeds for which a condition held (for "k of n seeds" statements)."""
-    flags = list(flags)
-    return sum(bool(f) for f in flags) / len(flags) if flags else math.nan
+    values = list(flags)
+    return sum(bool(f) for f in values) / len(values) if values else math.nan

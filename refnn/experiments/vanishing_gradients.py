@@ -32,14 +32,21 @@ which is about 1 when the gradient reaches the input intact and << 1 when it van
 norms span orders of magnitude, so their logarithms are averaged over the seeds (tables: log10).
 One task is one (activation, architecture, initializer) network.
 """
+from __future__ import annotations
+
 import math
 import sys
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
+from ..model import Sequential
 from ..optimizers import SGD
-from . import ExperimentResult, stats, sweep
+from . import ExperimentResult, PerSeed, PlotPath, Settings, Task, TaskResult, stats, sweep
 from ._common import deep_network, with_initializer
+
+Findings = dict[str, Any]         # an ExperimentResult's findings
 
 NAME = "vanishing_gradients"
 CLAIM = ("In a deep sigmoid network the gradient shrinks layer by layer towards the input, so "
@@ -61,7 +68,8 @@ VALUES = ("log10_ratio_init", "log10_ratio_trained", "log10_first_init",
           "log10_last_hidden_init", "loss_init", "loss_trained")
 
 
-def teacher_data(n_samples, n_features, seed):
+def teacher_data(n_samples: int, n_features: int, seed: int
+                 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """x ~ N(0, I); y = 1 where a random one-hidden-layer tanh teacher (16 units) is positive."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n_samples, n_features))
@@ -71,7 +79,8 @@ def teacher_data(n_samples, n_features, seed):
     return X, y
 
 
-def build(activation, architecture, depth, width, seed, initializer=DEFAULT_INIT):
+def build(activation: str, architecture: str, depth: int, width: int, seed: int,
+          initializer: str = DEFAULT_INIT) -> Sequential:
     """`depth` Dense layers in all (the output included), float64."""
     if depth < 4:
         raise ValueError(f"depth must be at least 4, got {depth}")
@@ -84,19 +93,20 @@ def build(activation, architecture, depth, width, seed, initializer=DEFAULT_INIT
     return model
 
 
-def kernel_gradient_norms(model, X, y):
+def kernel_gradient_norms(model: Sequential, X: NDArray[Any], y: NDArray[Any]
+                          ) -> tuple[float, list[float]]:
     """The loss and ||dE/dW|| of every Dense kernel, from the input side to the output."""
     loss, grads = model.loss_and_gradients(X, y)
     return loss, [float(np.linalg.norm(g)) for g in grads if g.ndim == 2]
 
 
-def key_of(task):
+def key_of(task: Task) -> str:
     """"relu_plain" for the default initialisation, "relu_plain_he" for He's."""
     he = "_he" if task["initializer"] == HE_INIT else ""
     return f"{task['activation']}_{task['architecture']}{he}"
 
 
-def tasks(settings):
+def tasks(settings: Settings) -> list[Task]:
     """Every (activation, architecture) with the default initialisation, then relu with He's."""
     return ([{"activation": a, "architecture": n, "initializer": DEFAULT_INIT}
              for a in ACTIVATIONS for n in ARCHITECTURES]
@@ -104,7 +114,7 @@ def tasks(settings):
                for n in HE_ARCHITECTURES])
 
 
-def run_task(s, task, seed):
+def run_task(s: Settings, task: Task, seed: int) -> TaskResult:
     """One network: its kernels' gradient norms and its loss, at initialisation and trained."""
     X, y = teacher_data(s["n_samples"], s["width"], seed)
     model = build(task["activation"], task["architecture"], s["depth"], s["width"], seed,
@@ -121,19 +131,21 @@ def run_task(s, task, seed):
             "norms_init": norms0, "norms_trained": norms1}
 
 
-def run(quick=True, seed=0):
+def run(quick: bool = True, seed: int = 0) -> ExperimentResult:
     return sweep.run_single(sys.modules[__name__], quick, seed)
 
 
-def summarize(s, per_seed):
+def summarize(s: Settings, per_seed: PerSeed) -> ExperimentResult:
     """Rows: per network, mean ± interval over the seeds of every number. Findings: the same
     as KEY_VALUE and KEY_VALUE_ci (KEY as key_of); the relu comparisons of the two
     initialisations (separated: the intervals do not overlap). series: per network the
     geometric mean over the seeds of every layer's gradient norm; series["tables"]["relu_layers"]:
     per layer, relu's log10 ||dE/dW_l|| at initialisation with both initialisations."""
     seeds = list(per_seed)
-    rows, findings, series = [], {}, {}
-    values = {}
+    rows: list[list[Any]] = []
+    findings: Findings = {}
+    series: dict[str, Any] = {}
+    values: dict[str, dict[str, list[float]]] = {}
     for i, (task, v) in enumerate(sweep.by_task(per_seed)):
         key = key_of(task)
         values[key] = v
@@ -151,7 +163,8 @@ def summarize(s, per_seed):
                                                                                            b[k])
     findings["sigmoid_plain_vs_relu_plain_ratio_separated"] = stats.separated(
         values["sigmoid_plain"]["log10_ratio_init"], values["relu_plain"]["log10_ratio_init"])
-    columns, table = ["layer"], []
+    columns: list[str] = ["layer"]
+    table: list[list[Any]] = []
     for key in LAYER_TABLE:
         columns += sweep.interval_columns(key)
     per_layer = {key: np.log10([per_seed[seed][i][1]["norms_init"] for seed in seeds])
@@ -173,7 +186,7 @@ def summarize(s, per_seed):
         series=series)
 
 
-def _ci(f, key, digits=2):
+def _ci(f: Findings, key: str, digits: int = 2) -> str:
     half = f[f"{key}_ci"]
     return f"{f[key]:.{digits}g}" + ("" if math.isnan(half) else f" ± {half:.2g}")
 
@@ -203,7 +216,7 @@ def _conclusion(f, s):
         + (" (intervals apart)." if he_trains else " (the intervals overlap)."))
 
 
-def report(result):
+def report(result: ExperimentResult) -> str:
     """The section of docs/experiments.md."""
     from .results import markdown_table
     f, s = result.findings, result.settings
@@ -263,7 +276,7 @@ def report(result):
         "measured on the whole training set at two moments, not along training.", ""])
 
 
-def plot(result, path):
+def plot(result: ExperimentResult, path: PlotPath) -> PlotPath:
     """Gradient norm per layer (geometric mean over the seeds), at initialisation (left) and
     after training (right)."""
     from ..plotting import pyplot

@@ -16,7 +16,13 @@ Each layer and loss kernel has two twins with the same name and arguments, the o
 tested against: refnn.reference.pure (plain Python) and refnn.reference.vectorized (NumPy); the
 update rules' twins are refnn.reference.optimizers.
 """
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .. import activations
 from ._dispatch import _activations, _dense, _losses, _textbook, _train
@@ -31,7 +37,7 @@ DIFFERENTIABLE = activations.DIFFERENTIABLE            # f'(h) elementwise, from
 ACTIVATION_CODES = activations.CODES
 
 
-def activation_code(activation, valid=ACTIVATIONS, why=""):
+def activation_code(activation: str, valid: Sequence[str] = ACTIVATIONS, why: str = "") -> int:
     """The kernels' code for an activation name; the error lists the valid names."""
     if isinstance(activation, str) and activation in ACTIVATIONS and activation not in valid:
         raise ValueError(f"activation {activation!r} is not allowed here{why}; "
@@ -39,14 +45,14 @@ def activation_code(activation, valid=ACTIVATIONS, why=""):
     return ACTIVATION_CODES[choice("activation", activation, valid)]
 
 
-def _derivative_code(activation):
+def _derivative_code(activation: str) -> int:
     return activation_code(
         activation, DIFFERENTIABLE,
         " (softmax has no elementwise derivative: use the fused softmax_crossentropy; "
         "step has zero derivative almost everywhere)")
 
 
-def dense_forward(g_prev, W, b):
+def dense_forward(g_prev: ArrayLike, W: ArrayLike, b: ArrayLike) -> NDArray[Any]:
     """h = g_prev @ W + b"""
     W = _first("W", W, 2)
     g_prev = _like("g_prev", g_prev, 2, W.dtype)
@@ -59,7 +65,8 @@ def dense_forward(g_prev, W, b):
     return h
 
 
-def dense_backward(g_prev, W, epsilon):
+def dense_backward(g_prev: ArrayLike, W: ArrayLike, epsilon: ArrayLike
+                   ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """dW = g_prev.T @ epsilon,  db = sum(epsilon, axis=0),  dg_prev = epsilon @ W.T"""
     W = _first("W", W, 2)
     g_prev = _like("g_prev", g_prev, 2, W.dtype)
@@ -75,7 +82,7 @@ def dense_backward(g_prev, W, epsilon):
     return dW, db, dg_prev
 
 
-def activation_forward(h, activation):
+def activation_forward(h: ArrayLike, activation: str) -> NDArray[Any]:
     """g = f(h) for f in sigmoid, tanh, relu, linear, softmax (row-wise), step"""
     code = activation_code(activation)
     h = _first("h", h, 2)
@@ -84,7 +91,7 @@ def activation_forward(h, activation):
     return g
 
 
-def activation_derivative(g, activation):
+def activation_derivative(g: ArrayLike, activation: str) -> NDArray[Any]:
     """f'(h) written from g = f(h): sigmoid g(1-g), tanh 1-g^2, relu [g>0], linear 1"""
     code = _derivative_code(activation)
     g = _first("g", g, 2)
@@ -93,7 +100,8 @@ def activation_derivative(g, activation):
     return out
 
 
-def epsilon_backward(epsilon, W, g_prev, activation):
+def epsilon_backward(epsilon: ArrayLike, W: ArrayLike, g_prev: ArrayLike,
+                     activation: str) -> NDArray[Any]:
     """epsilon_prev = (epsilon @ W.T) * f'(h_prev), f' from g_prev (the layer below's output)"""
     code = _derivative_code(activation)
     W = _first("W", W, 2)
@@ -108,7 +116,8 @@ def epsilon_backward(epsilon, W, g_prev, activation):
     return out
 
 
-def _output_pair(h_name, h, y):
+def _output_pair(h_name: str, h: ArrayLike, y: ArrayLike
+                 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
     h = _first(h_name, h, 2)
     y = _like("y", y, 2, h.dtype)
     if y.shape != h.shape:
@@ -116,21 +125,23 @@ def _output_pair(h_name, h, y):
     return h, y, np.empty(h.shape[0], h.dtype), np.empty_like(h)
 
 
-def softmax_crossentropy(h, y):
+def softmax_crossentropy(h: ArrayLike, y: ArrayLike) -> tuple[NDArray[Any], NDArray[Any]]:
     """loss_i = -sum_k y_k log softmax(h)_k,  epsilon = softmax(h) sum_k y_k - y  (= yhat - y)"""
     h, y, loss, epsilon = _output_pair("h", h, y)
     _losses.softmax_crossentropy(h, y, loss, epsilon)
     return loss, epsilon
 
 
-def sigmoid_binary_crossentropy(h, y):
+def sigmoid_binary_crossentropy(h: ArrayLike, y: ArrayLike
+                                ) -> tuple[NDArray[Any], NDArray[Any]]:
     """loss_i = sum_k -y log sigmoid(h) - (1-y) log(1 - sigmoid(h)),  epsilon = sigmoid(h) - y"""
     h, y, loss, epsilon = _output_pair("h", h, y)
     _losses.sigmoid_binary_crossentropy(h, y, loss, epsilon)
     return loss, epsilon
 
 
-def squared_error_output(g, y, activation):
+def squared_error_output(g: ArrayLike, y: ArrayLike, activation: str
+                         ) -> tuple[NDArray[Any], NDArray[Any]]:
     """E_i = 1/2 sum_k (g_k - y_k)^2,  epsilon = (g - y) * f'(h)  (f' from g)"""
     code = _derivative_code(activation)
     g, y, E, epsilon = _output_pair("g", g, y)
@@ -138,7 +149,8 @@ def squared_error_output(g, y, activation):
     return E, epsilon
 
 
-def check_weights(weights, dtype=None, name="weights"):
+def check_weights(weights: Sequence[NDArray[Any]], dtype: DTypeLike | None = None,
+                  name: str = "weights") -> list[int]:
     """[W1, b1, W2, b2, ...]: 2-D kernels, 1-D biases, sizes that chain, one float dtype.
     Returns the sizes [n_0, n_1, ..., n_L]."""
     if not isinstance(weights, (list, tuple)):
@@ -170,19 +182,19 @@ def check_weights(weights, dtype=None, name="weights"):
     return sizes
 
 
-def sgd_per_sample(weights, X, Y, eta, activation):
+def sgd_per_sample(weights: Sequence[NDArray[Any]], X: ArrayLike, Y: ArrayLike, eta: float,
+                   activation: str) -> tuple[list[NDArray[Any]], NDArray[Any]]:
     """The textbook algorithm over (X, Y), one sample at a time, in order; the weights
     [W1, b1, W2, b2, ...] are updated in place. Returns (weights, E) with E[i] the squared
     error of sample i, computed in its forward pass before its update."""
     code = activation_code(activation, DIFFERENTIABLE,
                            " (the textbook network needs f'(h) from g at every layer)")
     eta = positive_number("eta", eta)
+    dtype: np.dtype[Any] | None = None
     if isinstance(weights, (list, tuple)) and weights and isinstance(weights[0], np.ndarray):
         dtype = weights[0].dtype
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"weights: W1 must be float32 or float64, got {dtype.name}")
-    else:
-        dtype = None
     sizes = check_weights(weights, dtype)
     refuse_overlap({f"weights[{i}]": w for i, w in enumerate(weights)}, {"X": X, "Y": Y})
     works = [_writable_target(f"weights[{i}]", w, dtype) for i, w in enumerate(weights)]
@@ -197,7 +209,8 @@ def sgd_per_sample(weights, X, Y, eta, activation):
     return list(weights), E
 
 
-def dense_stack_forward(weights, X, activations, threads=None):
+def dense_stack_forward(weights: Sequence[NDArray[Any]], X: ArrayLike, activations: Sequence[str],
+                        threads: int | None = None) -> tuple[NDArray[Any], NDArray[Any]]:
     """(h_L, yhat) of a stack of Dense layers, weights [W_1, b_1, ..., W_L, b_L] and
     activations [f_1, ..., f_L] (softmax only at the output), for every row of X:
 
@@ -242,7 +255,7 @@ def dense_stack_forward(weights, X, activations, threads=None):
     return h, yhat
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     """BLAS ("numpy" or "scipy") and BLAS_INT_MAX: the library in use, as use_blas left it."""
     if name in ("BLAS", "BLAS_INT_MAX"):
         from . import blas

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import gc
 import weakref
+from types import ModuleType
 
 import numpy as np
 
 from ._dispatch import _dense, _train
 from .._validate import choice
 
-def _openblas(package, pattern, functions):
+def _openblas(package: ModuleType, pattern: str, functions: tuple[str, ...]
+              ) -> tuple[int | None, ...] | None:
     """The addresses of `functions` in the OpenBLAS a wheel of `package` ships (in
     <site-packages>/<package>.libs, already loaded by the package: the same library), or None
     when there is no such library or it lacks one of them."""
     import ctypes
     import glob
     import os
+    if package.__file__ is None:         # numpy and scipy have one; a namespace package not
+        return None
     libs = os.path.join(os.path.dirname(os.path.dirname(package.__file__)),
                         f"{package.__name__}.libs")
     for path in sorted(glob.glob(os.path.join(libs, pattern))):
@@ -29,13 +33,13 @@ def _openblas(package, pattern, functions):
     return None
 
 
-def _numpy_openblas():
+def _numpy_openblas() -> tuple[int | None, ...] | None:
     """(sgemm, dgemm) addresses in NumPy's own OpenBLAS (the ILP64 scipy-openblas64 build that
     NumPy's wheels ship), or None when this NumPy has no such library."""
     return _openblas(np, "libscipy_openblas64_*", ("scipy_sgemm_64_", "scipy_dgemm_64_"))
 
 
-def _thread_setting(blas):
+def _thread_setting(blas: str) -> tuple[int | None, ...]:
     """(set, get) addresses of the thread setting of the OpenBLAS that `blas` ("numpy" or
     "scipy") is, or (0, 0) when it is another BLAS."""
     if blas == "numpy":
@@ -53,7 +57,7 @@ BLAS_CHOICES = ("auto", "numpy", "scipy")
 TRAINERS: weakref.WeakSet[object] = weakref.WeakSet()
 
 
-def use_blas(which="auto"):
+def use_blas(which: str = "auto") -> str:
     """Choose the BLAS of the kernels' matrix products: "numpy" (NumPy's OpenBLAS, the one
     NumPy's own @ uses, 64-bit sizes), "scipy" (scipy.linalg.cython_blas, 32-bit sizes) or
     "auto" (numpy when found). The environment variable REFNN_BLAS sets it at import. Returns
@@ -80,7 +84,7 @@ def use_blas(which="auto"):
     return BLAS
 
 
-def _blas_from_environment():
+def _blas_from_environment() -> str:
     """use_blas(REFNN_BLAS); an unknown value is named in a warning and "auto" is used, so that
     `import refnn` still works."""
     import os
@@ -97,20 +101,21 @@ def _blas_from_environment():
         return use_blas("scipy")
 
 
-BLAS = BLAS_INT_MAX = None
-_blas_from_environment()
+BLAS: str                       # "numpy" or "scipy"
+BLAS_INT_MAX: int               # the BLAS's largest matrix size
+_blas_from_environment()        # sets both
 
 
 MAX_THREADS = _train.MAX_THREADS      # refnn's threads in one step, at most
 
 
-def user_blas_threads():
+def user_blas_threads() -> int:
     """The BLAS's own thread setting as the user has it (refnn's steps set 1 while they run and
     put it back), or 0 when the BLAS is not one refnn can steer."""
     return _train.blas_user_threads()
 
 
-def check_blas_sizes(**sizes):
+def check_blas_sizes(**sizes: int) -> None:
     """Every matrix size passed to the BLAS fits its integer type (32 bits for scipy's)."""
     for name, n in sizes.items():
         if n > BLAS_INT_MAX:

@@ -16,9 +16,12 @@ the batch and of the layers alone (src_c/pool.h, src_c/_train.pyx), so fit gives
 weights on 1, 2, 3 or 4 threads. refnn's threads sleep when idle, and while they run, the BLAS
 they call runs on one thread each; the BLAS's setting is the user's again when the step ends.
 """
+from __future__ import annotations
+
 import contextlib
 import os
 import warnings
+from collections.abc import Iterator
 
 from .._validate import int_between
 from . import blas as _blas
@@ -26,10 +29,10 @@ from . import blas as _blas
 MAX_THREADS = _blas.MAX_THREADS
 LIMIT_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
-_chosen = None                  # set_num_threads(n): n; None: the default
+_chosen: int | None = None      # set_num_threads(n): n; None: the default
 
 
-def available_cores():
+def available_cores() -> int:
     """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
@@ -37,7 +40,7 @@ def available_cores():
         return os.cpu_count() or 1
 
 
-def _environment_limit():
+def _environment_limit() -> int | None:
     """The smallest valid whole number in LIMIT_VARIABLES, or None."""
     limits = []
     for name in LIMIT_VARIABLES:
@@ -49,7 +52,7 @@ def _environment_limit():
     return min(limits) if limits else None
 
 
-def default_num_threads():
+def default_num_threads() -> int:
     """The cores this process may run on, lowered to the limits it was given (see above)."""
     n = available_cores()
     for limit in (_environment_limit(), _blas.user_blas_threads() or None):
@@ -58,12 +61,12 @@ def default_num_threads():
     return max(1, min(n, MAX_THREADS))
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """How many threads the next training step will use."""
     return default_num_threads() if _chosen is None else _chosen
 
 
-def set_num_threads(n):
+def set_num_threads(n: int | None) -> None:
     """Run refnn's training steps on `n` threads (1 to MAX_THREADS) from now on; None goes back
     to the default (see the module's docstring). The result of fit is the same for any n."""
     global _chosen
@@ -71,7 +74,7 @@ def set_num_threads(n):
 
 
 @contextlib.contextmanager
-def num_threads(n):
+def num_threads(n: int | None) -> Iterator[None]:
     """`with refnn.num_threads(n):` runs the block's training steps on n threads (None: the
     default), and puts the previous setting back after it."""
     global _chosen
@@ -83,7 +86,7 @@ def num_threads(n):
         _chosen = previous
 
 
-def _from_environment():
+def _from_environment() -> None:
     """set_num_threads(REFNN_NUM_THREADS) when it is set; a bad value is named in a warning and
     the default is kept, so that `import refnn` still works."""
     value = os.environ.get("REFNN_NUM_THREADS", "").strip()

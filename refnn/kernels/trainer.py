@@ -1,12 +1,17 @@
 """The mini-batch training step of a dense network, in one compiled call (src_c/_train.pyx)."""
+from __future__ import annotations
+
 import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ._dispatch import _optimizers, _train
 from .._validate import (NonFiniteError, as_array, check_dim, check_same_samples, choice,
                          positive_int, positive_number)
-from ..update_rules import RULES
+from ..update_rules import RULES, Rule
 from . import threads as _threads
 from . import activation_code, check_weights, DIFFERENTIABLE
 from ._arrays import _ready, refuse_overlap
@@ -38,7 +43,9 @@ class DenseTrainer:
               "sigmoid_binary_crossentropy": _train.SIGMOID_BINARY_CROSSENTROPY,
               "mean_squared_error": _train.MEAN_SQUARED_ERROR}
 
-    def __init__(self, weights, X, Y, activations, loss, batch_size, sample_weight=None):
+    def __init__(self, weights: Sequence[NDArray[Any]], X: ArrayLike, Y: ArrayLike,
+                 activations: Sequence[str], loss: str, batch_size: int,
+                 sample_weight: ArrayLike | None = None) -> None:
         self.loss_code = self.LOSSES[choice("loss", loss, self.LOSSES)]
         dtype = weights[0].dtype if weights and isinstance(weights[0], np.ndarray) else None
         sizes = check_weights(weights, dtype)
@@ -86,13 +93,13 @@ class DenseTrainer:
         self._step = _train.DenseStep(self.weights, self.grads, self.work, self.h_last, self.Xb,
                                       self.Yb, self.X, self.Y, self.activations, self.loss_code,
                                       self.losses, self.yhat, sample_weight)
-        self.rule = None            # set_update() fuses an optimizer's update into step()
+        self.rule: str | None = None    # set_update() fuses an optimizer's update into step()
         self.updated = False        # whether the last step updated the weights
         self.update_finite = True   # whether that update left every weight and slot finite
-        self.mean_loss = None       # the last step's mean loss over its batch
-        self.threads = None         # threads per step; None: refnn.get_num_threads()
+        self.mean_loss: float | None = None   # the last step's mean loss over its batch
+        self.threads: int | None = None       # threads per step; None: refnn.get_num_threads()
 
-        self._scalar_check = None
+        self._scalar_check: Callable[[Sequence[float]], tuple[float, ...]] | None = None
         # held by step() while the compiled step runs without the GIL: set_update() frees and
         # replaces buffers that step reads, so it is refused meanwhile
         self._stepping = threading.Lock()
@@ -100,7 +107,8 @@ class DenseTrainer:
 
     UPDATE_RULES = tuple(RULES)     # what set_update() accepts (refnn/update_rules.py)
 
-    def set_update(self, rule, slots):
+    def set_update(self, rule: Rule | str,
+                   slots: Sequence[Sequence[NDArray[Any] | None]]) -> None:
         """Fuse an optimizer's update into step(): after the backward pass through each layer,
         its W and b are updated by `rule` (a Rule of refnn/update_rules.py, or its name), in
         place, with their slots: the loop apply_rule runs (src_c/_updates.pxd). `slots` holds,
@@ -139,8 +147,11 @@ class DenseTrainer:
         finally:
             self._stepping.release()
 
-    def step(self, order, check_finite=False, scalars=None, *, penalty=None, clip=None,
-             decay=None):
+    def step(self, order: NDArray[np.intp], check_finite: bool = False,
+             scalars: Sequence[float] | None = None, *,
+             penalty: Sequence[Sequence[float]] | None = None,
+             clip: tuple[str, float] | None = None, decay: tuple[float, float] | None = None
+             ) -> tuple[NDArray[Any], NDArray[Any]]:
         """Gradients of the mean loss over the samples order (intp indices, at most batch_size).
         Returns (losses, yhat): views of this batch's per-sample losses and outputs.
 
@@ -166,7 +177,7 @@ class DenseTrainer:
                              f"intp indices")
         with self._stepping:                    # the rule checked is the rule the step runs
             if scalars is not None:
-                if self.rule is None:
+                if self.rule is None or self._scalar_check is None:   # set together
                     raise ValueError("scalars were given, but no update was set (set_update)")
                 try:
                     scalars = self._scalar_check(scalars)
@@ -180,9 +191,11 @@ class DenseTrainer:
             status = self._step.step(order, check_finite, scalars, **options)
             return self._finish(order, status, scalars)
 
-    def _options(self, penalty, clip, decay):
+    def _options(self, penalty: Sequence[Sequence[float]] | None,
+                 clip: tuple[str, float] | None, decay: tuple[float, float] | None
+                 ) -> dict[str, Any]:
         """The compiled step's arguments for step()'s penalty, clip and decay, checked."""
-        options = {}
+        options: dict[str, Any] = {}
         if penalty is not None:
             pairs = [tuple(p) for p in penalty]
             if len(pairs) != len(self.weights) or any(len(p) != 2 for p in pairs):
@@ -201,16 +214,17 @@ class DenseTrainer:
             options["decay_rate"] = positive_number("decay eta", eta)
         return options
 
-    def pieces(self, m=None):
+    def pieces(self, m: int | None = None) -> tuple[int, int]:
         """(rows pieces, weights pieces): how a step on m samples (default: a full batch) is cut
         into pieces for refnn's threads (src_c/_train.pyx); fixed by the sizes alone."""
         return self._step.pieces(self.batch_size if m is None else positive_int("m", m))
 
-    def worker_seconds(self):
+    def worker_seconds(self) -> list[float]:
         """[seconds] each thread spent on the steps' pieces since the last reset_phases()."""
         return self._step.worker_seconds()
 
-    def _finish(self, order, status, scalars):
+    def _finish(self, order: NDArray[np.intp], status: int, scalars: Sequence[float] | None
+                ) -> tuple[NDArray[Any], NDArray[Any]]:
         """What step() returns, from the compiled step's status."""
         if status >= 0:
             raise NonFiniteError(f"X must be finite, but sample {status} holds NaN or infinity")
@@ -221,7 +235,7 @@ class DenseTrainer:
         self.mean_loss = self._step.loss_sum / m       # L = 1/m sum_i loss_i, summed in double
         return self.losses[:m], self.yhat[:m]
 
-    def phase_seconds(self):
+    def phase_seconds(self) -> dict[str, float]:
         """{phase: seconds}: the wall-clock time the steps since the last reset_phases() (or
         since this trainer was made) spent in each phase (PHASES): gather, the forward matrix
         products (with the bias rows), the hidden activations, the output error, the backward
@@ -229,6 +243,6 @@ class DenseTrainer:
         fused optimizer update (set_update)."""
         return self._step.phase_seconds()
 
-    def reset_phases(self):
+    def reset_phases(self) -> None:
         """Start phase_seconds() from zero."""
         self._step.reset_phases()
