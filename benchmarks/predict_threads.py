@@ -22,6 +22,7 @@ def best_rates(runs, n, rounds=9):
     best = {label: float("inf") for label in runs}
     for _ in range(rounds):
         for label, fn in runs.items():
+            time.sleep(benchmarking.SETTLE_SECONDS)   # OpenBLAS's idle threads stop spinning
             start = time.perf_counter()
             fn()
             best[label] = min(best[label], time.perf_counter() - start)

@@ -58,9 +58,19 @@ def textbook_weights(sizes: Sequence[int], seed: int = 0, dtype: DTypeLike = np.
     return BackpropNetwork(sizes, seed=seed, dtype=np.dtype(dtype).name).get_weights()
 
 
-def _time_once(fn: Callable[..., object], setup: Callable[[], Any] | None = None) -> float:
-    """Seconds taken by fn() (or fn(setup()), setup not timed)."""
+# Before each timed run the machine is left idle this long: OpenBLAS's worker threads keep
+# spinning for about 0.1 s after a multi-threaded call (OPENBLAS_THREAD_TIMEOUT, 2^28 cycles
+# by default), and would take a core from whatever is timed next. Measured on W1 with refnn
+# on two threads: 238-259 ms an epoch right after NumPy's 2-thread products, 179-197 ms after
+# a pause of 0.3 s.
+SETTLE_SECONDS = 0.3
+
+
+def _time_once(fn: Callable[..., object], setup: Callable[[], Any] | None = None,
+               settle: float = SETTLE_SECONDS) -> float:
+    """Seconds taken by fn() (or fn(setup()), setup not timed), after `settle` seconds idle."""
     args = () if setup is None else (setup(),)
+    time.sleep(settle)
     start = time.perf_counter()
     fn(*args)
     return time.perf_counter() - start
@@ -463,7 +473,7 @@ def run_workload(name: str, threads: int = 1, quick: bool = False, repeat: int =
     best = {impl: math.inf for impl in runs}
     for _ in range(repeat):
         for impl, (fn, setup, _) in runs.items():
-            best[impl] = min(best[impl], _time_once(fn, setup))
+            best[impl] = min(best[impl], _time_once(fn, setup, 0.0 if quick else SETTLE_SECONDS))
     for impl, (_, _, count) in runs.items():
         result["rates"][impl] = count / best[impl]
     if "cap" in result["rates"]:
