@@ -1,14 +1,15 @@
 """Build refnn's Cython kernels: every src_c/*.pyx becomes the extension module refnn.<name>.
 
 The default build is portable: it runs on any x86-64 (or aarch64) machine. On x86-64 each
-module is built a second time for x86-64-v3 CPUs (AVX2, FMA), as refnn._avx2.<name>;
-refnn/kernels/_dispatch.py loads that build when the CPU has those features.
+module is built twice more: for x86-64-v3 CPUs (AVX2, FMA), as refnn._avx2.<name>, and for
+x86-64-v4 CPUs (AVX-512), as refnn._avx512.<name>; refnn/kernels/_dispatch.py loads the best
+build the CPU has the features for.
 
 Environment switches:
   REFNN_NATIVE=1         one build tuned for this machine (-march=native), no run-time choice
   REFNN_CYTHON_DEBUG=1   bounds and wrap-around checks on, -O0 -g (run the tests this way once)
   REFNN_NO_MVEC=1        no vector maths from glibc's libmvec (scalar exp and tanh)
-  REFNN_NO_VARIANTS=1    the portable build alone, without the AVX2 build
+  REFNN_NO_VARIANTS=1    the portable build alone, without the AVX2 and AVX-512 builds
 """
 import itertools
 import os
@@ -30,9 +31,10 @@ NATIVE = os.environ.get("REFNN_NATIVE", "") not in ("", "0")
 NO_MVEC = os.environ.get("REFNN_NO_MVEC", "") not in ("", "0")
 NO_VARIANTS = os.environ.get("REFNN_NO_VARIANTS", "") not in ("", "0")
 # The builds chosen at run time, each with its compiler flags: refnn._avx2.<name> is built for
-# the x86-64-v3 level (AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE; refnn/kernels/_dispatch.py checks
-# the CPU for the same list).
-VARIANTS = {"_avx2": ["-march=x86-64-v3"]}
+# the x86-64-v3 level (AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE), refnn._avx512.<name> for the
+# x86-64-v4 level (that and AVX-512 F, CD, BW, DQ, VL); refnn/kernels/_dispatch.py checks the
+# CPU for the same lists.
+VARIANTS = {"_avx2": ["-march=x86-64-v3"], "_avx512": ["-march=x86-64-v4"]}
 
 
 def glibc_version():

@@ -1,22 +1,26 @@
 """Which build of the compiled kernels runs here: the one module that imports them.
 
 The default build is portable (it assumes nothing beyond the baseline instruction set, SSE2
-on x86-64) and, on x86-64, builds every module a second time for the x86-64-v3 level (AVX2,
-FMA, BMI1/2, F16C, LZCNT, MOVBE), as refnn._avx2.<name> (setup.py). The import below takes
-the fastest build this CPU can run; both builds compute the same formulas
-(tests/test_dispatch.py holds them to each other).
+on x86-64) and, on x86-64, builds every module twice more (setup.py): for the x86-64-v3 level
+(AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE) as refnn._avx2.<name>, and for the x86-64-v4 level
+(that and AVX-512 F, CD, BW, DQ, VL) as refnn._avx512.<name>. The import below takes the
+fastest build this CPU can run; all builds compute the same formulas (tests/test_dispatch.py
+holds each to the baseline).
 
-REFNN_CPU chooses by hand: "baseline" the portable build, "avx2" the AVX2 build (an error if
-the CPU or the build lacks it), "auto" (the default) the best available. A host-tuned build
-(REFNN_NATIVE=1 at build time) has no variants, so it is always the one loaded.
+REFNN_CPU chooses by hand: "baseline" the portable build, "avx2" or "avx512" that build (an
+error if the CPU or the build lacks it), "auto" (the default) the best available. A host-tuned
+build (REFNN_NATIVE=1 at build time) has no variants, so it is always the one loaded.
 """
 import importlib
 import os
 
 from .. import COMPILED, MissingExtensionError, _compiled, _sources
 
-# variant: (its package under refnn, the CPU features it needs as NumPy names them)
-VARIANTS = {"avx2": ("_avx2", ("AVX", "AVX2", "FMA3", "F16C", "BMI", "BMI2", "LZCNT", "MOVBE"))}
+# variant: (its package under refnn, the CPU features it needs as NumPy names them), the best
+# first: "auto" takes the first one the CPU supports and the build has
+X86_64_V3 = ("AVX", "AVX2", "FMA3", "F16C", "BMI", "BMI2", "LZCNT", "MOVBE")
+X86_64_V4 = X86_64_V3 + ("AVX512F", "AVX512CD", "AVX512BW", "AVX512DQ", "AVX512VL")
+VARIANTS = {"avx512": ("_avx512", X86_64_V4), "avx2": ("_avx2", X86_64_V3)}
 CHOICES = ("auto", "baseline", *VARIANTS)
 
 
@@ -31,10 +35,15 @@ def cpu_features():
     return {}
 
 
+def lacks(variant, features=None):
+    """The features `variant`'s build needs that this CPU (or `features`) does not report."""
+    features = cpu_features() if features is None else features
+    return [name for name in VARIANTS[variant][1] if not features.get(name, False)]
+
+
 def supports(variant, features=None):
     """Whether this CPU can run `variant`'s build."""
-    features = cpu_features() if features is None else features
-    return all(features.get(name, False) for name in VARIANTS[variant][1])
+    return not lacks(variant, features)
 
 
 def _load(package):
@@ -52,13 +61,14 @@ def choose(requested=None, features=None):
         raise ImportError(f"REFNN_CPU must be one of {', '.join(CHOICES)}, got {requested!r}")
     if requested == "baseline":
         return "baseline", _load(None)
-    for variant, (package, needs) in VARIANTS.items():
+    for variant, (package, _) in VARIANTS.items():
         if requested not in ("auto", variant):
             continue
-        if not supports(variant, features):
+        missing = lacks(variant, features)
+        if missing:
             if requested == variant:
-                raise ImportError(f"REFNN_CPU={variant}: this CPU lacks "
-                                  f"{' or '.join(needs)}; use REFNN_CPU=baseline or auto")
+                raise ImportError(f"REFNN_CPU={variant}: this CPU lacks {', '.join(missing)}; "
+                                  f"use REFNN_CPU=baseline or auto")
             continue
         try:
             return variant, _load(package)
