@@ -333,14 +333,6 @@ def _ci(f: Findings, key: str, digits: int = 2) -> str:
     return f"{f[key]:.{digits}f}" + ("" if math.isnan(half) else f" ± {half:.2f}")
 
 
-def _sign(f, key):
-    """+1 / -1 when the 95 % interval of f[key] lies above / below 0, else 0."""
-    mean, half = f[key], f[f"{key}_ci"]
-    if math.isnan(half):
-        return 0
-    return 1 if mean - half > 0 else -1 if mean + half < 0 else 0
-
-
 def _conclusion(f, s):
     words = {1: "improves", -1: "lowers", 0: "does not measurably change"}
     out = []
@@ -352,7 +344,7 @@ def _conclusion(f, s):
             text += f", constructed interpolant {_ci(f, f'alpha_{kind}_{name}_interpolant')}"
         if f"alpha_{kind}_{name}_interpolant_graded" in f:
             text += f" (graded knots {_ci(f, f'alpha_{kind}_{name}_interpolant_graded')})"
-        text += f": depth {words[_sign(f, f'depth_gain_{kind}_{name}')]} the trained rate."
+        text += f": depth {words[sweep.sign_of(f, f'depth_gain_{kind}_{name}')]} the trained rate."
         out.append(text)
     return " ".join(out)
 
@@ -389,7 +381,7 @@ def report(result: ExperimentResult) -> str:
                      "L-BFGS reaches at these budgets, "
                      "an upper bound on the approximation error, not the approximation rate.")
     gains = [n for n in s["targets"]
-             if _sign(f, f"depth_gain_{'l2' if n.startswith('jump') else 'sup'}_{n}") != 0]
+             if sweep.sign_of(f, f"depth_gain_{'l2' if n.startswith('jump') else 'sup'}_{n}") != 0]
     shows.append(
         "Depth changes the trained rate beyond the intervals for: "
         + (", ".join(gains) if gains else "no target") + ". "

@@ -224,16 +224,17 @@ def summarize(s: Settings, per_seed: PerSeed) -> ExperimentResult:
             series[arm].append(findings[f"{arm}_{pct}_accuracy"])
         findings.update(sweep.findings_of(
             f"ticket_{pct}_minus_dense", [a - b for a, b in zip(v["ticket"], dense)]))
-        findings[f"ticket_{pct}_vs_dense"] = _sign(findings, f"ticket_{pct}_minus_dense")
+        findings[f"ticket_{pct}_vs_dense"] = sweep.sign_of(findings, f"ticket_{pct}_minus_dense")
         for control in ("random_reinit", "random_mask"):
             findings.update(sweep.findings_of(
                 f"{control}_{pct}_minus_dense", [a - b for a, b in zip(v[control], dense)]))
-            findings[f"{control}_{pct}_vs_dense"] = _sign(findings, f"{control}_{pct}_minus_dense")
+            findings[f"{control}_{pct}_vs_dense"] = sweep.sign_of(
+                findings, f"{control}_{pct}_minus_dense")
             findings.update(sweep.findings_of(
                 f"ticket_{pct}_minus_{control}",
                 [a - b for a, b in zip(v["ticket"], v[control])]))
-            findings[f"ticket_{pct}_vs_{control}"] = _sign(findings,
-                                                           f"ticket_{pct}_minus_{control}")
+            findings[f"ticket_{pct}_vs_{control}"] = sweep.sign_of(
+                findings, f"ticket_{pct}_minus_{control}")
         series["kept"].append(v["kept"][0])
         series["pruned_percent"].append(pct)
         all_zero = all_zero and min(v["pruned_weights_zero"]) == 1.0
@@ -252,15 +253,6 @@ def summarize(s: Settings, per_seed: PerSeed) -> ExperimentResult:
             "ticket (rewound to W_0)", "random re-init", "random mask", "pruned, not retrained"),
         rows=rows, findings=findings, conclusion=_conclusion(findings, series),
         settings=settings, series=series)
-
-
-def _sign(f, key):
-    """+1 / -1 when the 95 % interval of the paired difference f[key] (per seed, the same data
-    and batches for both arms) lies above / below 0; 0 when it holds 0 (nothing claimed)."""
-    mean, half = f[key], f[f"{key}_ci"]
-    if math.isnan(half):
-        return 0
-    return 1 if mean - half > 0 else -1 if mean + half < 0 else 0
 
 
 def _ci(f, key, scale=1.0, digits=3):

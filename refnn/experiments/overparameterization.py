@@ -166,12 +166,6 @@ def _ci(f: Findings, key: str) -> str:
     return f"{f[key]:.2g}" + ("" if math.isnan(half) else f" ± {half:.2g}")
 
 
-def _includes_zero(f, key):
-    """whether the 95 % interval of finding `key` holds 0 (no interval: whether it is 0)"""
-    half = f[f"{key}_ci"]
-    return f[key] == 0 if math.isnan(half) else f[key] - half <= 0 <= f[key] + half
-
-
 def _conclusion(f, s):
     widest, narrowest = s["widths"][-1], s["widths"][0]
     ntk = f["ntk_movement_slope"]
@@ -216,7 +210,7 @@ def report(result: ExperimentResult) -> str:
             f"In the NTK parameterisation the movement shrinks with the width (slope "
             f"{_ci(f, 'ntk_movement_slope')}, theory -0.5) and the widest network fits "
             f"(loss {_ci(f, f'ntk_{widest}_loss')}); with Keras's defaults it "
-            + ("does not shrink" if _includes_zero(f, "standard_movement_slope") else
+            + ("does not shrink" if sweep.sign_of(f, "standard_movement_slope") == 0 else
                "barely shrinks")
             + f" (slope {_ci(f, 'standard_movement_slope')}): the lazy regime is a property of "
             "the parameterisation, not of width alone." if f["ntk_slope_separated_from_standard"]

@@ -239,6 +239,15 @@ def findings_of(prefix: str, values: ArrayLike) -> dict[str, float]:
     return {prefix: mean, f"{prefix}_ci": half}
 
 
+def sign_of(findings: dict[str, Any], key: str) -> int:
+    """+1 / -1 when the 95 % interval of finding `key` lies above / below 0; 0 when it holds
+    0 or there is no interval (one seed): nothing is claimed then."""
+    mean, half = findings[key], findings[f"{key}_ci"]
+    if math.isnan(half):
+        return 0
+    return 1 if mean - half > 0 else -1 if mean + half < 0 else 0
+
+
 def per_seed_series(per_seed: PerSeed) -> dict[str, Any]:
     """per_seed as plain data for result.series["per_seed"]: {"seeds": [...], "tasks": [...],
     "results": [[result of each task] for each seed]}."""
