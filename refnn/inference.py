@@ -16,8 +16,8 @@ from numpy.typing import ArrayLike, NDArray
 from . import activations, kernels, regularizers
 from ._validate import NonFiniteError, flag, positive_int
 from .callbacks import callback_list
-from .layers import Context, Dense, Flatten
-from .training import verbosity
+from .layers import Context
+from .training import plain_dense_layers, verbosity
 from .weighting import sample_weights, weighted_sum
 
 if TYPE_CHECKING:
@@ -35,10 +35,8 @@ def dense_stack(model: Sequential) -> Stack | None:
     activation one the kernels compute (softmax at the output only); else None."""
     if not model.use_fast_path or not model.built:
         return None
-    layers = model.layers[1:] if isinstance(model.layers[0], Flatten) else model.layers
-    dense = [l for l in layers if type(l) is Dense]
-    if not dense or len(dense) != len(layers) \
-            or not all(l.batch_norm is None and l.use_bias for l in dense):
+    dense = plain_dense_layers(model)
+    if dense is None:
         return None
     acts = [l.activation for l in dense]
     if not all(isinstance(a, str) and a in activations.NAMES for a in acts) \

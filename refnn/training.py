@@ -61,6 +61,18 @@ StepResult = tuple[float, Union[NDArray[Any], None], Union[dict[str, Any], None]
 
 
 # --------------------------------------------------------------------------- strategies
+def plain_dense_layers(model: Sequential) -> list[Dense] | None:
+    """The model's layers when they are Dense layers only (after an optional Flatten), with
+    biases and without batch normalisation: what the compiled step and the compiled forward
+    pass (inference.dense_stack) take; else None."""
+    layers = model.layers[1:] if isinstance(model.layers[0], Flatten) else model.layers
+    dense = [l for l in layers if type(l) is Dense]
+    if not dense or len(dense) != len(layers) \
+            or not all(l.batch_norm is None and l.use_bias for l in dense):
+        return None
+    return dense
+
+
 def compiled_plan(model: Sequential) -> Plan | None:
     """(dense layers, their activations, the compiled loss kind) when fit can take the
     compiled step, else None: Dense layers only (after an optional Flatten), with biases, no
@@ -69,21 +81,19 @@ def compiled_plan(model: Sequential) -> Plan | None:
     declares (Loss.compiled_kind); a stochastic optimizer."""
     if not model.use_fast_path or not model.optimizer.stochastic:
         return None
-    layers = model.layers[1:] if isinstance(model.layers[0], Flatten) else model.layers
-    if not layers or not all(type(l) is Dense and l.batch_norm is None and l.use_bias and
-                             l.kernel_mask is None and l.kernel_regularizer is None
-                             and l.bias_regularizer is None for l in layers):
+    layers = plain_dense_layers(model)
+    if layers is None or not all(l.kernel_mask is None and l.kernel_regularizer is None
+                                 and l.bias_regularizer is None for l in layers):
         return None
     # a frozen layer: the layer-by-layer step (before the first build, the setting the build
     # will take)
     if not all(model._trainable_mask if model.built else model._live_trainable_mask()):
         return None
-    dense = cast(list[Dense], layers)                   # each one checked: type(l) is Dense
-    acts = [l.activation for l in dense]
+    acts = [l.activation for l in layers]
     if any(a not in activations.DIFFERENTIABLE for a in acts[:-1]):
         return None
     kind = model.loss.compiled_kind(acts[-1])
-    return None if kind is None else (dense, acts, kind)
+    return None if kind is None else (layers, acts, kind)
 
 
 class CompiledStep:
