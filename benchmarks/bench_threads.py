@@ -24,7 +24,7 @@ SETTINGS = [1, 2, 4, None]                  # None: refnn's default (refnn.get_n
 def workload(request):
     name = request.param
     w, X, Y = benchmarking.workload(name, quick=QUICK)
-    fn, setup = benchmarking._run_refnn(w, X, Y, seed=0)
+    fn, setup = benchmarking.refnn_run(w, X, Y, seed=0)
     return name, w, fn, setup
 
 

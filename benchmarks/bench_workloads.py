@@ -47,7 +47,7 @@ def test_gemm_only_cap(benchmark, workload):
         pytest.skip("W2 is per sample: matrix-vector products, no GEMM cap")
     benchmark.group = f"{name}: {w['title']}"
     full = (w["n"] // w["batch_size"]) * w["batch_size"]
-    benchmark.pedantic(benchmarking.gemm_cap_epoch(X, benchmarking._sizes(w), w["batch_size"]),
+    benchmark.pedantic(benchmarking.gemm_cap_epoch(X, benchmarking.layer_sizes(w), w["batch_size"]),
                        rounds=1 if QUICK else 3)
     benchmark.extra_info["samples_per_s"] = full / benchmark.stats.stats.min
 

@@ -21,7 +21,6 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from . import kernels
-from .contender import NumpyMLP
 from .reference import vectorized
 from .textbook import BackpropNetwork
 
@@ -164,7 +163,13 @@ WORKLOADS: dict[str, Workload] = {
                     "1e-4, batch 200) against refnn.sklearn's, one epoch",
            "hidden": [100], "activation": "relu", "optimizer": "adam", "batch_size": 200,
            "dtype": "float64", "n": 20000},
+    "W6": {"title": "scikit-learn's MLPClassifier as it comes on its digits data (64-100-10 "
+                    "relu, adam, alpha 1e-4, batch 200) against refnn.sklearn's, 20 epochs",
+           "inputs": 64, "data": "digits", "epochs": 20,
+           "hidden": [100], "activation": "relu", "optimizer": "adam", "batch_size": 200,
+           "dtype": "float64", "n": 1797},
 }
+ESTIMATOR_WORKLOADS = ("W5", "W6")   # refnn.sklearn against scikit-learn, whole fits timed
 LEARNING_RATE = {"adam": 0.001, "sgd": 0.01}
 
 # an implementation's (epoch(state), or epoch() without setup; setup() -> state, or None;
@@ -172,11 +177,12 @@ LEARNING_RATE = {"adam": 0.001, "sgd": 0.01}
 Run = tuple[Callable[..., object], Union[Callable[[], Any], None], int]
 
 
-def _sizes(w: Workload) -> list[int]:
-    return [784] + list(w["hidden"]) + [10]
+def layer_sizes(w: Workload) -> list[int]:
+    """n_0, the hidden layers' sizes, n_L"""
+    return [w.get("inputs", 784)] + list(w["hidden"]) + [10]
 
 
-def _glorot(sizes: Sequence[int], dtype: DTypeLike, seed: int) -> list[NDArray[Any]]:
+def glorot_weights(sizes: Sequence[int], dtype: DTypeLike, seed: int) -> list[NDArray[Any]]:
     """Keras's initial weights (glorot_uniform kernels, zero biases), shared by every impl."""
     rng = np.random.default_rng(seed)
     weights: list[NDArray[Any]] = []
@@ -214,25 +220,25 @@ def gemm_cap_epoch(X: NDArray[Any], sizes: Sequence[int], batch_size: int) -> Ca
     return epoch
 
 
-def _optimizer(w: Workload) -> Optimizer:
+def workload_optimizer(w: Workload) -> Optimizer:
     """the workload's refnn optimizer: Adam, or SGD with momentum 0.9"""
     from .optimizers import SGD, Adam
     return Adam(LEARNING_RATE["adam"]) if w["optimizer"] == "adam" else \
         SGD(LEARNING_RATE["sgd"], momentum=0.9)
 
 
-def _run_refnn(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int
+def refnn_run(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int
                ) -> tuple[Callable[[Sequential], object], Callable[[], Sequential]]:
     from .layers import Dense
     from .model import Sequential
-    sizes = _sizes(w)
+    sizes = layer_sizes(w)
 
     def setup() -> Sequential:
         model = Sequential([Dense(s, activation=w["activation"]) for s in sizes[1:-1]]
                            + [Dense(10, activation="softmax")], seed=seed, dtype=w["dtype"])
         model.build((784,))
-        model.set_weights(_glorot(sizes, w["dtype"], seed))
-        model.compile(loss="categorical_crossentropy", optimizer=_optimizer(w))
+        model.set_weights(glorot_weights(sizes, w["dtype"], seed))
+        model.compile(loss="categorical_crossentropy", optimizer=workload_optimizer(w))
         return model
     return lambda m: m.fit(X, Y, batch_size=w["batch_size"], epochs=1, verbose=0), setup
 
@@ -245,11 +251,12 @@ def epoch_phases(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int = 0
     the step's phases (DenseTrainer.PHASES) and "rest" (the Python loop around them). On one
     thread, so that the phases tile the epoch's wall-clock time."""
     from .training import CompiledStep
-    sizes = _sizes(w)
-    weights = _glorot(sizes, w["dtype"], seed)
+    sizes = layer_sizes(w)
+    weights = glorot_weights(sizes, w["dtype"], seed)
     activations = [w["activation"]] * (len(sizes) - 2) + ["softmax"]
     batch = w["batch_size"]
-    step = CompiledStep(weights, X, Y, activations, "softmax_crossentropy", batch, _optimizer(w))
+    step = CompiledStep(weights, X, Y, activations, "softmax_crossentropy", batch,
+                        workload_optimizer(w))
     step.trainer.threads = 1
     order = np.random.default_rng(seed).permutation(X.shape[0]).astype(np.intp)
     start = time.perf_counter()
@@ -261,188 +268,64 @@ def epoch_phases(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int = 0
     return phases, total
 
 
-def _run_numpy(w, X, Y, seed):
-    """the NumPy contender (refnn.contender.NumpyMLP) with the workload's optimizer"""
-    sizes = _sizes(w)
-    acts = [w["activation"]] * (len(sizes) - 2) + ["softmax"]
-
-    def setup():                        # Adam, or SGD with momentum 0.9, as _optimizer(w)
-        return NumpyMLP(_glorot(sizes, w["dtype"], seed), acts, "categorical_crossentropy",
-                        w["optimizer"], LEARNING_RATE[w["optimizer"]],
-                        momentum=0.9 if w["optimizer"] == "sgd" else 0.0)
-    rng = np.random.default_rng(seed)
-    return lambda net: net.fit_epoch(X, Y, w["batch_size"], rng.permutation(X.shape[0])), setup
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
-def _run_torch(w, X, Y, seed, threads):
-    torch = _torch()
-    torch.set_num_threads(threads)
-    sizes = _sizes(w)
-    dtype = torch.float32 if w["dtype"] == "float32" else torch.float64
-    act = torch.nn.Sigmoid if w["activation"] == "sigmoid" else torch.nn.ReLU
-    Xt, labels = torch.from_numpy(X), torch.from_numpy(Y.argmax(axis=1))
-
-    def setup():
-        layers = []
-        for a, b in zip(sizes[:-2], sizes[1:-1]):
-            layers += [torch.nn.Linear(a, b), act()]
-        net = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-2], 10)).to(dtype)
-        with torch.no_grad():
-            params = [p for lin in net if isinstance(lin, torch.nn.Linear)
-                      for p in (lin.weight, lin.bias)]
-            for p, v in zip(params, _glorot(sizes, w["dtype"], seed)):
-                p.copy_(torch.from_numpy(v.T.copy() if v.ndim == 2 else v))
-        opt = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE["adam"], eps=1e-7) \
-            if w["optimizer"] == "adam" else \
-            torch.optim.SGD(net.parameters(), lr=LEARNING_RATE["sgd"], momentum=0.9)
-        return net, opt
-
-    def epoch(state):
-        net, opt = state
-        loss_fn = torch.nn.CrossEntropyLoss()
-        order = torch.randperm(Xt.shape[0])
-        for start in range(0, Xt.shape[0], w["batch_size"]):
-            idx = order[start:start + w["batch_size"]]
-            opt.zero_grad()
-            loss = loss_fn(net(Xt[idx]), labels[idx])
-            loss.backward()
-            opt.step()
-    return epoch, setup
-
-
-def _run_sklearn(w, X, Y, seed):
-    try:
-        from sklearn.neural_network import MLPClassifier
-    except ImportError:
-        return None
-    import warnings
-    labels = Y.argmax(axis=1)
-
-    def setup():
-        return MLPClassifier(hidden_layer_sizes=tuple(w["hidden"]),
-                             activation="logistic" if w["activation"] == "sigmoid" else "relu",
-                             solver=w["optimizer"], batch_size=w["batch_size"], alpha=0.0,
-                             learning_rate_init=LEARNING_RATE[w["optimizer"]], momentum=0.9,
-                             nesterovs_momentum=False, max_iter=1, shuffle=True,
-                             random_state=seed, tol=0.0, epsilon=1e-7)
-
-    def epoch(clf):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            clf.fit(X, labels)
-    return epoch, setup
-
-
-def _estimator_runs(w, X, Y, seed):
-    """W5: {"refnn": refnn.sklearn.MLPClassifier, "scikit-learn": its own}, the same
-    parameters (scikit-learn's defaults but one epoch), fit on the same data; None when
-    scikit-learn is not installed."""
-    try:
-        from sklearn import neural_network
-    except ImportError:
-        return None
-    import warnings
-    from .sklearn import MLPClassifier
-    labels = Y.argmax(axis=1)
-    params = dict(hidden_layer_sizes=tuple(w["hidden"]), max_iter=1, random_state=seed,
-                  batch_size=w["batch_size"])
-
-    def run(make):
-        def epoch(clf):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                clf.fit(X, labels)
-        return epoch, lambda: make(**params)
-    return {"refnn": run(MLPClassifier), "scikit-learn": run(neural_network.MLPClassifier)}
-
-
-def _per_sample_runs(w, X, Y, seed, threads):
-    """W2: refnn's per-sample kernel, the NumPy per-sample loop and PyTorch per sample."""
-    sizes = _sizes(w)
-    weights = textbook_weights(sizes, seed=seed)
-    n_slow = max(1, X.shape[0] // 5)
-    def refnn_epoch(net):
-        net.fit(X, Y, eta=0.1, epochs=1)
-
-    def refnn_setup():
-        net = BackpropNetwork(sizes, seed=seed, dtype="float32")
-        net.set_weights(weights)
-        return net
-    runs = {"refnn": (refnn_epoch, refnn_setup, X.shape[0]),
-            "numpy": (lambda ws: vectorized.sgd_per_sample(ws, X[:n_slow], Y[:n_slow], 0.1,
-                                                           "sigmoid"),
-                      lambda: [v.copy() for v in weights], n_slow)}
-    torch = _torch()
-    if torch is not None:
-        torch.set_num_threads(threads)
-
-        def setup():
-            net = torch.nn.Sequential(torch.nn.Linear(784, sizes[1]), torch.nn.Sigmoid(),
-                                      torch.nn.Linear(sizes[1], 10), torch.nn.Sigmoid())
-            with torch.no_grad():
-                for p, v in zip([net[0].weight, net[0].bias, net[2].weight, net[2].bias], weights):
-                    p.copy_(torch.from_numpy(v.T.copy() if v.ndim == 2 else v))
-            return net, torch.optim.SGD(net.parameters(), lr=0.1)
-        Xt, Yt = torch.from_numpy(X[:n_slow]), torch.from_numpy(Y[:n_slow])
-
-        def epoch(state):
-            net, opt = state
-            for i in range(Xt.shape[0]):
-                opt.zero_grad()
-                E = 0.5 * ((net(Xt[i]) - Yt[i]) ** 2).sum()
-                E.backward()
-                opt.step()
-        runs["pytorch"] = (epoch, setup, n_slow)
-    return runs
-
-
 def workload(name: str, quick: bool = False, seed: int = 0
              ) -> tuple[Workload, NDArray[Any], NDArray[Any]]:
     """The settings and the data of workload `name`: (settings dict, X, Y)."""
     if name not in WORKLOADS:
         raise ValueError(f"unknown workload {name!r}; valid: {', '.join(WORKLOADS)}")
     w = dict(WORKLOADS[name])
+    if w.get("data") == "digits":
+        if quick:
+            w["epochs"] = 2
+        return w, *digits(w["dtype"])
     if quick:
         w["n"] = max(w["batch_size"] * 10, w["n"] // 20)
     X, Y = mnist_like(w["n"], seed=seed, dtype=w["dtype"])
     return w, X, Y
 
 
+def digits(dtype: DTypeLike) -> tuple[NDArray[Any], NDArray[Any]]:
+    """scikit-learn's digits (1,797 images of 8 x 8 pixels from 0 to 16): X / 16 and one-hot Y;
+    without scikit-learn, MNIST-like data of that shape (which no run then times)."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        return mnist_like(1797, n_features=64, dtype=dtype)
+    X, labels = load_digits(return_X_y=True)
+    return (np.ascontiguousarray(X / 16.0, dtype=dtype),
+            np.eye(10, dtype=dtype)[labels])
+
+
 def workload_runs(name: str, w: Workload, X: NDArray[Any], Y: NDArray[Any], threads: int = 1,
                   seed: int = 0) -> tuple[dict[str, Run], dict[str, str]]:
     """{impl: (epoch(state), setup() -> state, samples per epoch)} for every implementation
     that is installed, and {impl: why not} for the others."""
+    from .bench_peers import (Pair, estimator_runs, numpy_run, per_sample_runs, sklearn_run,
+                              torch_module, torch_run)
     if name == "W2":
-        runs = _per_sample_runs(w, X, Y, seed, threads)
+        runs = per_sample_runs(w, X, Y, seed, threads)
         return runs, ({} if "pytorch" in runs else {"pytorch": "not installed"})
-    if name == "W5":
-        runs = _estimator_runs(w, X, Y, seed)
-        if runs is None:
+    if name in ESTIMATOR_WORKLOADS:
+        fits = estimator_runs(w, X, Y, seed)
+        if fits is None:
             return {}, {"scikit-learn": "not installed"}
-        return {impl: (fn, setup, w["n"]) for impl, (fn, setup) in runs.items()}, {}
-    runs = {"refnn": _run_refnn(w, X, Y, seed), "numpy": _run_numpy(w, X, Y, seed)}
-    if _torch() is not None:
-        runs["pytorch"] = _run_torch(w, X, Y, seed, threads)
-    if (sk := _run_sklearn(w, X, Y, seed)) is not None:
-        runs["scikit-learn"] = sk
-    runs = {impl: (fn, setup, w["n"]) for impl, (fn, setup) in runs.items()}
-    missing = {impl: "not installed" for impl in ("pytorch", "scikit-learn") if impl not in runs}
-    return runs, missing
+        return {impl: (fn, setup, w["n"] * w.get("epochs", 1))
+                for impl, (fn, setup) in fits.items()}, {}
+    pairs: dict[str, Pair] = {"refnn": refnn_run(w, X, Y, seed),
+                              "numpy": numpy_run(w, X, Y, seed)}
+    if torch_module() is not None:
+        pairs["pytorch"] = torch_run(w, X, Y, seed, threads)
+    if (sk := sklearn_run(w, X, Y, seed)) is not None:
+        pairs["scikit-learn"] = sk
+    missing = {impl: "not installed" for impl in ("pytorch", "scikit-learn") if impl not in pairs}
+    return {impl: (fn, setup, w["n"]) for impl, (fn, setup) in pairs.items()}, missing
 
 
 def fit_peak_mib(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int = 0) -> float:
     """tracemalloc's peak during refnn's fit (one epoch), in MiB: what fit allocates beyond
     its inputs (the data are in memory, float32, before it starts)."""
     import tracemalloc
-    fn, setup = _run_refnn(w, X, Y, seed)
+    fn, setup = refnn_run(w, X, Y, seed)
     model = setup()
     tracemalloc.start()
     try:
@@ -464,10 +347,10 @@ def run_workload(name: str, threads: int = 1, quick: bool = False, repeat: int =
     runs, result["missing"] = workload_runs(name, w, X, Y, threads, seed)
     if not runs:
         return result                    # nothing installed to measure
-    mini_batch = name not in ("W2", "W5")
+    mini_batch = name != "W2" and name not in ESTIMATOR_WORKLOADS
     if name != "W2":                     # the cap: whole batches only, scaled to every sample
         full = (w["n"] // w["batch_size"]) * w["batch_size"]
-        runs["cap"] = (gemm_cap_epoch(X, _sizes(w), w["batch_size"]), None, full)
+        runs["cap"] = (gemm_cap_epoch(X, layer_sizes(w), w["batch_size"]), None, full)
     # rounds interleaved (refnn, numpy, ..., cap, refnn, numpy, ...), the best of each kept: a
     # passing disturbance of the machine then spoils one round of each, not all of one
     best = {impl: math.inf for impl in runs}
@@ -501,7 +384,7 @@ def format_result(r: Mapping[str, Any]) -> str:
     if "cap" in r:
         lines.append(f"  {'GEMM-only cap':<13}{r['cap']:>12,.0f} samples/s   refnn reaches "
                      f"{ref / r['cap']:.2f} of it")
-        if r["name"] == "W5" and "scikit-learn" in r["rates"]:
+        if r["name"] in ESTIMATOR_WORKLOADS and "scikit-learn" in r["rates"]:
             # the most any implementation with the same matrix products could gain on it
             times = r["cap"] / r["rates"]["scikit-learn"]
             lines.append(f"  scikit-learn's epoch takes {times:.2f}x the time of its matrix "

@@ -34,13 +34,13 @@ def test_epoch_phases_train_as_fit_does():
     w, X, Y = benchmarking.workload("W1", quick=True)
     w = dict(w, n=w["batch_size"])
     X, Y = X[:w["n"]], Y[:w["n"]]
-    fit, setup = benchmarking._run_refnn(w, X, Y, seed=0)
+    fit, setup = benchmarking.refnn_run(w, X, Y, seed=0)
     model = setup()
     model.fit(X, Y, batch_size=w["batch_size"], epochs=1, verbose=0, shuffle=False)
-    weights = benchmarking._glorot(benchmarking._sizes(w), w["dtype"], 0)
+    weights = benchmarking.glorot_weights(benchmarking.layer_sizes(w), w["dtype"], 0)
     trainer = kernels.DenseTrainer(weights, X, Y, ["sigmoid", "softmax"],
                                    "softmax_crossentropy", w["batch_size"])
-    optimizer = benchmarking._optimizer(w)
+    optimizer = benchmarking.workload_optimizer(w)
     optimizer.build(weights)
     trainer.set_update(*optimizer.fused_rule())
     trainer.step(np.arange(w["n"], dtype=np.intp), scalars=optimizer.fused_scalars())
@@ -58,23 +58,34 @@ def test_a_quick_workload_reports_every_figure():
     assert 0 < r["fit_peak_mib"] < 64
 
 
-def test_the_estimator_workload_runs_both_estimators_on_the_same_data():
+@pytest.mark.parametrize("name,epochs,n_0", [("W5", 1, 784), ("W6", 2, 64)])
+def test_the_estimator_workloads_run_both_estimators_on_the_same_data(name, epochs, n_0):
     pytest.importorskip("sklearn", reason="scikit-learn is not installed")
-    w, X, Y = benchmarking.workload("W5", quick=True)
-    runs, missing = benchmarking.workload_runs("W5", w, X, Y)
+    w, X, Y = benchmarking.workload(name, quick=True)
+    runs, missing = benchmarking.workload_runs(name, w, X, Y)
     assert set(runs) == {"refnn", "scikit-learn"} and not missing
     fitted = {}
     for impl, (epoch, setup, count) in runs.items():
         clf = setup()
         epoch(clf)
-        assert count == X.shape[0] == w["n"]
+        assert count == X.shape[0] * epochs == w["n"] * epochs
         fitted[impl] = clf
-    # the same parameters: one epoch of scikit-learn's defaults, both fitted to every class
+    # the same parameters: scikit-learn's defaults but the epochs (all run: no early stop),
+    # both fitted to every class
     ours, theirs = fitted["refnn"], fitted["scikit-learn"]
     assert ours.get_params()["hidden_layer_sizes"] == theirs.get_params()["hidden_layer_sizes"]
-    assert ours.n_iter_ == theirs.n_iter_ == 1
-    assert [c.shape for c in ours.coefs_] == [c.shape for c in theirs.coefs_] == [(784, 100),
+    assert ours.n_iter_ == theirs.n_iter_ == epochs
+    assert [c.shape for c in ours.coefs_] == [c.shape for c in theirs.coefs_] == [(n_0, 100),
                                                                                   (100, 10)]
+
+
+def test_w6_is_scikit_learns_digits():
+    datasets = pytest.importorskip("sklearn.datasets", reason="scikit-learn is not installed")
+    _, X, Y = benchmarking.workload("W6")
+    pixels, labels = datasets.load_digits(return_X_y=True)
+    assert X.shape == (1797, 64) and X.max() == 1.0           # 16 / 16
+    np.testing.assert_array_equal(X * 16, pixels)
+    np.testing.assert_array_equal(Y.argmax(axis=1), labels)
 
 
 def test_w5_reports_scikit_learns_epoch_against_its_matrix_products_alone():

@@ -95,6 +95,37 @@ def test_a_penalty_adds_its_gradient_before_the_update():
         np.testing.assert_allclose(w, expected, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_the_step_weighs_the_penalty_of_the_weights_before_the_update(threads):
+    x, y = problem()
+    order = np.arange(90, dtype=np.intp)
+    penalty = [(0.01, 0.2), (0.0, 0.0), (0.03, 0.0), (0.0, 0.5)]
+    fused = _trainer(x, y)
+    fused.threads = threads
+    sgd = SGD(learning_rate=0.1)
+    sgd.build(fused.weights)
+    fused.set_update(*sgd.fused_rule())
+    before = [w.copy() for w in fused.weights]
+    fused.step(order, scalars=sgd.fused_scalars())
+    assert fused.penalty == 0.0                                  # none given
+    fused.step(order, scalars=sgd.fused_scalars(), penalty=penalty)
+    after = [w.copy() for w in fused.weights]
+    # oracle: NumPy's sums of c1 |w| + (c2 / 2) w^2 over the weights the second step started from
+    expected = sum(c1 * np.abs(w).sum() + c2 / 2 * (w ** 2).sum()
+                   for w, (c1, c2) in zip(_after_one_plain_step(x, y, order), penalty))
+    assert fused.penalty == pytest.approx(expected, rel=1e-13)
+    assert not any(np.array_equal(a, b) for a, b in zip(before[::2], after[::2]))
+
+
+def _after_one_plain_step(x, y, order):
+    trainer = _trainer(x, y)
+    sgd = SGD(learning_rate=0.1)
+    sgd.build(trainer.weights)
+    trainer.set_update(*sgd.fused_rule())
+    trainer.step(order, scalars=sgd.fused_scalars())
+    return trainer.weights
+
+
 def test_sample_weights_weigh_each_samples_loss_and_gradient():
     x, y = problem()
     w = np.random.default_rng(2).uniform(0, 3, size=90)

@@ -97,6 +97,10 @@ class DenseTrainer:
         self.updated = False        # whether the last step updated the weights
         self.update_finite = True   # whether that update left every weight and slot finite
         self.mean_loss: float | None = None   # the last step's mean loss over its batch
+        # and the penalty's value c1 sum|w| + (c2/2) sum w^2 over the arrays, of the weights
+        # before its update (0.0 without a penalty; NaN when the step did not update)
+        self.penalty: float = 0.0
+        self._checked: tuple[list[tuple[Any, ...]], list[tuple[float, float]]] | None = None
         self.threads: int | None = None       # threads per step; None: refnn.get_num_threads()
 
         self._scalar_check: Callable[[Sequence[float]], tuple[float, ...]] | None = None
@@ -198,12 +202,17 @@ class DenseTrainer:
         options: dict[str, Any] = {}
         if penalty is not None:
             pairs = [tuple(p) for p in penalty]
-            if len(pairs) != len(self.weights) or any(len(p) != 2 for p in pairs):
-                raise ValueError(f"penalty must hold one pair (c1, c2) per weight array "
-                                 f"({len(self.weights)}), got {penalty!r}")
-            options["penalty"] = [(positive_number("penalty c1", c1, allow_zero=True),
-                                   positive_number("penalty c2", c2, allow_zero=True))
-                                  for c1, c2 in pairs]
+            if (self._checked is not None and all(type(c) is float for p in pairs for c in p)
+                    and self._checked[0] == pairs):
+                options["penalty"] = self._checked[1]  # as the last step's: checked then
+            else:
+                if len(pairs) != len(self.weights) or any(len(p) != 2 for p in pairs):
+                    raise ValueError(f"penalty must hold one pair (c1, c2) per weight array "
+                                     f"({len(self.weights)}), got {penalty!r}")
+                options["penalty"] = [(positive_number("penalty c1", c1, allow_zero=True),
+                                       positive_number("penalty c2", c2, allow_zero=True))
+                                      for c1, c2 in pairs]
+                self._checked = pairs, options["penalty"]
         if clip is not None:
             kind, value = clip
             options["clip_kind"] = self.CLIPS[choice("clip kind", kind, self.CLIPS)]
@@ -233,6 +242,7 @@ class DenseTrainer:
         self.update_finite = status != _train.STEP_UPDATE_NOT_FINITE
         m = order.shape[0]
         self.mean_loss = self._step.loss_sum / m       # L = 1/m sum_i loss_i, summed in double
+        self.penalty = self._step.penalty_sum
         return self.losses[:m], self.yhat[:m]
 
     def phase_seconds(self) -> dict[str, float]:

@@ -4,8 +4,8 @@ Parameters keep scikit-learn's names and meanings where they overlap (hidden_lay
 activation, solver, alpha, batch_size, learning_rate_init, momentum, nesterovs_momentum,
 max_iter, tol, n_iter_no_change, early_stopping, validation_fraction, random_state,
 warm_start, shuffle, verbose, beta_1, beta_2, epsilon, max_fun); dtype and threads are
-refnn's own (threads: refnn's threads for training, None for refnn's default; the weights are
-the same for any number).
+refnn's own (threads: refnn's threads for training, None for refnn's setting,
+refnn.get_num_threads(); the weights are the same for any number).
 
 The network is a refnn Sequential of Dense layers. The L2 penalty is scikit-learn's,
     E_alpha(w) = E(w) + alpha / (2 n) sum_l ||W_l||^2      (n the samples in the batch; kernels
@@ -39,7 +39,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .. import kernels
 from .._validate import TrainingDivergedError, int_between
-from ..kernels.threads import MAX_THREADS, num_threads
+from ..kernels.threads import MAX_THREADS, get_num_threads, num_threads
 from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import LBFGS, SGD, Adam
@@ -88,11 +88,8 @@ class _CompiledEpoch:
         for start in range(0, order.shape[0], self.batch):
             idx = order[start:start + self.batch]
             m = idx.shape[0]
-            squares = 0.0
-            if self.alpha:                       # ||W||^2 of the kernels, before the update
-                # (einsum's own loop, not NumPy's BLAS: on a busy machine its threads would
-                # fight over the cores while refnn's step keeps BLAS to one thread)
-                squares = sum(float(np.einsum("ij,ij->", W, W)) for W in self.weights[0::2])
+            # the penalty (alpha / 2m) ||W||^2 on each kernel: its gradient (alpha / m) W, and
+            # its value, of the weights before the update, both from the step
             penalty = [(0.0, self.alpha / m), (0.0, 0.0)] * (len(self.weights) // 2)
             self.trainer.step(idx, scalars=self.optimizer.fused_scalars(), penalty=penalty)
             if not (self.trainer.updated and self.trainer.update_finite):
@@ -104,8 +101,7 @@ class _CompiledEpoch:
                     f"weights are those of the epoch's start (try a smaller "
                     f"learning_rate_init)")
             self.optimizer.iterations += 1
-            total += (self.trainer.mean_loss * self.loss_scale
-                      + 0.5 * self.alpha * squares / m) * m
+            total += (self.trainer.mean_loss * self.loss_scale + self.trainer.penalty) * m
         return total
 
 
@@ -214,9 +210,10 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------ fit
     def _fit(self, X, Y, rng, incremental):
         """Train self.model_ on (X, Y) (Y 2-D, of the model's dtype), on `threads` of refnn's
-        threads (None: refnn's default); the result is the same for any number."""
+        threads (None: refnn's setting, taken once for the whole fit); the result is the same
+        for any number."""
         self._check_params()
-        with num_threads(self.threads):
+        with num_threads(self.threads or get_num_threads()):
             return self._fit_on_threads(X, Y, rng, incremental)
 
     def _fit_on_threads(self, X, Y, rng, incremental):
