@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import regularizers
+from . import model_data, regularizers
 from .inference import overflow_names
 from .layers import Context, leaves
 from .weighting import sample_weights
@@ -57,7 +57,7 @@ def loss_and_gradients(model: Sequential, X: ArrayLike, Y: ArrayLike, training: 
     model._require_compiled("loss_and_gradients")
     if not isinstance(training, (bool, np.bool_)):
         raise TypeError(f"training must be True or False, got {training!r}")
-    X, Y = model._prepare_xy(X, Y, "X", "Y")
+    X, Y = model_data.prepare_xy(model, X, Y, "X", "Y")
     w = sample_weights(sample_weight, X.shape[0], scalar=False)
     with overflow_names("X"):
         yhat = model._forward(X, _context(model, bool(training)))
@@ -68,7 +68,7 @@ def loss_and_gradients(model: Sequential, X: ArrayLike, Y: ArrayLike, training: 
 
 def kink_signature(model: Sequential, X: ArrayLike, Y: ArrayLike) -> list[NDArray[Any]]:
     """Sequential.kink_signature: relu's [h > 0] in every layer, then the loss's own kinks."""
-    X, Y = model._prepare_xy(X, Y, "X", "Y")
+    X, Y = model_data.prepare_xy(model, X, Y, "X", "Y")
     ctx = _context(model)
     signature = []
     g = X

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import activations, kernels, regularizers
+from . import activations, kernels, model_data, regularizers
 from ._validate import NonFiniteError, flag, positive_int
 from .callbacks import callback_list
 from .layers import Context
@@ -111,7 +111,7 @@ def evaluate(model: Sequential, x: ArrayLike, y: ArrayLike, batch_size: int, ver
     verbose = verbosity(verbose)
     return_dict = flag("return_dict", return_dict)
     callbacks = callback_list(callbacks, model)
-    x, y = model._prepare_xy(x, y)
+    x, y = model_data.prepare_xy(model, x, y)
     w = sample_weights(sample_weight, x.shape[0], scalar=False)
     with overflow_names("x"):
         values = evaluate_prepared(model, x, y, batch_size, callbacks, w)
@@ -129,7 +129,7 @@ def predict(model: Sequential, x: ArrayLike, batch_size: int, verbose: int | str
     batch_size = positive_int("batch_size", batch_size)
     verbosity(verbose)
     callbacks = callback_list(callbacks, model)
-    x = model._prepare_x(x)
+    x = model_data.prepare_x(model, x)
     ctx = Context(training=False)
     stack = dense_stack(model)
     if stack is not None and not callbacks:     # every sample in one compiled call

@@ -27,7 +27,7 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import backprop, inference, loss_functions, safeguards, saving, training
 from .inference import layer_label
-from ._validate import as_array, as_dtype, check_same_samples, flag, positive_int, sample_shape
+from ._validate import as_array, as_dtype, flag, positive_int, sample_shape
 from .layers import Layer, leaves, walk
 from .saving import FORMAT_VERSION, ModelFileNotFoundError, load_model  # noqa: F401  (re-exported)
 
@@ -326,49 +326,6 @@ class Sequential:
     def _new_metrics(self) -> list[metrics_module.Metric]:
         return metrics_module.compiled(self._metric_names, self._weighted_metric_names,
                                        self.loss, (1,) + tuple(self.output_shape))
-
-    # ------------------------------------------------------------------ data
-    def _samples(self, x: ArrayLike, name: str, check_finite: bool) -> NDArray[Any]:
-        """x checked and converted to the model's dtype, with a sample axis first."""
-        x = as_array(name, x, dtype=self.dtype, ndim=None, check_finite=check_finite)
-        if x.ndim < 2:
-            raise ValueError(f"{name} must have a sample axis first, shape (n_samples, ...), "
-                             f"got shape {x.shape}")
-        return x
-
-    def _prepare_x(self, x: ArrayLike, name: str = "x", check_finite: bool = True) -> NDArray[Any]:
-        x = self._samples(x, name, check_finite)
-        if not self.built:
-            self.build(x.shape[1:])                  # builds the optimizer too, if compiled
-        if tuple(x.shape[1:]) != tuple(self.input_shape):
-            raise ValueError(f"{name} has per-sample shape {tuple(x.shape[1:])}, but the model "
-                             f"expects {tuple(self.input_shape)}")
-        return x
-
-    def _prepare_xy(self, x: ArrayLike, y: ArrayLike, xname: str = "x", yname: str = "y",
-                    check_finite: bool = True) -> tuple[NDArray[Any], NDArray[Any]]:
-        """x and y checked and converted; check_finite=False leaves x's values unchecked (the
-        fast path checks each row as it gathers the first epoch's batches)."""
-        if not self.built:
-            state = self._init_rng.bit_generator.state
-            try:                                 # build for x's per-sample shape first
-                self.build(self._samples(x, xname, check_finite=False).shape[1:])
-                return self._prepare_xy(x, y, xname, yname, check_finite)
-            except Exception:
-                if self.built:
-                    self._unbuild(state)
-                raise
-        x = self._prepare_x(x, xname, check_finite)
-        try:
-            y = self.loss.targets(y, (x.shape[0],) + tuple(self.output_shape), self.dtype)
-        except (ValueError, TypeError) as e:
-            msg = str(e)
-            if yname != "y":
-                msg = (msg.replace("y ", f"{yname} ", 1) if msg.startswith("y ")
-                       else f"{yname}: {msg}")
-            raise type(e)(msg) from None
-        check_same_samples(**{xname: x, yname: y})
-        return x, y
 
     # ------------------------------------------------------------------ forward / backward
     def _forward(self, x: NDArray[Any], ctx: Context) -> NDArray[Any]:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Union, cast
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import activations, kernels, regularizers
+from . import activations, kernels, model_data, regularizers
 from . import optimizers as optimizers_module
 from ._validate import NonFiniteError, as_array, positive_int, positive_number
 from .weighting import fit_weights, sample_weights
@@ -302,7 +302,7 @@ def fit(model: Sequential, x: ArrayLike, y: ArrayLike, batch_size: int = 32, epo
     # the compiled step checks x row by row in the first epoch (one pass less over the data);
     # should a row be bad, everything is put back as it was before raising
     deferred = compiled_plan(model) is not None
-    x, y = model._prepare_xy(x, y, check_finite=not deferred)
+    x, y = model_data.prepare_xy(model, x, y, check_finite=not deferred)
     w = sample_weights(sample_weight, x.shape[0], scalar=False)
     val = None
     if validation_data is not None:
@@ -442,7 +442,7 @@ def _validation_data(model: Sequential, data: object) -> Validation:
                if isinstance(data, (tuple, list)) else f"{type(data).__name__}")
         raise ValueError(f"validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
                          f"sample_weight_val), got {got}")
-    x, y = model._prepare_xy(data[0], data[1], "x_val", "y_val")
+    x, y = model_data.prepare_xy(model, data[0], data[1], "x_val", "y_val")
     w = data[2] if len(data) == 3 else None
     return x, y, sample_weights(w, x.shape[0], "sample_weight_val", scalar=False)
 
