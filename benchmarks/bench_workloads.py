@@ -1,4 +1,4 @@
-"""The speed workloads W1-W4 (refnn.benchmarking.WORKLOADS), one benchmark per workload and
+"""The speed workloads W1-W6 (refnn.benchmarking.WORKLOADS), one benchmark per workload and
 implementation: refnn, its NumPy twin, and PyTorch and scikit-learn when installed (skipped,
 saying so, when not). Compare by samples per second (extra_info["samples_per_s"]), measured in
 one run with the threads pinned by benchmarks/conftest.py; plus the GEMM-only cap of each
