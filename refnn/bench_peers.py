@@ -5,6 +5,7 @@ setup() -> state): the same network, initial weights (Keras's glorot_uniform, sh
 optimizer as refnn's run, on the same data."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -79,6 +80,14 @@ def torch_run(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int, threads:
     return epoch, setup
 
 
+def quiet_fit(clf: Any, X: NDArray[Any], labels: NDArray[Any]) -> None:
+    """clf.fit(X, labels) without its warnings (a one-epoch fit warns that it did not
+    converge)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, labels)
+
+
 def sklearn_run(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int) -> Pair | None:
     """scikit-learn's MLPClassifier set to the workload's network and optimizer (no penalty),
     one epoch per fit; None when scikit-learn is not installed"""
@@ -86,7 +95,6 @@ def sklearn_run(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int) -> Pai
         from sklearn.neural_network import MLPClassifier
     except ImportError:
         return None
-    import warnings
     labels = Y.argmax(axis=1)
 
     def setup():
@@ -97,11 +105,7 @@ def sklearn_run(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int) -> Pai
                              nesterovs_momentum=False, max_iter=1, shuffle=True,
                              random_state=seed, tol=0.0, epsilon=1e-7)
 
-    def epoch(clf):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            clf.fit(X, labels)
-    return epoch, setup
+    return lambda clf: quiet_fit(clf, X, labels), setup
 
 
 def estimator_runs(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int
@@ -113,7 +117,6 @@ def estimator_runs(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int
         from sklearn import neural_network
     except ImportError:
         return None
-    import warnings
     from .sklearn import MLPClassifier
     labels = Y.argmax(axis=1)
     epochs = w.get("epochs", 1)
@@ -121,11 +124,7 @@ def estimator_runs(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int
                   batch_size=w["batch_size"], n_iter_no_change=epochs + 1)
 
     def run(make: Callable[..., Any]) -> Pair:
-        def fit(clf: Any) -> None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                clf.fit(X, labels)
-        return fit, lambda: make(**params)
+        return lambda clf: quiet_fit(clf, X, labels), lambda: make(**params)
     return {"refnn": run(MLPClassifier), "scikit-learn": run(neural_network.MLPClassifier)}
 
 

@@ -297,6 +297,10 @@ cdef inline void decay_weights(StepJob* job, floating* w, Py_ssize_t size) noexc
             w[i] -= w[i] * wd * eta
 
 
+cdef inline double lane_term(floating x, bint squares) noexcept nogil:
+    return <double> x * <double> x if squares else fabs(<double> x)
+
+
 cdef inline double lane_sum(const floating* x, Py_ssize_t size, bint squares) noexcept nogil:
     """sum_i x_i^2 (squares) or sum_i |x_i|, in double: in 8 running sums, lane i mod 8, added
     in a fixed order at the end (an order set by the size alone, and one that vectorises)"""
@@ -304,18 +308,11 @@ cdef inline double lane_sum(const floating* x, Py_ssize_t size, bint squares) no
     cdef Py_ssize_t i, j, whole = size - size % 8
     for j in range(8):
         part[j] = 0
-    if squares:
-        for i in range(0, whole, 8):
-            for j in range(8):
-                part[j] += <double> x[i + j] * <double> x[i + j]
-        for i in range(whole, size):
-            part[i - whole] += <double> x[i] * <double> x[i]
-    else:
-        for i in range(0, whole, 8):
-            for j in range(8):
-                part[j] += fabs(<double> x[i + j])
-        for i in range(whole, size):
-            part[i - whole] += fabs(<double> x[i])
+    for i in range(0, whole, 8):
+        for j in range(8):
+            part[j] += lane_term(x[i + j], squares)
+    for i in range(whole, size):
+        part[i - whole] += lane_term(x[i], squares)
     return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]))
 
 
