@@ -1,8 +1,9 @@
 """Every Python code block of README.md and docs/*.md runs as written.
 
 Each file's blocks run in order in one fresh interpreter, sharing one namespace (as a reader
-typing them in would), in an empty working directory. A block that needs the Fashion-MNIST
-package skips, saying so, where the package is not installed."""
+typing them in would), in an empty working directory. A file whose blocks need the
+Fashion-MNIST package or an optional extra (scikit-learn, onnx) skips, saying so, where it is
+not installed."""
 import os
 import re
 import subprocess
@@ -18,6 +19,10 @@ ROOT = Path(refnn.__file__).parent.parent
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+# what in a block needs an optional extra: (pattern, the module it needs, the extra)
+EXTRAS = [(re.compile(r"^\s*(from|import) (sklearn|refnn\.sklearn)\b", re.MULTILINE), "sklearn",
+           "sklearn"),
+          (re.compile(r"format=[\"']onnx[\"']"), "onnx", "onnx")]
 
 
 def python_blocks(path):
@@ -35,6 +40,10 @@ def test_every_python_block_runs_as_written(path, tmp_path):
     blocks = python_blocks(path)
     if any("fashion_mnist()" in b for b in blocks) and not FASHION.is_dir():
         pytest.skip(f"{path.name} loads Fashion-MNIST: apt-get install dataset-fashion-mnist")
+    for pattern, module, extra in EXTRAS:
+        if any(pattern.search(b) for b in blocks):
+            pytest.importorskip(module, reason=f"{path.name} needs {module}: "
+                                               f"pip install -e '.[{extra}]'")
     runner = "namespace = {'__name__': '__main__'}\n"
     for i, block in enumerate(blocks):
         runner += (f"print('--- block {i}', flush=True)\n"
