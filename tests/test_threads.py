@@ -251,6 +251,29 @@ def test_fit_on_four_threads_allocates_no_more_than_on_one():
     assert peaks[4] <= peaks[1] + 0.5, peaks
 
 
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH") or not os.path.isdir("/proc/self/task"),
+                    reason="SCHED_BATCH and /proc/self/task are Linux's")
+def test_refnns_helper_threads_run_under_sched_batch_and_the_callers_thread_does_not():
+    # a helper woken for a region must not pre-empt the thread that woke it (src_c/pool.h); the
+    # operating system's own report of each thread's policy is the oracle
+    rng = np.random.default_rng(0)
+    x = rng.random((400, 30), dtype=np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 400)]
+    model = Sequential([Dense(64, activation="relu", input_shape=(30,)),
+                        Dense(3, activation="softmax")], seed=0)
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    with refnn.num_threads(4):
+        model.fit(x, y, batch_size=200, epochs=1, verbose=0)     # starts 3 helpers at least
+    policies = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            policies[int(tid)] = os.sched_getscheduler(int(tid))
+        except OSError:                  # a thread that ended meanwhile
+            continue
+    assert sum(p == os.SCHED_BATCH for p in policies.values()) >= 3, policies
+    assert policies[os.getpid()] == os.SCHED_OTHER, policies
+
 # --- predict and evaluate: the compiled forward pass of a Dense stack, on refnn's threads
 
 STACKS = [["relu", "tanh", "softmax"], ["sigmoid", "sigmoid"], ["linear", "relu", "linear"],
