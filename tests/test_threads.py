@@ -251,7 +251,6 @@ def test_fit_on_four_threads_allocates_no_more_than_on_one():
     assert peaks[4] <= peaks[1] + 0.5, peaks
 
 
-
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH") or not os.path.isdir("/proc/self/task"),
                     reason="SCHED_BATCH and /proc/self/task are Linux's")
 def test_refnns_helper_threads_run_under_sched_batch_and_the_callers_thread_does_not():
@@ -273,6 +272,7 @@ def test_refnns_helper_threads_run_under_sched_batch_and_the_callers_thread_does
             continue
     assert sum(p == os.SCHED_BATCH for p in policies.values()) >= 3, policies
     assert policies[os.getpid()] == os.SCHED_OTHER, policies
+
 
 # --- predict and evaluate: the compiled forward pass of a Dense stack, on refnn's threads
 
