@@ -9,6 +9,12 @@ nobody sets anything. Each interpreter prints its tables as refnn.benchmarking f
 and hands its figures back; then the scaling is printed: refnn's samples/s at each setting and
 its ratio to the first.
 
+With more than one setting the interpreters alternate: every setting once, then every
+setting again (PASSES passes of REPEAT rounds each), and each implementation keeps its best
+rate over the passes, as the rounds inside one interpreter do. A slow change of the machine
+(another tenant's job starting, the busy process moving between cores) then reaches every
+setting, instead of all the rounds of one of them; the tables are printed once, at the end.
+
 --busy N starts N processes that each keep one core busy (a loop in Python, at normal
 priority) for the whole measurement: the condition of a notebook beside a running job. The
 ratios are measured with the same busy processes running throughout.
@@ -28,6 +34,8 @@ from .benchmarking import THREAD_VARIABLES, WORKLOADS, format_result, run_worklo
 
 SETTING_VARIABLES = ("REFNN_NUM_THREADS",) + THREAD_VARIABLES
 BUSY_LOOP = "while True: pass"
+PASSES = 2          # with several settings: each is measured this many times, alternating ...
+REPEAT = 3          # ... in interpreters timing REPEAT rounds (one setting alone: one of 5)
 
 Setting = Union[int, str]       # a thread count, or "default"
 Result = dict[str, Any]         # refnn.benchmarking.run_workload's
@@ -97,21 +105,25 @@ def _cpu_seconds(pids: Iterable[int] = ()) -> tuple[float | None, float, float]:
     return machine, own, children.ru_utime + children.ru_stime
 
 
-def measure_setting(workloads: Sequence[str], setting: Setting, out: TextIO, quick: bool = False,
-                    seed: int = 0, busy_pids: Sequence[int] = ()) -> list[Result]:
-    """Run the workloads in a fresh interpreter at `setting`, passing its tables through to
-    `out`; returns its results (refnn.benchmarking.run_workload's dicts), each with "others":
-    the cores other processes kept busy meanwhile, on average (None where not known)."""
+def measure_setting(workloads: Sequence[str], setting: Setting, out: TextIO | None,
+                    quick: bool = False, seed: int = 0, busy_pids: Sequence[int] = (),
+                    repeat: int | None = None) -> list[Result]:
+    """Run the workloads in a fresh interpreter at `setting` (`repeat` rounds each; None: the
+    benchmark's own number), passing its tables through to `out` (None: not shown); returns
+    its results (refnn.benchmarking.run_workload's dicts), each with "others": the cores other
+    processes kept busy meanwhile, on average (None where not known)."""
     import time
     start, wall = _cpu_seconds(busy_pids), time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         results = os.path.join(folder, "results.json")
         cmd = [sys.executable, "-m", "refnn.scaling", "--results", results,
-               "--seed", str(seed)] + (["--quick"] if quick else []) + list(workloads)
+               "--seed", str(seed)] + (["--quick"] if quick else []) + (
+               [] if repeat is None else ["--repeat", str(repeat)]) + list(workloads)
         proc = subprocess.run(cmd, env=setting_environment(setting), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
-        out.write(proc.stdout)
-        out.flush()
+        if out is not None or proc.returncode:
+            (out or sys.stderr).write(proc.stdout)
+            (out or sys.stderr).flush()
         if proc.returncode:
             raise RuntimeError(f"the benchmark process for threads={setting} failed (exit "
                                f"{proc.returncode})")
@@ -124,6 +136,26 @@ def measure_setting(workloads: Sequence[str], setting: Setting, out: TextIO, qui
     for r in measured:
         r["others"] = others
     return measured
+
+
+def best_of_passes(passes: Sequence[Sequence[Result]]) -> list[Result]:
+    """One setting's results from several passes, workload by workload: each rate (every
+    implementation's, the cap's) the best of the passes, the memory peak the largest; where
+    the epoch went, from the pass in which refnn was fastest; "others" the passes' mean."""
+    merged = []
+    for results in zip(*passes):
+        best = dict(max(results, key=lambda r: r["rates"].get("refnn", 0.0)))
+        best["rates"] = {impl: max(r["rates"][impl] for r in results)
+                         for impl in best["rates"] if all(impl in r["rates"] for r in results)}
+        for key in ("cap", "fit_peak_mib"):
+            if all(key in r for r in results):
+                best[key] = max(r[key] for r in results)
+        others = [r.get("others") for r in results]
+        best["others"] = (None if any(o is None for o in others)
+                          else sum(others) / len(others))
+        best["passes"] = len(results)
+        merged.append(best)
+    return merged
 
 
 def format_scaling(measured: Mapping[Setting, Sequence[Result]], busy: int = 0) -> str:
@@ -164,9 +196,23 @@ def run_workloads(workloads: Iterable[str] | None = None, threads: Iterable[Sett
     settings = parse_settings(",".join(str(t) for t in threads))
     measured: dict[Setting, list[Result]] = {}
     with busy_cores(busy) as procs:
-        for setting in settings:
-            measured[setting] = measure_setting(workloads, setting, out, quick, seed,
-                                                [p.pid for p in procs])
+        pids = [p.pid for p in procs]
+        if len(settings) == 1 or quick:             # nothing to alternate with, or a quick look
+            for setting in settings:
+                measured[setting] = measure_setting(workloads, setting, out, quick, seed, pids)
+        else:
+            passes: dict[Setting, list[list[Result]]] = {s: [] for s in settings}
+            for i in range(PASSES):                 # 1, 2, 1, 2: the settings alternate
+                for setting in settings:
+                    out.write(f"measuring threads={setting} (pass {i + 1} of {PASSES}) ...\n")
+                    out.flush()
+                    passes[setting].append(measure_setting(workloads, setting, None, quick,
+                                                           seed, pids, REPEAT))
+            out.write("\n")
+            for setting in settings:
+                measured[setting] = best_of_passes(passes[setting])
+                for r in measured[setting]:
+                    out.write(format_result(r) + "\n\n")
     if len(settings) > 1 or busy:
         out.write(format_scaling(measured, busy) + "\n")
     return measured
@@ -181,10 +227,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=None)
     args = parser.parse_args(argv)
     results = []
+    repeat = {} if args.repeat is None else {"repeat": args.repeat}
     for name in args.workloads or list(WORKLOADS):
-        r = run_workload(name, threads=get_num_threads(), quick=args.quick, seed=args.seed)
+        r = run_workload(name, threads=get_num_threads(), quick=args.quick, seed=args.seed,
+                         **repeat)
         r["refnn_threads"] = get_num_threads()
         print(format_result(r) + "\n", flush=True)
         results.append(r)

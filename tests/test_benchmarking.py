@@ -1,6 +1,8 @@
 """refnn.benchmarking: where an epoch goes (epoch_phases, format_phases) and the shape of a
 workload's result. No speed is asserted here: speeds are compared in benchmarks/ and by
 `python -m refnn bench`, as ratios measured in one run."""
+import io
+
 import numpy as np
 import pytest
 
@@ -96,3 +98,35 @@ def test_w5_reports_scikit_learns_epoch_against_its_matrix_products_alone():
     text = benchmarking.format_result(r)
     assert "refnn reaches 0.83 of it" in text
     assert "scikit-learn's epoch takes 1.50x the time of its matrix products alone" in text
+
+
+def test_thread_settings_alternate_and_each_keeps_its_best_over_the_passes(monkeypatch):
+    """bench --threads 1,2 measures 1, 2, 1, 2 (each interpreter REPEAT rounds); every rate is
+    the best of its setting's passes, the phases come from the pass where refnn was fastest,
+    and the scaling is the ratio of the bests."""
+    from refnn import scaling
+    calls = []
+    rates = {(1, 0): 100.0, (2, 0): 150.0, (1, 1): 120.0, (2, 1): 140.0}
+
+    def fake(workloads, setting, out, quick, seed, pids, repeat=None):
+        pass_ = sum(1 for c in calls if c[0] == setting)
+        calls.append((setting, repeat, out))
+        r = rates[(setting, pass_)]
+        return [{"name": "W1", "title": "t", "threads": setting, "n": 10, "missing": {},
+                 "rates": {"refnn": r, "numpy": 1000.0 - r}, "cap": 2 * r,
+                 "phases": {"gather": 0.1 + pass_}, "fit_peak_mib": 1.0 + pass_,
+                 "others": 0.1 * pass_, "refnn_threads": setting}]
+    monkeypatch.setattr(scaling, "measure_setting", fake)
+    out = io.StringIO()
+    measured = scaling.run_workloads(["W1"], [1, 2], out)
+    assert [(s, r, o) for s, r, o in calls] == [(1, 3, None), (2, 3, None)] * 2
+    one, two = measured[1][0], measured[2][0]
+    assert one["rates"] == {"refnn": 120.0, "numpy": 900.0} and one["cap"] == 240.0
+    assert two["rates"] == {"refnn": 150.0, "numpy": 860.0} and two["cap"] == 300.0
+    assert one["phases"] == {"gather": 1.1} and two["phases"] == {"gather": 0.1}
+    assert one["fit_peak_mib"] == 2.0 and one["others"] == pytest.approx(0.05)
+    assert "threads=1 120 (1.00x), threads=2 150 (1.25x)" in out.getvalue()
+    assert out.getvalue().count("W1: t  (10 samples") == 2          # one table per setting
+    calls.clear()
+    scaling.run_workloads(["W1"], [2], io.StringIO())                # one setting: one pass
+    assert [(s, r) for s, r, _ in calls] == [(2, None)]

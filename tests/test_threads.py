@@ -159,6 +159,21 @@ def test_the_environment_sets_and_limits_the_default():
     assert out == str(min(cores, 64)) and "REFNN_NUM_THREADS='lots'" in err
 
 
+def test_the_environment_limit_is_the_smallest_whole_number_set(monkeypatch):
+    limit = refnn.kernels.threads._environment_limit
+    for name in refnn.kernels.threads.LIMIT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert limit() is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "")                # set but empty: no limit
+    monkeypatch.setenv("MKL_NUM_THREADS", "lots")            # not a number: ignored
+    assert limit() is None
+    monkeypatch.setenv("MKL_NUM_THREADS", "0")               # not a thread count: ignored
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", " 3 ")        # as int() reads it
+    assert limit() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert limit() == 2
+
+
 def test_a_threadpoolctl_limit_lowers_the_default():
     threadpoolctl = pytest.importorskip("threadpoolctl", reason="threadpoolctl is not installed")
     if kblas.user_blas_threads() == 0:

@@ -33,7 +33,8 @@ def register(subparsers: Subparsers) -> None:
             "NumPy (and in peers that are installed), in one process, back to back. "
             "--threads lists the thread settings to measure, each in a fresh "
             "interpreter: refnn's threads, the BLAS's and PyTorch's; 'default' sets "
-            "nothing. With more than one setting, refnn's scaling follows. Without "
+            "nothing. With more than one setting the settings alternate (two passes, "
+            "each keeping its best) and refnn's scaling follows. Without "
             "--threads: the OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS "
             "already set, else 1."),
         examples=["bench                       every workload, one thread",

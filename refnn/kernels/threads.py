@@ -43,9 +43,12 @@ def available_cores() -> int:
 def _environment_limit() -> int | None:
     """The smallest valid whole number in LIMIT_VARIABLES, or None."""
     limits = []
-    for name in LIMIT_VARIABLES:
+    for name in LIMIT_VARIABLES:       # read before every step: unset ones cost no exception
+        value = os.environ.get(name)
+        if not value:
+            continue
         try:
-            limits.append(int(os.environ.get(name, "")))
+            limits.append(int(value))
         except ValueError:
             continue
     limits = [n for n in limits if n >= 1]
