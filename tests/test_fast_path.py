@@ -135,6 +135,54 @@ def test_fit_allocates_little_beyond_its_inputs():
     assert not tracemalloc.is_tracing()
 
 
+def page_offset(a, of):
+    """how many bytes after `of`'s first element a's first element lies, within a 4 KiB page"""
+    return (a.ctypes.data - of.ctypes.data) % 4096
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_staggered_arrays_start_where_asked_in_the_page(dtype):
+    from refnn.kernels import staggered_like
+    from refnn.kernels._arrays import STAGGER
+    like = np.ones((784, 128), dtype)            # a whole number of pages (98 or 196)
+    for k in range(5):
+        a = staggered_like(like, k, value=k + 0.5)
+        assert a.shape == like.shape and a.dtype == like.dtype and a.flags.c_contiguous
+        assert a.flags.aligned and a.flags.writeable
+        assert page_offset(a, like) == k * STAGGER
+        assert np.all(a == k + 0.5)
+    small = np.ones(128, dtype)                   # less than a page: a plain array
+    assert staggered_like(small, 3, value=0.0).base is None
+
+
+@pytest.mark.parametrize("make, slots", [
+    (lambda: refnn.optimizers.Adam(0.001), ["momentum", "velocity"]),
+    (lambda: refnn.optimizers.RMSprop(0.001, momentum=0.9, centered=True),
+     ["velocity", "momentum", "average_gradient"]),
+    (lambda: refnn.optimizers.SGD(0.01, momentum=0.9), ["momentum"])])
+def test_a_weight_its_gradient_and_its_slots_start_apart_in_the_page(make, slots):
+    """The fused update reads w, its gradient and its slots in one loop. 784 x 128 floats are
+    98 pages, and arrays of one size allocated one after another start 16 bytes apart within
+    their pages (measured: offsets 3824, 3808 for W and its gradient, 272, 288 for Adam's
+    slots): each load would wait on the store to its neighbour (4K aliasing). The trainer and
+    the optimizer place them 768 bytes apart instead (kernels.staggered_like)."""
+    from refnn.kernels._arrays import STAGGER
+    X = np.zeros((400, 784), np.float32)
+    Y = np.zeros((400, 10), np.float32)
+    weights = [np.zeros((784, 128), np.float32), np.zeros(128, np.float32),
+               np.zeros((128, 10), np.float32), np.zeros(10, np.float32)]
+    trainer = refnn.kernels.DenseTrainer(weights, X, Y, ["sigmoid", "softmax"],
+                                         "softmax_crossentropy", 200)
+    optimizer = make()
+    optimizer.build(weights)
+    W = weights[0]
+    assert list(optimizer.slots) == slots
+    offsets = [page_offset(trainer.grads[0], W)] + [page_offset(optimizer.slots[name][0], W)
+                                                    for name in slots]
+    assert offsets == [k * STAGGER for k in range(1, len(slots) + 2)]
+    assert all(np.all(optimizer.slots[name][0] == 0) for name in slots)
+
+
 def test_a_bad_row_found_late_puts_everything_back():
     """The compiled step checks x row by row in the first epoch: a NaN in the last batches is
     found after some updates, and fit then restores weights, optimizer and shuffling."""

@@ -65,3 +65,30 @@ def refuse_overlap(updated: Mapping[str, object], others: Mapping[str, object]) 
                 raise ValueError(f"{name} and {other} share memory; {name} is updated in "
                                  f"place, so it must not overlap another argument (pass a "
                                  f"copy)")
+
+
+# The arrays one update loop streams through together (a weight array, its gradient and its
+# optimizer's slots) start at different places within a 4 KiB page. The CPU matches a load
+# against the stores still in flight by the low 12 bits of the address (4K aliasing): when two
+# such arrays start at the same place in their pages, the load from one waits on the store to
+# the other, element after element. Layers such as 784 x 128 floats are whole pages, and
+# malloc puts arrays of one size one after another, 16 bytes apart within the page. Measured
+# on one thread, W1 (Adam): the fused update took 24-33 ms an epoch as allocated, 10 ms with
+# the arrays staggered; W3 (SGD with momentum): 91-180 ms against 39-52 ms.
+PAGE = 4096
+STAGGER = 768       # bytes between the page offsets of neighbours: w (0), g (1), slots (2-4)
+
+
+def staggered_like(like: NDArray[Any], k: int, value: float | None = None) -> NDArray[Any]:
+    """A C-contiguous array of like's shape and dtype (filled with `value`; None: not
+    initialised) whose first element lies k * STAGGER bytes after like's within a page.
+    Arrays smaller than a page are allocated plainly."""
+    if like.nbytes < PAGE:
+        a = np.empty(like.shape, like.dtype)
+    else:
+        buffer = np.empty(like.nbytes + PAGE, np.uint8)
+        start = (like.ctypes.data + k * STAGGER - buffer.ctypes.data) % PAGE
+        a = buffer[start:start + like.nbytes].view(like.dtype).reshape(like.shape)
+    if value is not None:
+        a.fill(value)
+    return a

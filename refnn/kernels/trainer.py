@@ -14,7 +14,7 @@ from .._validate import (NonFiniteError, as_array, check_dim, check_same_samples
 from ..update_rules import RULES, Rule
 from . import threads as _threads
 from . import activation_code, check_weights, DIFFERENTIABLE
-from ._arrays import _ready, refuse_overlap
+from ._arrays import _ready, refuse_overlap, staggered_like
 from .blas import TRAINERS, check_blas_sizes
 from .updates import _rule
 
@@ -82,7 +82,7 @@ class DenseTrainer:
         self.weights, self.X, self.Y, self.sizes = list(weights), X, Y, sizes
         self.activations = np.array(codes, dtype=np.intc)
         m = self.batch_size
-        self.grads = [np.empty_like(w) for w in weights]
+        self.grads = [staggered_like(w, 1) for w in weights]     # beside w in the page
         self.work = ([np.empty((m, n), dtype) for n in sizes[1:]]
                      + [np.empty((m, n), dtype) for n in sizes[1:]])
         self.h_last = np.empty((m, sizes[-1]), dtype)

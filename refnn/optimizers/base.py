@@ -255,8 +255,11 @@ class Optimizer(_Configurable):
                                  f"{_describe(self._specs)}, got {_describe(specs)}; "
                                  f"use a new optimizer for another model")
             return
-        self._slots = {name: [np.full(shape, initial, dtype) for shape, dtype in specs]
-                       for name, initial in self._slot_specs()}
+        # each slot at its own place in the page, away from w and its gradient (see
+        # kernels.staggered_like): the fused update reads them all in one loop
+        self._slots = {name: [kernels.staggered_like(np.asarray(w), 2 + j, initial)
+                              for w in weights]
+                       for j, (name, initial) in enumerate(self._slot_specs())}
         self._specs = specs
 
     def _check_apply(self, weights: Sequence[NDArray[Any]],
