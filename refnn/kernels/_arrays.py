@@ -73,8 +73,8 @@ def refuse_overlap(updated: Mapping[str, object], others: Mapping[str, object]) 
 # such arrays start at the same place in their pages, the load from one waits on the store to
 # the other, element after element. Layers such as 784 x 128 floats are whole pages, and
 # malloc puts arrays of one size one after another, 16 bytes apart within the page. Measured
-# on one thread, W1 (Adam): the fused update took 24-33 ms an epoch as allocated, 10 ms with
-# the arrays staggered; W3 (SGD with momentum): 91-180 ms against 39-52 ms.
+# on one thread, W1 (Adam): the fused update took 24-33 ms an epoch as allocated, about 10 ms
+# with the arrays staggered; W3 (SGD with momentum): 91-180 ms against 39-58 ms (README).
 PAGE = 4096
 STAGGER = 768       # bytes between the page offsets of neighbours: w (0), g (1), slots (2-4)
 
