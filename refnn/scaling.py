@@ -121,9 +121,10 @@ def measure_setting(workloads: Sequence[str], setting: Setting, out: TextIO | No
                [] if repeat is None else ["--repeat", str(repeat)]) + list(workloads)
         proc = subprocess.run(cmd, env=setting_environment(setting), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
-        if out is not None or proc.returncode:
-            (out or sys.stderr).write(proc.stdout)
-            (out or sys.stderr).flush()
+        shown = out if out is not None else (sys.stderr if proc.returncode else None)
+        if shown is not None:                   # a failed interpreter says why, always
+            shown.write(proc.stdout)
+            shown.flush()
         if proc.returncode:
             raise RuntimeError(f"the benchmark process for threads={setting} failed (exit "
                                f"{proc.returncode})")
@@ -153,7 +154,6 @@ def best_of_passes(passes: Sequence[Sequence[Result]]) -> list[Result]:
         others = [r.get("others") for r in results]
         best["others"] = (None if any(o is None for o in others)
                           else sum(others) / len(others))
-        best["passes"] = len(results)
         merged.append(best)
     return merged
 

@@ -257,7 +257,7 @@ class Optimizer(_Configurable):
             return
         # each slot at its own place in the page, away from w and its gradient (see
         # kernels.staggered_like): the fused update reads them all in one loop
-        self._slots = {name: [kernels.staggered_like(np.asarray(w), 2 + j, initial)
+        self._slots = {name: [kernels.staggered_like(w, 2 + j, initial)
                               for w in weights]
                        for j, (name, initial) in enumerate(self._slot_specs())}
         self._specs = specs
