@@ -243,13 +243,15 @@ def refnn_run(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int
     return lambda m: m.fit(X, Y, batch_size=w["batch_size"], epochs=1, verbose=0), setup
 
 
-def epoch_phases(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int = 0
-                 ) -> tuple[dict[str, float], float]:
+def epoch_phases(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int = 0,
+                 threads: int = 1) -> tuple[dict[str, float], float]:
     """Where an epoch of refnn's mini-batch training goes: one epoch of the workload run as
     fit runs it (training.CompiledStep, the compiled step with the optimizer's update fused
-    into it, batch after batch), timed by phase. Returns ({phase: seconds}, epoch seconds):
-    the step's phases (DenseTrainer.PHASES) and "rest" (the Python loop around them). On one
-    thread, so that the phases tile the epoch's wall-clock time."""
+    into it, batch after batch) on `threads` of refnn's threads, timed by phase. Returns
+    ({phase: seconds}, epoch seconds): the step's phases (DenseTrainer.PHASES), each summed
+    over the threads, and "rest": what the phases leave of the threads' time (the epoch's
+    wall-clock time times `threads`). On one thread the rest is the Python loop around the
+    steps; on more, also the time a thread waited for the others' pieces or did not run."""
     from .training import CompiledStep
     sizes = layer_sizes(w)
     weights = glorot_weights(sizes, w["dtype"], seed)
@@ -257,14 +259,14 @@ def epoch_phases(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int = 0
     batch = w["batch_size"]
     step = CompiledStep(weights, X, Y, activations, "softmax_crossentropy", batch,
                         workload_optimizer(w))
-    step.trainer.threads = 1
+    step.trainer.threads = threads
     order = np.random.default_rng(seed).permutation(X.shape[0]).astype(np.intp)
     start = time.perf_counter()
     for first in range(0, X.shape[0], batch):
         step.step(order[first:first + batch])
     total = time.perf_counter() - start
     phases = step.trainer.phase_seconds()
-    phases["rest"] = max(0.0, total - sum(phases.values()))
+    phases["rest"] = max(0.0, threads * total - sum(phases.values()))
     return phases, total
 
 
@@ -362,7 +364,7 @@ def run_workload(name: str, threads: int = 1, quick: bool = False, repeat: int =
     if "cap" in result["rates"]:
         result["cap"] = result["rates"].pop("cap")
     if mini_batch:
-        result["phases"] = min((epoch_phases(w, X, Y, seed) for _ in range(repeat)),
+        result["phases"] = min((epoch_phases(w, X, Y, seed, threads) for _ in range(repeat)),
                                key=lambda measured: measured[1])[0]
     if name == "W1":
         result["fit_peak_mib"] = fit_peak_mib(w, X, Y, seed)
@@ -391,7 +393,7 @@ def format_result(r: Mapping[str, Any]) -> str:
                          f"products alone")
     if "phases" in r:                   # wrapped between the phases, never inside one
         lines += [line.replace("\0", " ") for line in textwrap.wrap(
-            format_phases(r["phases"]).replace(" ", "\0").replace(",\0", ", "), 96,
+            format_phases(r["phases"], r["threads"]).replace(" ", "\0").replace(",\0", ", "), 96,
             initial_indent="  ", subsequent_indent="      ")]
     if "fit_peak_mib" in r:
         lines.append(f"  fit allocates at most {r['fit_peak_mib']:.1f} MiB beyond its inputs "
@@ -399,13 +401,16 @@ def format_result(r: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def format_phases(phases: Mapping[str, float]) -> str:
+def format_phases(phases: Mapping[str, float], threads: int = 1) -> str:
     """'refnn's epoch, by phase: matrix products 322 ms (82%), gather 28 ms (7%), ...':
-    the two matrix-product phases together, then the others, largest first."""
+    the two matrix-product phases together, then the others, largest first; on more than one
+    thread, 'refnn's epoch on 2 threads, by phase (summed over the threads): ...'."""
     products = sum(v for k, v in phases.items() if k.endswith("matrix products"))
     parts = [("matrix products", products)] + sorted(
         ((k, v) for k, v in phases.items() if not k.endswith("matrix products")),
         key=lambda kv: -kv[1])
     total = sum(v for _, v in parts)
-    return "refnn's epoch, by phase: " + ", ".join(
+    heading = ("refnn's epoch, by phase: " if threads == 1 else
+               f"refnn's epoch on {threads} threads, by phase (summed over the threads): ")
+    return heading + ", ".join(
         f"{k} {v * 1e3:.0f} ms ({v / total:.0%})" for k, v in parts)

@@ -18,16 +18,22 @@ def test_format_phases_joins_the_matrix_products_and_sorts_the_rest():
         "refnn's epoch, by phase: matrix products 320 ms (80%), gather 30 ms (8%), "
         "optimizer update 20 ms (5%), activations 10 ms (2%), rest 10 ms (2%), "
         "output error 5 ms (1%), backward elementwise 5 ms (1%)")
+    assert benchmarking.format_phases(phases, threads=2).startswith(
+        "refnn's epoch on 2 threads, by phase (summed over the threads): matrix products 320 ms "
+        "(80%), gather 30 ms (8%)")
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("name", ["W1", "W3"])
-def test_epoch_phases_account_for_the_whole_epoch(name):
+def test_epoch_phases_account_for_the_whole_epoch(name, threads):
+    """The phases and the rest tile the threads' time: the epoch's wall-clock time times the
+    threads, each phase summed over the threads."""
     w, X, Y = benchmarking.workload(name, quick=True)
-    phases, total = benchmarking.epoch_phases(w, X, Y)
+    phases, total = benchmarking.epoch_phases(w, X, Y, threads=threads)
     assert list(phases) == list(kernels.DenseTrainer.PHASES) + ["rest"]
     assert all(v > 0 for k, v in phases.items() if k != "rest"), phases
     assert phases["rest"] >= 0
-    assert sum(phases.values()) == pytest.approx(total, rel=1e-9)
+    assert sum(phases.values()) == pytest.approx(threads * total, rel=1e-9)
 
 
 def test_epoch_phases_train_as_fit_does():
