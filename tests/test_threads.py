@@ -15,6 +15,7 @@ from refnn import Sequential
 from refnn.kernels import DenseTrainer
 from refnn.kernels import _dispatch
 from refnn.kernels import blas as kblas
+from refnn.kernels import threads as kthreads
 from refnn.layers import Dense
 from refnn.utils import to_categorical
 
@@ -114,6 +115,103 @@ def test_the_cut_depends_on_the_sizes_alone(small_pieces):
         for _ in range(50):
             trainer.step(order)
     assert 2 <= len(trainer.worker_seconds()) <= 3
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def run_probe(choice, limit, step_seconds):
+    """Run threads()/record() until the probe under way ends, each step taking
+    step_seconds[count]; the counts the steps ran on."""
+    counts = []
+    while True:
+        count = choice.threads(limit)
+        counts.append(count)
+        choice.record(step_seconds[count])
+        if not choice.plan:
+            return counts
+
+
+def test_the_default_keeps_the_count_its_probe_timed_faster():
+    clock = FakeClock()
+    choice = kthreads.ThreadChoice(clock)
+    assert [choice.threads(2) for _ in range(5)] == [2] * 5       # no probe in the warm-up
+    clock.now = choice.WARMUP
+    one_faster = {1: 0.5e-3, 2: 1.0e-3}
+    counts = run_probe(choice, 2, one_faster)
+    # two rounds of (one untimed, BLOCK timed) steps on the current count, then on half of it
+    block = 1 + choice.BLOCK
+    assert counts == ([2] * block + [1] * block) * choice.ROUNDS
+    assert choice.threads(2) == 1 and choice.current == 1
+    clock.now += choice.PERIOD / 2
+    assert choice.threads(2) == 1 and not choice.plan               # the choice stands
+    clock.now += choice.PERIOD                                      # the next probe: 1 and 2
+    counts = run_probe(choice, 2, {1: 1.0e-3, 2: 0.6e-3})
+    assert counts == ([1] * block + [2] * block) * choice.ROUNDS
+    assert choice.threads(2) == 2
+    assert choice.threads(1) == 1 and choice.threads(3) == 3       # a new default: start over
+
+
+def test_the_probe_tries_half_and_twice_the_count_by_turns():
+    clock = FakeClock()
+    choice = kthreads.ThreadChoice(clock)
+    choice.threads(8)
+    seconds = {8: 3.0, 4: 2.0, 2: 1.0, 1: 4.0}          # 2 threads the fastest
+    tried = []
+    for _ in range(5):
+        clock.now += choice.WARMUP + choice.PERIOD
+        tried.append(sorted(set(run_probe(choice, 8, seconds))))
+    # 8 -> 4 (down), 4 vs 8 (up), 4 -> 2 (down), 2 vs 4 (up), 2 vs 1 (down): 2 stays
+    assert tried == [[4, 8], [4, 8], [2, 4], [2, 4], [1, 2]]
+    assert choice.current == 2
+
+
+def test_the_default_times_full_batches_and_a_set_count_is_kept():
+    x, y = data("onehot")
+    W = [np.full((30, 40), 0.01), np.zeros(40), np.full((40, 4), 0.01), np.zeros(4)]
+    trainer = DenseTrainer(W, x, y, ["relu", "softmax"], "softmax_crossentropy", 64)
+    clock = FakeClock()
+    trainer.thread_choice = kthreads.ThreadChoice(clock)
+    with refnn.num_threads(None):
+        trainer.step(np.arange(64, dtype=np.intp))
+        limit = kthreads.default_num_threads()
+        assert trainer.step_threads == limit
+        clock.now = 1.0
+        trainer.step(np.arange(64, dtype=np.intp))   # starts a probe (with more than 1 core)
+        planned = len(trainer.thread_choice.plan)
+        trainer.step(np.arange(22, dtype=np.intp))   # a short batch is not timed
+        assert len(trainer.thread_choice.plan) == planned
+    with refnn.num_threads(3):
+        for _ in range(3):
+            trainer.step(np.arange(64, dtype=np.intp))
+            assert trainer.step_threads == 3
+    assert len(trainer.thread_choice.plan) == planned
+
+
+def test_a_default_that_changes_its_count_from_step_to_step_gives_the_same_bits(
+        small_pieces, monkeypatch):
+    monkeypatch.setattr(kthreads.ThreadChoice, "WARMUP", 0.0)
+    monkeypatch.setattr(kthreads.ThreadChoice, "PERIOD", 0.0)
+    monkeypatch.setattr(kthreads.ThreadChoice, "BLOCK", 1)
+    monkeypatch.setattr(kthreads, "default_num_threads", lambda: 4)
+    counts = []
+    original = kthreads.ThreadChoice.threads
+
+    def threads(self, limit):
+        counts.append(original(self, limit))
+        return counts[-1]
+    monkeypatch.setattr(kthreads.ThreadChoice, "threads", threads)
+    one = trained_weights(1, "softmax", "categorical_crossentropy", "onehot", "adam", "float32")
+    tuned = trained_weights(None, "softmax", "categorical_crossentropy", "onehot", "adam",
+                            "float32")
+    assert len(set(counts)) >= 2, counts                 # the count did change
+    for a, b in zip(one, tuned):
+        assert a.tobytes() == b.tobytes()
 
 
 def test_set_num_threads_and_the_context_manager():

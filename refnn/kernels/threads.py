@@ -15,13 +15,21 @@ The numbers do not depend on this setting: a step's work is cut into pieces by t
 the batch and of the layers alone (src_c/pool.h, src_c/_train.pyx), so fit gives bit-identical
 weights on 1, 2, 3 or 4 threads. refnn's threads sleep when idle, and while they run, the BLAS
 they call runs on one thread each; the BLAS's setting is the user's again when the step ends.
+
+Because the numbers do not depend on it, the default may change the count from step to step:
+a trainer left to the default runs its steps on at most default_num_threads() threads, on the
+count its last probe timed fastest (ThreadChoice). A count set with set_num_threads, num_threads
+or REFNN_NUM_THREADS is used as it is.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import statistics
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .._validate import int_between
 from . import blas as _blas
@@ -65,8 +73,69 @@ def default_num_threads() -> int:
 
 
 def get_num_threads() -> int:
-    """How many threads the next training step will use."""
+    """How many threads the next training step will use (on the default: at most)."""
     return default_num_threads() if _chosen is None else _chosen
+
+
+def chosen_num_threads() -> int | None:
+    """The count set with set_num_threads (or num_threads, REFNN_NUM_THREADS); None: the
+    default."""
+    return _chosen
+
+
+class ThreadChoice:
+    """The thread count of one trainer's steps on the default setting, tuned to the machine as
+    it is now. More threads are not always faster: beside a busy process a woken helper waits
+    for a core while the caller waits for its piece, and when the machine's caches are loaded
+    by others the threads' exchange of each step's weights grows several times dearer
+    (benchmarks/thread_phases.py shows both). So the steps start on the default's count, and
+    WARMUP seconds later, then every PERIOD seconds, they run on two counts in turn: the
+    current one and a neighbour (half of it, or twice it up to the default, by turns), in
+    ROUNDS rounds of one untimed and BLOCK timed steps on each; the count whose median step
+    was shorter is kept until the next probe. Only full batches are timed (record)."""
+
+    WARMUP = 0.05         # seconds on the default's count before the first probe
+    PERIOD = 1.0          # seconds a choice stands before the next probe
+    ROUNDS, BLOCK = 2, 4  # a probe: ROUNDS x (1 + BLOCK) steps on each of its two counts
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
+        self.limit = 0                    # the default the current count was chosen under
+        self.current = 1                  # the count between probes
+        self.next_probe = math.inf
+        self.plan: list[tuple[int, bool]] = []    # the probe's steps to come: (count, timed)
+        self.times: dict[int, list[float]] = {}   # the probe's step times, by count
+        self.upwards = False              # whether the next neighbour is twice the count
+
+    def threads(self, limit: int) -> int:
+        """The count for the next step, at most `limit` (the default's count now)."""
+        if limit != self.limit:           # first call, or the default changed: start over
+            self.limit, self.current, self.plan = limit, limit, []
+            self.next_probe = self.clock() + self.WARMUP
+        if limit == 1:
+            return 1
+        if not self.plan and self.clock() >= self.next_probe:
+            down, up = max(1, self.current // 2), min(limit, 2 * self.current)
+            if down == self.current or (up != self.current and self.upwards):
+                other = up
+            else:
+                other = down
+            self.upwards = not self.upwards
+            self.plan = ([(self.current, False)] + [(self.current, True)] * self.BLOCK
+                         + [(other, False)] + [(other, True)] * self.BLOCK) * self.ROUNDS
+            self.times = {self.current: [], other: []}
+        return self.plan[0][0] if self.plan else self.current
+
+    def record(self, seconds: float) -> None:
+        """The wall-clock time of a full batch's step, run on the count threads() gave."""
+        if not self.plan:
+            return
+        count, timed = self.plan.pop(0)
+        if timed:
+            self.times[count].append(seconds)
+        if not self.plan:                 # the probe is over: keep the faster count
+            self.current = min(self.times, key=lambda c: statistics.median(self.times[c]))
+            self.next_probe = self.clock() + self.PERIOD
 
 
 def set_num_threads(n: int | None) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -101,7 +102,9 @@ class DenseTrainer:
         # before its update (0.0 without a penalty; NaN when the step did not update)
         self.penalty: float = 0.0
         self._checked: tuple[list[tuple[Any, ...]], list[tuple[float, float]]] | None = None
-        self.threads: int | None = None       # threads per step; None: refnn.get_num_threads()
+        self.threads: int | None = None       # threads per step; None: refnn's setting
+        self.thread_choice = _threads.ThreadChoice()   # the count on the default setting
+        self.step_threads = 0                 # the count the last step ran on
 
         self._scalar_check: Callable[[Sequence[float]], tuple[float, ...]] | None = None
         # held by step() while the compiled step runs without the GIL: set_update() frees and
@@ -190,9 +193,16 @@ class DenseTrainer:
                                      f"{self.rule}: {e}") from None
             options = self._options(penalty, clip, decay) if scalars is not None else {}
             self.updated = False
-            self._step.threads = self.threads or _threads.get_num_threads()
+            threads = self.threads or _threads.chosen_num_threads()
+            tuned = threads is None and order.shape[0] == self.batch_size
+            if threads is None:              # the default: the count its probe timed fastest
+                threads = self.thread_choice.threads(_threads.default_num_threads())
+            self._step.threads = self.step_threads = threads
+            start = time.perf_counter()
             # the step checks each index is a row of X
             status = self._step.step(order, check_finite, scalars, **options)
+            if tuned:
+                self.thread_choice.record(time.perf_counter() - start)
             return self._finish(order, status, scalars)
 
     def _options(self, penalty: Sequence[Sequence[float]] | None,

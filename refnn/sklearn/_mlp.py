@@ -39,7 +39,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .. import kernels
 from .._validate import TrainingDivergedError, int_between
-from ..kernels.threads import MAX_THREADS, get_num_threads, num_threads
+from ..kernels.threads import MAX_THREADS, chosen_num_threads, num_threads
 from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import LBFGS, SGD, Adam
@@ -210,10 +210,10 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------ fit
     def _fit(self, X, Y, rng, incremental):
         """Train self.model_ on (X, Y) (Y 2-D, of the model's dtype), on `threads` of refnn's
-        threads (None: refnn's setting, taken once for the whole fit); the result is the same
-        for any number."""
+        threads (None: refnn's setting; on the default, each step on the count the trainer's
+        probe chose); the result is the same for any number."""
         self._check_params()
-        with num_threads(self.threads or get_num_threads()):
+        with num_threads(self.threads if self.threads is not None else chosen_num_threads()):
             return self._fit_on_threads(X, Y, rng, incremental)
 
     def _fit_on_threads(self, X, Y, rng, incremental):
