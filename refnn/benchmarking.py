@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from . import kernels
+from .kernels.threads import core_round_trip
 from .reference import vectorized
 from .textbook import BackpropNetwork
 
@@ -340,8 +341,9 @@ def fit_peak_mib(w: Workload, X: NDArray[Any], Y: NDArray[Any], seed: int = 0) -
 def run_workload(name: str, threads: int = 1, quick: bool = False, repeat: int = 5,
                  seed: int = 0) -> dict[str, Any]:
     """Measure one workload: {impl: samples/s}, the GEMM-only cap (timed in the same rounds),
-    where refnn's epoch goes (epoch_phases, the least disturbed of `repeat` epochs), and on W1
-    fit's memory peak."""
+    the round trip between two cores before each round (kernels.threads.core_round_trip, in
+    ns; where measured), where refnn's epoch goes (epoch_phases, the least disturbed of
+    `repeat` epochs), and on W1 fit's memory peak."""
     w, X, Y = workload(name, quick, seed)
     repeat = 1 if quick else repeat
     result: dict[str, Any] = {"name": name, "title": w["title"], "threads": threads,
@@ -356,9 +358,12 @@ def run_workload(name: str, threads: int = 1, quick: bool = False, repeat: int =
     # rounds interleaved (refnn, numpy, ..., cap, refnn, numpy, ...), the best of each kept: a
     # passing disturbance of the machine then spoils one round of each, not all of one
     best = {impl: math.inf for impl in runs}
+    trips = []                           # how far apart two cores are, before each round
     for _ in range(repeat):
+        trips.append(core_round_trip())
         for impl, (fn, setup, _) in runs.items():
             best[impl] = min(best[impl], _time_once(fn, setup, 0.0 if quick else SETTLE_SECONDS))
+    result["round_trip_ns"] = [t for t in trips if t is not None]
     for impl, (_, _, count) in runs.items():
         result["rates"][impl] = count / best[impl]
     if "cap" in result["rates"]:

@@ -142,7 +142,8 @@ def measure_setting(workloads: Sequence[str], setting: Setting, out: TextIO | No
 def best_of_passes(passes: Sequence[Sequence[Result]]) -> list[Result]:
     """One setting's results from several passes, workload by workload: each rate (every
     implementation's, the cap's) the best of the passes, the memory peak the largest; where
-    the epoch went, from the pass in which refnn was fastest; "others" the passes' mean."""
+    the epoch went, from the pass in which refnn was fastest; "others" the passes' mean; the
+    cores' round trips, all the passes' together."""
     merged = []
     for results in zip(*passes):
         best = dict(max(results, key=lambda r: r["rates"].get("refnn", 0.0)))
@@ -151,11 +152,18 @@ def best_of_passes(passes: Sequence[Sequence[Result]]) -> list[Result]:
         for key in ("cap", "fit_peak_mib"):
             if all(key in r for r in results):
                 best[key] = max(r[key] for r in results)
+        best["round_trip_ns"] = [t for r in results for t in r.get("round_trip_ns", [])]
         others = [r.get("others") for r in results]
         best["others"] = (None if any(o is None for o in others)
                           else sum(others) / len(others))
         merged.append(best)
     return merged
+
+
+def _span(values: Sequence[float], unit: str) -> str:
+    """'27 ns' for one value (or all alike), '27-64 ns' for the least and the most"""
+    low, high = f"{min(values):.0f}", f"{max(values):.0f}"
+    return f"{low} {unit}" if low == high else f"{low}-{high} {unit}"
 
 
 def format_scaling(measured: Mapping[Setting, Sequence[Result]], busy: int = 0) -> str:
@@ -179,6 +187,11 @@ def format_scaling(measured: Mapping[Setting, Sequence[Result]], busy: int = 0) 
         lines.append("  other processes kept " + ", ".join(
             f"{o:.2f}" for o in others) + " cores busy on average meanwhile (" + ", ".join(
             f"threads={s}" for s in settings) + ")")
+    trips = [[t for r in measured[s] for t in r.get("round_trip_ns", [])] for s in settings]
+    if all(trips):
+        lines.append("  a cache line from one core to another and back took " + ", ".join(
+            _span(t, "ns") for t in trips) + " between the runs (" + ", ".join(
+            f"threads={s}" for s in settings) + "; kernels.threads.core_round_trip)")
     return "\n".join(lines)
 
 

@@ -49,6 +49,7 @@ include "blas_choice.pxi"
 cdef extern from "pool.h" nogil:
     ctypedef void (*refnn_piece_fn)(void* ctx, int piece, int worker) noexcept nogil
     int refnn_pool_run(refnn_piece_fn fn, void* ctx, int n_pieces, int n_threads)
+    double refnn_round_trip_ns(int cpu_a, int cpu_b, long rounds, long long budget_ns)
     enum: REFNN_MAX_THREADS
     enum: REFNN_MAX_PIECES
 
@@ -558,6 +559,17 @@ cdef Py_ssize_t row_pieces_max = ROW_PIECES_MAX
 cdef Py_ssize_t weight_piece_entries = WEIGHT_PIECE_ENTRIES
 cdef Py_ssize_t weight_pieces_max = WEIGHT_PIECES_MAX
 MAX_THREADS = REFNN_MAX_THREADS
+
+
+def round_trip_ns(int cpu_a, int cpu_b, long rounds, double budget_seconds):
+    """The time for a cache line to go from core cpu_a to core cpu_b and back, in ns, over
+    `rounds` round trips (src_c/pool.h refnn_round_trip_ns); -1 when it could not be measured
+    within `budget_seconds`. Checked by kernels.threads.core_round_trip."""
+    cdef double ns
+    cdef long long budget = <long long> (budget_seconds * 1e9)
+    with nogil:
+        ns = refnn_round_trip_ns(cpu_a, cpu_b, rounds, budget)
+    return ns
 
 
 def set_piece_sizes(Py_ssize_t rows=ROW_PIECE_ROWS, Py_ssize_t half=ROW_HALF_ROWS,

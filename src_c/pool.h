@@ -220,4 +220,114 @@ static int refnn_pool_run(refnn_piece_fn fn, void* ctx, int n_pieces, int n_thre
     pthread_mutex_unlock(&P->busy);
     return helpers + 1;
 }
+
+/* How far apart two cores are, for the threads' work: the time for a value written on core a
+ * to be seen on core b and one written back to be seen on a (a cache line there and back),
+ * averaged over `rounds` round trips. The pieces of a step pass lines between the cores in the
+ * same way (each reads the weights the other wrote), so a step on two threads slows as this
+ * grows; a virtual machine's two cores can be a few tens of nanoseconds apart one minute and
+ * hundreds the next. Two new threads, pinned to cores a and b, pass a counter back and forth;
+ * neither waits past `budget_ns` in all. Returns nanoseconds per round trip, or -1 when a core
+ * could not be used, a thread not started, or the round trips not all done within the budget
+ * (a busy core). Linux only (-1 elsewhere). */
+typedef struct {
+    _Atomic long turn;               /* odd: b's turn; even: a's; -1: b not started yet */
+    char pad[56];
+    _Atomic int stop;                /* either side gives up: the other stops too */
+    int cpu[2];
+    long rounds, done;
+    int64_t deadline, elapsed;
+    int pinned[2];
+} refnn_round_trip_t;
+
+static int refnn_pin_to(int cpu) {
+#if defined(__linux__) && defined(CPU_SET)
+    cpu_set_t set;
+    if (cpu < 0 || cpu >= CPU_SETSIZE)
+        return -1;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0 ? 0 : -1;
+#else
+    (void) cpu;
+    return -1;
+#endif
+}
+
+/* spin until *turn == want; 0 when it came, -1 at the deadline or when the other side stopped */
+static int refnn_wait_turn(refnn_round_trip_t* R, long want) {
+    int i = 0;
+    while (atomic_load_explicit(&R->turn, memory_order_acquire) != want) {
+        REFNN_PAUSE();
+        if (++i % 64 == 0 && (atomic_load_explicit(&R->stop, memory_order_relaxed)
+                              || refnn_now_ns() > R->deadline)) {
+            atomic_store(&R->stop, 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void* refnn_round_trip_b(void* arg) {
+    refnn_round_trip_t* R = (refnn_round_trip_t*) arg;
+    long i;
+    R->pinned[1] = refnn_pin_to(R->cpu[1]) == 0;
+    atomic_store_explicit(&R->turn, 0, memory_order_release);       /* b is here */
+    for (i = 0; i < R->rounds; i++) {
+        if (refnn_wait_turn(R, 2 * i + 1) != 0)
+            break;
+        atomic_store_explicit(&R->turn, 2 * i + 2, memory_order_release);
+    }
+    return NULL;
+}
+
+static void* refnn_round_trip_a(void* arg) {
+    refnn_round_trip_t* R = (refnn_round_trip_t*) arg;
+    long i;
+    int64_t start;
+    R->pinned[0] = refnn_pin_to(R->cpu[0]) == 0;
+    if (refnn_wait_turn(R, 0) != 0)                                  /* b has started */
+        return NULL;
+    start = refnn_now_ns();
+    for (i = 0; i < R->rounds; i++) {
+        atomic_store_explicit(&R->turn, 2 * i + 1, memory_order_release);
+        if (refnn_wait_turn(R, 2 * i + 2) != 0)
+            break;
+        R->done = i + 1;
+    }
+    R->elapsed = refnn_now_ns() - start;
+    return NULL;
+}
+
+static double refnn_round_trip_ns(int cpu_a, int cpu_b, long rounds, int64_t budget_ns) {
+#if defined(__linux__)
+    refnn_round_trip_t R;
+    pthread_t a, b;
+    R.turn = -1;
+    R.stop = 0;
+    R.cpu[0] = cpu_a;
+    R.cpu[1] = cpu_b;
+    R.rounds = rounds;
+    R.done = 0;
+    R.elapsed = 0;
+    R.pinned[0] = R.pinned[1] = 0;
+    R.deadline = refnn_now_ns() + budget_ns;
+    if (rounds < 1 || pthread_create(&b, NULL, refnn_round_trip_b, &R) != 0)
+        return -1;
+    if (pthread_create(&a, NULL, refnn_round_trip_a, &R) != 0) {
+        atomic_store(&R.stop, 1);
+        pthread_join(b, NULL);
+        return -1;
+    }
+    pthread_join(a, NULL);
+    atomic_store(&R.stop, 1);
+    pthread_join(b, NULL);
+    if (!R.pinned[0] || !R.pinned[1] || R.done < rounds)
+        return -1;
+    return (double) R.elapsed / (double) R.done;
+#else
+    (void) cpu_a; (void) cpu_b; (void) rounds; (void) budget_ns;
+    return -1;
+#endif
+}
 #endif

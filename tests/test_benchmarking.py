@@ -64,6 +64,7 @@ def test_a_quick_workload_reports_every_figure():
     text = benchmarking.format_result(r)
     assert "GEMM-only cap" in text and "refnn's epoch, by phase: matrix products" in text
     assert 0 < r["fit_peak_mib"] < 64
+    assert len(r["round_trip_ns"]) <= 1 and all(t > 0 for t in r["round_trip_ns"])
 
 
 @pytest.mark.parametrize("name,epochs,n_0", [("W5", 1, 784), ("W6", 2, 64)])
@@ -121,7 +122,8 @@ def test_thread_settings_alternate_and_each_keeps_its_best_over_the_passes(monke
         return [{"name": "W1", "title": "t", "threads": setting, "n": 10, "missing": {},
                  "rates": {"refnn": r, "numpy": 1000.0 - r}, "cap": 2 * r,
                  "phases": {"gather": 0.1 + pass_}, "fit_peak_mib": 1.0 + pass_,
-                 "others": 0.1 * pass_, "refnn_threads": setting}]
+                 "others": 0.1 * pass_, "refnn_threads": setting,
+                 "round_trip_ns": [60.0 + 300 * pass_ * (setting - 1), 70.0]}]
     monkeypatch.setattr(scaling, "measure_setting", fake)
     out = io.StringIO()
     measured = scaling.run_workloads(["W1"], [1, 2], out)
@@ -132,6 +134,9 @@ def test_thread_settings_alternate_and_each_keeps_its_best_over_the_passes(monke
     assert one["phases"] == {"gather": 1.1} and two["phases"] == {"gather": 0.1}
     assert one["fit_peak_mib"] == 2.0 and one["others"] == pytest.approx(0.05)
     assert "threads=1 120 (1.00x), threads=2 150 (1.25x)" in out.getvalue()
+    assert one["round_trip_ns"] == [60.0, 70.0, 60.0, 70.0]          # every pass's probes
+    assert ("a cache line from one core to another and back took 60-70 ns, 60-360 ns "
+            "between the runs (threads=1, threads=2" in out.getvalue())
     assert out.getvalue().count("W1: t  (10 samples") == 2          # one table per setting
     calls.clear()
     scaling.run_workloads(["W1"], [2], io.StringIO())                # one setting: one pass

@@ -516,3 +516,39 @@ def test_the_compiled_forward_equals_its_numpy_twin(acts, dtype):
     tol = dict(rtol=1e-12, atol=1e-12) if dtype == "float64" else dict(rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(h, h_twin, **tol)
     np.testing.assert_allclose(yhat, g, **tol)
+
+
+def test_the_cores_round_trip_is_at_most_the_time_it_took_and_a_busy_core_ends_it():
+    """core_round_trip: the mean of `rounds` round trips cannot exceed the call's own time per
+    round; with no second core, or a partner that cannot run, it says so (None, -1) within its
+    budget instead of spinning on."""
+    from refnn.kernels import threads
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: nothing to measure between")
+    rounds = 20000
+    start = time.perf_counter()
+    ns = threads.core_round_trip(rounds, budget=5.0)
+    took = time.perf_counter() - start
+    assert ns is not None and 0 < ns <= took * 1e9 / rounds
+    cpu = min(os.sched_getaffinity(0))                  # both threads on one core: each round
+    start = time.perf_counter()                         # waits for the other's time slice
+    assert _dispatch._train.round_trip_ns(cpu, cpu, 10**6, 0.05) == -1
+    assert time.perf_counter() - start < 1.0
+    assert _dispatch._train.round_trip_ns(cpu, 10**6, 10, 0.05) == -1    # no such core
+    code = ("import os; os.sched_setaffinity(0, {%d}); from refnn.kernels import threads; "
+            "print(threads.core_round_trip())" % cpu)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "None"
+
+
+@pytest.mark.parametrize("kwargs,error,words", [
+    ({"rounds": 0}, ValueError, "rounds must be from 1 to"),
+    ({"rounds": 2.5}, TypeError, "rounds must be an integer"),
+    ({"budget": 0}, ValueError, "budget must be a finite number > 0"),
+    ({"budget": float("nan")}, ValueError, "budget must be a finite number > 0"),
+    ({"budget": 11}, ValueError, "budget must be at most 10 seconds")])
+def test_the_round_trip_refuses_bad_arguments(kwargs, error, words):
+    from refnn.kernels import threads
+    with pytest.raises(error, match=words):
+        threads.core_round_trip(**kwargs)

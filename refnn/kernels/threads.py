@@ -31,7 +31,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 
-from .._validate import int_between
+from .._validate import int_between, positive_number
 from . import blas as _blas
 
 MAX_THREADS = _blas.MAX_THREADS
@@ -81,6 +81,28 @@ def chosen_num_threads() -> int | None:
     """The count set with set_num_threads (or num_threads, REFNN_NUM_THREADS); None: the
     default."""
     return _chosen
+
+
+def core_round_trip(rounds: int = 1000, budget: float = 0.05) -> float | None:
+    """How far apart the first two cores this process may run on are, in nanoseconds: the time
+    for a cache line written on one to be seen on the other and answered (the mean of `rounds`
+    round trips of two threads pinned to the two cores; src_c/pool.h). The threads of a step
+    pass the weights between the cores in the same way, so two threads gain less as this
+    grows. None with fewer than two cores, off Linux, or when the round trips did not all end
+    within `budget` seconds (a core busy with another process)."""
+    rounds = int_between("rounds", rounds, low=1, high=10**7)
+    budget = positive_number("budget", budget)
+    if budget > 10:
+        raise ValueError(f"budget must be at most 10 seconds, got {budget!r}")
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):          # not Linux
+        return None
+    if len(cpus) < 2:
+        return None
+    from ._dispatch import _train
+    ns = _train.round_trip_ns(cpus[0], cpus[1], rounds, budget)
+    return None if ns < 0 else float(ns)
 
 
 class ThreadChoice:
