@@ -214,8 +214,9 @@ cdef void output_error(int loss_code, int activation, floating* h, floating* g,
 # in one stream before its gemm. Measured in alternating epochs, 10 rounds (W1) and 6 (W3),
 # on 2 threads: the update summed over the threads 24-26 -> 10-11 ms (W1), 123-128 -> 41-45
 # ms (W3); the median epoch on W1 164 -> 157 ms, its best on W3 564 -> 543 ms; one thread
-# 291 -> 293 ms (W1). Where the second core sits further away (when the epochs' gather
-# triples), W1's epoch on 2 threads took 275 ms before and 165 ms with it.
+# 291 -> 293 ms (W1). In epochs with the cores apart (kernels.threads.core_round_trip; the
+# gather summed 54-56 ms in both arms), W1's epoch on 2 threads took 282 ms before and 241-246
+# ms with it (three rounds).
 # clipping (Keras 3's clipvalue, clipnorm, global_clipnorm), and the stages of the weights
 # region: whole (gradient, then update); or, to clip by a norm that needs every piece's
 # gradient first, gradients in one region and updates in the next
