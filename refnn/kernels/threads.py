@@ -108,13 +108,14 @@ def core_round_trip(rounds: int = 1000, budget: float = 0.05) -> float | None:
 class ThreadChoice:
     """The thread count of one trainer's steps on the default setting, tuned to the machine as
     it is now. More threads are not always faster: beside a busy process a woken helper waits
-    for a core while the caller waits for its piece, and when the machine's caches are loaded
-    by others the threads' exchange of each step's weights grows several times dearer
-    (benchmarks/thread_phases.py shows both). So the steps start on the default's count, and
-    WARMUP seconds later, then every PERIOD seconds, they run on two counts in turn: the
-    current one and a neighbour (half of it, or twice it up to the default, by turns), in
-    ROUNDS rounds of one untimed and BLOCK timed steps on each; the count whose median step
-    was shorter is kept until the next probe. Only full batches are timed (record)."""
+    for a core while the caller waits for its piece, and when the host runs the two cores far
+    apart the threads' exchange of each step's weights grows several times dearer
+    (core_round_trip tells the two states apart; benchmarks/thread_phases.py shows both). So
+    the steps start on the default's count, and WARMUP seconds later, then every PERIOD
+    seconds, they run on two counts in turn: the current one and a neighbour (half of it, or
+    twice it up to the default, by turns), in ROUNDS rounds of one untimed and BLOCK timed
+    steps on each; the count whose median step was shorter is kept until the next probe. Only
+    full batches are timed (record)."""
 
     WARMUP = 0.05         # seconds on the default's count before the first probe
     PERIOD = 1.0          # seconds a choice stands before the next probe
