@@ -189,7 +189,8 @@ def glorot_weights(sizes: Sequence[int], dtype: DTypeLike, seed: int) -> list[ND
     weights: list[NDArray[Any]] = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         limit = np.sqrt(6 / (n_in + n_out))
-        weights += [rng.uniform(-limit, limit, (n_in, n_out)).astype(dtype), np.zeros(n_out, dtype)]
+        weights += [kernels.aligned_copy(rng.uniform(-limit, limit, (n_in, n_out)), dtype),
+                    kernels.aligned_copy(np.zeros(n_out), dtype)]     # as Dense.build
     return weights
 
 

@@ -28,7 +28,8 @@ from .. import activations
 from ._dispatch import _activations, _dense, _losses, _textbook, _train
 from .._validate import (NonFiniteError, check_dim, check_same_samples, choice, positive_int,
                          positive_number)
-from ._arrays import _first, _like, _write_back, _writable_target, refuse_overlap, staggered_like
+from ._arrays import (_first, _like, _write_back, _writable_target, aligned_copy, aligned_empty,
+                      refuse_overlap, staggered_like)
 from .blas import _numpy_openblas, check_blas_sizes, use_blas  # noqa: F401  (public names)
 
 # ---- activations: refnn/activations.py declares them; the codes are src_c/_core.pxd's enum
@@ -274,4 +275,4 @@ __all__ = ["use_blas", "check_blas_sizes", "ACTIVATIONS", "DIFFERENTIABLE", "ACT
            "sigmoid_binary_crossentropy", "squared_error_output", "check_weights",
            "sgd_per_sample", "dense_stack_forward", "DenseTrainer", "apply_rule", "sgd_update",
            "sgd_momentum_update", "adagrad_update", "rmsprop_update", "adam_update",
-           "staggered_like"]
+           "staggered_like", "aligned_empty", "aligned_copy"]

@@ -1,6 +1,8 @@
-"""Array checks shared by the kernels' entry points (no compiled code here)."""
+"""Array checks shared by the kernels' entry points, and where the arrays that the compiled
+loops stream through are placed (no compiled code here)."""
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -68,27 +70,56 @@ def refuse_overlap(updated: Mapping[str, object], others: Mapping[str, object]) 
 
 
 # The arrays one update loop streams through together (a weight array, its gradient and its
-# optimizer's slots) start at different places within a 4 KiB page. The CPU matches a load
-# against the stores still in flight by the low 12 bits of the address (4K aliasing): when two
-# such arrays start at the same place in their pages, the load from one waits on the store to
-# the other, element after element. Layers such as 784 x 128 floats are whole pages, and
-# malloc puts arrays of one size one after another, 16 bytes apart within the page. Measured
-# on one thread, W1 (Adam): the fused update took 24-33 ms an epoch as allocated, about 10 ms
-# with the arrays staggered; W3 (SGD with momentum): 91-180 ms against 39-58 ms (README).
+# optimizer's slots) start on a cache line, and at different places within a 4 KiB page.
+# - On a line: the loops' vectors are 32 or 64 bytes wide, and NumPy's arrays are aligned to
+#   16 bytes only (malloc's alignment: a large array is a fresh mapping plus malloc's 16-byte
+#   header, so it starts 16 bytes past a line). At 16 or 48 bytes past a line every second
+#   32-byte vector spans two lines. Measured on W3 (SGD with
+#   momentum, one thread, in one process, the arrays 0, 16, 32, 48 bytes past a line in turn):
+#   the fused update took 43-62 ms an epoch at 0 and 32, 164-171 ms at 16 and 48 (README).
+# - Apart in the page: the CPU matches a load against the stores still in flight by the low 12
+#   bits of the address (4K aliasing): when two such arrays start at the same place in their
+#   pages, the load from one waits on the store to the other, element after element. Layers
+#   such as 784 x 128 floats are whole pages, and malloc puts arrays of one size one after
+#   another, 16 bytes apart within the page. Measured on one thread, W1 (Adam): the fused
+#   update took 24-33 ms an epoch as allocated, about 10 ms with the arrays staggered.
+LINE = 64           # bytes in a cache line
 PAGE = 4096
 STAGGER = 768       # bytes between the page offsets of neighbours: w (0), g (1), slots (2-4)
 
 
+def _placed(shape: tuple[int, ...], dtype: DTypeLike | None, offset: int, modulus: int
+            ) -> NDArray[Any]:
+    """An uninitialised C-contiguous array whose first element's address is `offset` modulo
+    `modulus` bytes (a view of a byte buffer `modulus` bytes longer than it)."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    buffer = np.empty(nbytes + modulus, np.uint8)
+    start = (offset - buffer.ctypes.data) % modulus
+    return buffer[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def aligned_empty(shape: int | tuple[int, ...], dtype: DTypeLike | None) -> NDArray[Any]:
+    """An uninitialised C-contiguous array whose first element starts a cache line."""
+    return _placed(shape if isinstance(shape, tuple) else (shape,), dtype, 0, LINE)
+
+
+def aligned_copy(a: ArrayLike, dtype: DTypeLike | None) -> NDArray[Any]:
+    """a cast to `dtype`, in a C-contiguous array that starts a cache line"""
+    out = aligned_empty(np.shape(a), dtype)
+    out[...] = a
+    return out
+
+
 def staggered_like(like: NDArray[Any], k: int, value: float | None = None) -> NDArray[Any]:
     """A C-contiguous array of like's shape and dtype (filled with `value`; None: not
-    initialised) whose first element lies k * STAGGER bytes after like's within a page.
-    Arrays smaller than a page are allocated plainly."""
+    initialised) that starts a cache line, k * STAGGER bytes after the line where like's first
+    element lies, within a page. Arrays smaller than a page start a cache line."""
     if like.nbytes < PAGE:
-        a = np.empty(like.shape, like.dtype)
+        a = aligned_empty(like.shape, like.dtype)
     else:
-        buffer = np.empty(like.nbytes + PAGE, np.uint8)
-        start = (like.ctypes.data + k * STAGGER - buffer.ctypes.data) % PAGE
-        a = buffer[start:start + like.nbytes].view(like.dtype).reshape(like.shape)
+        line = like.ctypes.data - like.ctypes.data % LINE
+        a = _placed(like.shape, like.dtype, (line + k * STAGGER) % PAGE, PAGE)
     if value is not None:
         a.fill(value)
     return a

@@ -15,7 +15,7 @@ from .._validate import (NonFiniteError, as_array, check_dim, check_same_samples
 from ..update_rules import RULES, Rule
 from . import threads as _threads
 from . import activation_code, check_weights, DIFFERENTIABLE
-from ._arrays import _ready, refuse_overlap, staggered_like
+from ._arrays import _ready, aligned_empty, refuse_overlap, staggered_like
 from .blas import TRAINERS, check_blas_sizes
 from .updates import _rule
 
@@ -84,13 +84,13 @@ class DenseTrainer:
         self.activations = np.array(codes, dtype=np.intc)
         m = self.batch_size
         self.grads = [staggered_like(w, 1) for w in weights]     # beside w in the page
-        self.work = ([np.empty((m, n), dtype) for n in sizes[1:]]
-                     + [np.empty((m, n), dtype) for n in sizes[1:]])
-        self.h_last = np.empty((m, sizes[-1]), dtype)
-        self.Xb = np.empty((m, sizes[0]), dtype)
-        self.Yb = np.empty((m, sizes[-1]), dtype)
-        self.losses = np.empty(m, dtype)
-        self.yhat = np.empty((m, sizes[-1]), dtype)
+        self.work = ([aligned_empty((m, n), dtype) for n in sizes[1:]]
+                     + [aligned_empty((m, n), dtype) for n in sizes[1:]])
+        self.h_last = aligned_empty((m, sizes[-1]), dtype)
+        self.Xb = aligned_empty((m, sizes[0]), dtype)
+        self.Yb = aligned_empty((m, sizes[-1]), dtype)
+        self.losses = aligned_empty(m, dtype)
+        self.yhat = aligned_empty((m, sizes[-1]), dtype)
         self._step = _train.DenseStep(self.weights, self.grads, self.work, self.h_last, self.Xb,
                                       self.Yb, self.X, self.Y, self.activations, self.loss_code,
                                       self.losses, self.yhat, sample_weight)

@@ -116,9 +116,10 @@ class Dense(Layer):
         output_shape = super().build(input_shape, dtype, rng)
         fan_in = input_shape[0]
         W = INITIALIZERS[self.kernel_initializer](rng, (fan_in, self.units))
-        self.W = np.ascontiguousarray(W, dtype=self.dtype)
-        self.b = np.ascontiguousarray(INITIALIZERS[self.bias_initializer](rng, (self.units,)),
-                                      dtype=self.dtype)
+        # on a cache line, as the trainer's and the optimizer's arrays (kernels.aligned_empty)
+        self.W = kernels.aligned_copy(W, self.dtype)
+        self.b = kernels.aligned_copy(INITIALIZERS[self.bias_initializer](rng, (self.units,)),
+                                      self.dtype)
         if not self.use_bias:
             self.b[:] = 0                     # a constant zero bias: h = g_prev @ W
         if self.batch_norm is not None:
