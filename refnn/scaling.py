@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TextIO, Union
 
 from .benchmarking import THREAD_VARIABLES, WORKLOADS, format_result, run_workload
+from .kernels.threads import APART_NS
 
 SETTING_VARIABLES = ("REFNN_NUM_THREADS",) + THREAD_VARIABLES
 BUSY_LOOP = "while True: pass"
@@ -192,6 +193,11 @@ def format_scaling(measured: Mapping[Setting, Sequence[Result]], busy: int = 0) 
         lines.append("  a cache line from one core to another and back took " + ", ".join(
             _span(t, "ns") for t in trips) + " between the runs (" + ", ".join(
             f"threads={s}" for s in settings) + "; kernels.threads.core_round_trip)")
+        apart = [sum(t > APART_NS for t in ts) for ts in trips]
+        if any(apart):
+            lines.append(f"  the cores were apart (over {APART_NS:.0f} ns) in " + ", ".join(
+                f"{a} of {len(ts)}" for a, ts in zip(apart, trips)) + " of those probes: a step "
+                "on two threads gains little while they are (README: Threads)")
     return "\n".join(lines)
 
 

@@ -107,6 +107,21 @@ def test_w5_reports_scikit_learns_epoch_against_its_matrix_products_alone():
     assert "scikit-learn's epoch takes 1.50x the time of its matrix products alone" in text
 
 
+@pytest.mark.parametrize("trips, said", [([60.0, 199.0], None), ([60.0, 201.0], "1 of 2, 1 of 2")])
+def test_the_scaling_says_when_the_cores_were_apart(trips, said):
+    """A round trip over kernels.threads.APART_NS (200 ns) counts as the cores apart; the line
+    appears only when some probe found them so."""
+    from refnn import scaling
+    measured = {s: [{"name": "W3", "rates": {"refnn": 100.0 * s}, "others": None,
+                     "round_trip_ns": trips}] for s in (1, 2)}
+    text = scaling.format_scaling(measured)
+    assert "W3: threads=1 100 (1.00x), threads=2 200 (2.00x)" in text
+    if said is None:
+        assert "apart" not in text
+    else:
+        assert f"the cores were apart (over 200 ns) in {said} of those probes" in text
+
+
 def test_thread_settings_alternate_and_each_keeps_its_best_over_the_passes(monkeypatch):
     """bench --threads 1,2 measures 1, 2, 1, 2 (each interpreter REPEAT rounds); every rate is
     the best of its setting's passes, the phases come from the pass where refnn was fastest,
@@ -137,6 +152,8 @@ def test_thread_settings_alternate_and_each_keeps_its_best_over_the_passes(monke
     assert one["round_trip_ns"] == [60.0, 70.0, 60.0, 70.0]          # every pass's probes
     assert ("a cache line from one core to another and back took 60-70 ns, 60-360 ns "
             "between the runs (threads=1, threads=2" in out.getvalue())
+    assert ("the cores were apart (over 200 ns) in 0 of 4, 1 of 4 of those probes"
+            in out.getvalue())                                    # 360 ns: the second pass
     assert out.getvalue().count("W1: t  (10 samples") == 2          # one table per setting
     calls.clear()
     scaling.run_workloads(["W1"], [2], io.StringIO())                # one setting: one pass

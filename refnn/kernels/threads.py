@@ -83,6 +83,13 @@ def chosen_num_threads() -> int | None:
     return _chosen
 
 
+# A round trip longer than this: the two cores are apart (README, Threads: on the development
+# machine single round trips took 30-100 ns in one state and 200-451 ns in the other, and the
+# means of 1,000 of them 27-160 ns and 320-700 ns; a step on two threads gained little in the
+# second state, and a plain C step cut by rows lost)
+APART_NS = 200.0
+
+
 def core_round_trip(rounds: int = 1000, budget: float = 0.05) -> float | None:
     """How far apart the first two cores this process may run on are, in nanoseconds: the time
     for a cache line written on one to be seen on the other and answered (the mean of `rounds`
