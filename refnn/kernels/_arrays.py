@@ -74,9 +74,9 @@ def refuse_overlap(updated: Mapping[str, object], others: Mapping[str, object]) 
 # - On a line: the loops' vectors are 32 or 64 bytes wide, and NumPy's arrays are aligned to
 #   16 bytes only (malloc's alignment: a large array is a fresh mapping plus malloc's 16-byte
 #   header, so it starts 16 bytes past a line). At 16 or 48 bytes past a line every second
-#   32-byte vector spans two lines. Measured on W3 (SGD with
-#   momentum, one thread, in one process, the arrays 0, 16, 32, 48 bytes past a line in turn):
-#   the fused update took 43-62 ms an epoch at 0 and 32, 164-171 ms at 16 and 48 (README).
+#   32-byte vector spans two lines. Measured on W3 (SGD with momentum, one thread, in one
+#   process, the arrays 0, 16, 32, 48 bytes past a line in turn): the fused update took 43-62
+#   ms an epoch at 0 and 32, 164-171 ms at 16 and 48 (README).
 # - Apart in the page: the CPU matches a load against the stores still in flight by the low 12
 #   bits of the address (4K aliasing): when two such arrays start at the same place in their
 #   pages, the load from one waits on the store to the other, element after element. Layers
